@@ -14,7 +14,9 @@ APT_PACKAGES=(
   # load balancer datapath
   clang llvm libbpf-dev bpftool
   # provisioning, verification, reporting
-  frr prometheus graphviz perftest rdma-core
+  frr prometheus graphviz perftest rdma-core ibverbs-utils
+  # ansible tests: a real sshd to prove the hardened config refuses passwords
+  openssh-server
 )
 
 missing=()
