@@ -1,0 +1,169 @@
+"""Live collectors: the hook the LB and fabric code plug their counters into.
+
+A live collector is anything with `collect() -> Iterable[Metric]` (the
+prometheus-client collector protocol). The LB control plane reads its BPF maps
+into LbBackendCounters and returns `lb_families(...)`; the fabric reads
+interface statistics into FabricInterfaceCounters and returns
+`fabric_families(...)`. Using these builders keeps names and labels identical
+to what the dashboards query.
+
+Registration: `register_live_collector("lb", factory)` where factory(lab_dir,
+lab) returns a collector (or None when the lab has nothing to report, e.g. no
+LB). `lab exporter` builds every registered factory at start; a collector that
+raises during a scrape is reported as stacklab_collector_up 0 instead of
+breaking the whole scrape.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from lab.report import metric_names as m
+
+log = logging.getLogger(__name__)
+
+
+class LiveCollector(Protocol):
+    def collect(self) -> Iterable[Metric]: ...
+
+
+LiveCollectorFactory = Callable[[Path, str], LiveCollector | None]
+_FACTORIES: dict[str, LiveCollectorFactory] = {}
+
+
+def register_live_collector(name: str, factory: LiveCollectorFactory) -> None:
+    """Called by feature packages (at import) to have `lab exporter` serve their counters."""
+    _FACTORIES[name] = factory
+
+
+def registered_factories() -> dict[str, LiveCollectorFactory]:
+    return dict(_FACTORIES)
+
+
+@dataclass(frozen=True)
+class LbBackendCounters:
+    """Counters of one frontend (VIP:port/protocol) towards one backend."""
+
+    lb: str
+    vip: str
+    port: int
+    protocol: str
+    backend: str
+    packets: int
+    bytes: int
+    syns: int = 0
+    healthy: bool | None = None
+
+
+@dataclass(frozen=True)
+class FabricInterfaceCounters:
+    server: str
+    interface: str
+    rx_packets: int
+    tx_packets: int
+    rx_bytes: int
+    tx_bytes: int
+    rx_dropped: int = 0
+    tx_dropped: int = 0
+    up: bool = True
+
+
+def lb_families(lab: str, counters: Iterable[LbBackendCounters],
+                drops: Mapping[tuple[str, str], int] | None = None) -> list[Metric]:
+    """Metric families for the LB; `drops` maps (lb, reason) -> dropped packets
+    (e.g. reason "no_rule" for a VIP/port without a rule)."""
+    packets = CounterMetricFamily(m.LB_PACKETS, "Packets forwarded by the LB per frontend and backend.",
+                                  labels=m.LB_LABELS)
+    octets = CounterMetricFamily(m.LB_BYTES, "Bytes forwarded by the LB per frontend and backend.",
+                                 labels=m.LB_LABELS)
+    syns = CounterMetricFamily(m.LB_SYNS, "TCP SYNs (new connections) per frontend and backend.",
+                               labels=m.LB_LABELS)
+    healthy = GaugeMetricFamily(m.LB_BACKEND_HEALTHY, "Health probe status of a backend (1 up).",
+                                labels=("lab", "lb", "backend"))
+    seen_health: set[tuple[str, str]] = set()
+    for c in counters:
+        labels = [lab, c.lb, c.vip, str(c.port), c.protocol, c.backend]
+        packets.add_metric(labels, c.packets)
+        octets.add_metric(labels, c.bytes)
+        syns.add_metric(labels, c.syns)
+        if c.healthy is not None and (c.lb, c.backend) not in seen_health:
+            seen_health.add((c.lb, c.backend))
+            healthy.add_metric([lab, c.lb, c.backend], 1.0 if c.healthy else 0.0)
+    dropped = CounterMetricFamily(m.LB_DROPPED, "Packets the LB dropped, by reason.",
+                                  labels=("lab", "lb", "reason"))
+    for (lb, reason), value in (drops or {}).items():
+        dropped.add_metric([lab, lb, reason], value)
+    return [packets, octets, syns, healthy, dropped]
+
+
+def fabric_families(lab: str, counters: Iterable[FabricInterfaceCounters],
+                    fdb_entries: Mapping[tuple[str, int], int] | None = None) -> list[Metric]:
+    """Metric families for the fabric; `fdb_entries` maps (server, vni) -> static FDB entries."""
+    def counter(name: str, doc: str) -> CounterMetricFamily:
+        return CounterMetricFamily(name, doc, labels=m.FABRIC_LABELS)
+    rx_p = counter(m.FABRIC_RX_PACKETS, "Packets received on a fabric interface.")
+    tx_p = counter(m.FABRIC_TX_PACKETS, "Packets transmitted on a fabric interface.")
+    rx_b = counter(m.FABRIC_RX_BYTES, "Bytes received on a fabric interface.")
+    tx_b = counter(m.FABRIC_TX_BYTES, "Bytes transmitted on a fabric interface.")
+    dropped = CounterMetricFamily(m.FABRIC_DROPPED, "Packets dropped on a fabric interface.",
+                                  labels=(*m.FABRIC_LABELS, "direction"))
+    up = GaugeMetricFamily(m.FABRIC_LINK_UP, "Operational state of a fabric interface (1 up).",
+                           labels=m.FABRIC_LABELS)
+    for c in counters:
+        labels = [lab, c.server, c.interface]
+        rx_p.add_metric(labels, c.rx_packets)
+        tx_p.add_metric(labels, c.tx_packets)
+        rx_b.add_metric(labels, c.rx_bytes)
+        tx_b.add_metric(labels, c.tx_bytes)
+        dropped.add_metric([*labels, "receive"], c.rx_dropped)
+        dropped.add_metric([*labels, "transmit"], c.tx_dropped)
+        up.add_metric(labels, 1.0 if c.up else 0.0)
+    fdb = GaugeMetricFamily(m.FABRIC_FDB_ENTRIES, "Static VXLAN FDB entries per server and VNI.",
+                            labels=("lab", "server", "vni"))
+    for (server, vni), value in (fdb_entries or {}).items():
+        fdb.add_metric([lab, server, str(vni)], value)
+    return [rx_p, tx_p, rx_b, tx_b, dropped, up, fdb]
+
+
+class LiveCollectorSet:
+    """All live collectors of one exporter. A failing read yields
+    stacklab_collector_up{collector=...} 0 for that one, not a failed scrape."""
+
+    def __init__(self, collectors: Mapping[str, LiveCollector] | None = None):
+        self.collectors: dict[str, LiveCollector] = dict(collectors or {})
+
+    def add(self, name: str, collector: LiveCollector) -> None:
+        self.collectors[name] = collector
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        up = GaugeMetricFamily(m.COLLECTOR_UP, "Whether a live collector's last read worked.",
+                               labels=("collector",))
+        merged: dict[str, Metric] = {}
+        for name, collector in self.collectors.items():
+            try:
+                families = list(collector.collect())
+            except Exception:  # one broken source must not hide the rest
+                log.exception("live collector %s failed", name)
+                up.add_metric([name], 0.0)
+                continue
+            up.add_metric([name], 1.0)
+            for family in families:
+                _merge(merged, family)
+        return [*merged.values(), up]
+
+
+def _merge(merged: dict[str, Metric], family: Metric) -> None:
+    """Two collectors may export the same family (two LBs): one family, all samples."""
+    if family.name in merged:
+        merged[family.name].samples.extend(family.samples)
+    else:
+        merged[family.name] = family

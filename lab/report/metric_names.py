@@ -1,0 +1,56 @@
+"""Every Prometheus metric name stacklab exposes, in one place.
+
+The exporter, the live collectors (LB and fabric code implement them) and the
+Grafana dashboards all import these constants, so a dashboard cannot drift
+away from what is exported. Names follow Prometheus conventions (base units,
+`_total` on counters; promtool-checked by the tests).
+
+Check metric conventions (CheckResult.metrics keys) that reports and
+dashboards understand:
+  iops, iops_target      storage checks: measured IOPS samples; the disk's cap
+  <m>_target             any metric with a sibling <m>_target is judged by its
+                         distance from that target (see lab.verify.regress)
+  backend_flows:<name>   LB distribution check: flows that landed on backend <name>
+  failover_s, rtt_ms, latency_us, loss_ratio, throughput_bps, pps
+"""
+
+from __future__ import annotations
+
+PREFIX = "stacklab"
+
+# Verify results and history (lab.report.exporter)
+CHECK_VERDICT = f"{PREFIX}_check_verdict"          # gauge, 1 on the current verdict (state set)
+CHECK_PASSED = f"{PREFIX}_check_passed"            # gauge 1/0 (skipped counts as passed)
+CHECK_DURATION = f"{PREFIX}_check_duration_seconds"
+CHECK_METRIC = f"{PREFIX}_check_metric"            # gauge, median of a check metric's samples
+VERIFY_RUNS = f"{PREFIX}_verify_runs"              # counter -> _total
+VERIFY_PASSED_RUNS = f"{PREFIX}_verify_passed_runs"  # counter -> _total
+VERIFY_PASS_RATIO = f"{PREFIX}_verify_pass_ratio"
+VERIFY_LAST_RUN_TIMESTAMP = f"{PREFIX}_verify_last_run_timestamp_seconds"
+VERIFY_LAST_RUN_PASSED = f"{PREFIX}_verify_last_run_passed"
+VERIFY_LAST_RUN_DURATION = f"{PREFIX}_verify_last_run_duration_seconds"
+VERIFY_LAST_RUN_CHECKS = f"{PREFIX}_verify_last_run_checks"  # gauge by verdict
+REGRESS_RUNS = f"{PREFIX}_regress_runs"            # counter -> _total
+REGRESS_LAST_REGRESSIONS = f"{PREFIX}_regress_last_regressions"
+REGRESS_LAST_TIMESTAMP = f"{PREFIX}_regress_last_run_timestamp_seconds"
+COLLECTOR_UP = f"{PREFIX}_collector_up"            # gauge per live collector
+
+# Load balancer (per VIP frontend and backend), read from the BPF maps
+LB_PACKETS = f"{PREFIX}_lb_packets"                # counter -> _total
+LB_BYTES = f"{PREFIX}_lb_bytes"                    # counter -> _total
+LB_SYNS = f"{PREFIX}_lb_syns"                      # counter -> _total
+LB_DROPPED = f"{PREFIX}_lb_dropped_packets"        # counter -> _total, by reason
+LB_BACKEND_HEALTHY = f"{PREFIX}_lb_backend_healthy"  # gauge 1/0 (probe status)
+
+# Fabric (per server namespace and interface)
+FABRIC_RX_PACKETS = f"{PREFIX}_fabric_receive_packets"    # counter -> _total
+FABRIC_TX_PACKETS = f"{PREFIX}_fabric_transmit_packets"   # counter -> _total
+FABRIC_RX_BYTES = f"{PREFIX}_fabric_receive_bytes"        # counter -> _total
+FABRIC_TX_BYTES = f"{PREFIX}_fabric_transmit_bytes"       # counter -> _total
+FABRIC_DROPPED = f"{PREFIX}_fabric_dropped_packets"       # counter -> _total, by direction
+FABRIC_LINK_UP = f"{PREFIX}_fabric_link_up"               # gauge 1/0
+FABRIC_FDB_ENTRIES = f"{PREFIX}_fabric_vxlan_fdb_entries"  # gauge per VNI
+
+CHECK_LABELS = ("lab", "group", "check")
+LB_LABELS = ("lab", "lb", "vip", "port", "protocol", "backend")
+FABRIC_LABELS = ("lab", "server", "interface")

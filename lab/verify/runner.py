@@ -1,0 +1,194 @@
+"""Run verification checks and record what they found.
+
+A check is any callable returning a CheckResult or a list of them. A check
+that raises is not lost: it becomes an `error` result carrying the exception
+as evidence, so one broken check never hides the others (Nornir's habit).
+Every run is written as JUnit XML (for CI), a JSON report (for scripts) and a
+row in the lab's history (for `lab regress`, `lab report`, the exporter).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from lab.report.junit import write_junit
+from lab.verify.history import History, RunRecord
+from lab.verify.result import CheckResult
+
+CheckOutput = CheckResult | list[CheckResult]
+Check = Callable[[], CheckOutput]
+
+VERDICT_STYLE = {"pass": "green", "fail": "bold red", "error": "bold magenta", "skipped": "yellow"}
+
+
+def named_check(name: str, group: str, fn: Check, target: str = "") -> Check:
+    """Attach the name/group a check reports under, so `--only GROUP` can skip it
+    before it runs and an exception is attributed to the right check."""
+    fn.check_name = name  # type: ignore[attr-defined]
+    fn.check_group = group  # type: ignore[attr-defined]
+    fn.check_target = target  # type: ignore[attr-defined]
+    return fn
+
+
+def check_identity(check: Check) -> tuple[str, str, str]:
+    name = getattr(check, "check_name", None) or getattr(check, "__qualname__", None) or repr(check)
+    group = getattr(check, "check_group", None) or "ungrouped"
+    return name, group, getattr(check, "check_target", "")
+
+
+@dataclass
+class VerifyRun:
+    """The outcome of one `lab verify`; `to_json()` is the `--format json` contract."""
+
+    lab: str
+    started_at: float
+    duration_s: float
+    topology_hash: str
+    config: dict[str, Any]
+    results: list[CheckResult]
+    run_id: int | None = None
+    junit_path: Path | None = None
+    json_path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"passed": self.passed, "checks": [r.to_json() for r in self.results]}
+
+    def to_record(self) -> RunRecord:
+        return RunRecord(lab=self.lab, started_at=self.started_at, results=self.results,
+                         topology_hash=self.topology_hash, config=self.config,
+                         duration_s=self.duration_s, id=self.run_id)
+
+
+def run_one(check: Check) -> list[CheckResult]:
+    """Run one check, turning an exception into an `error` result; time it."""
+    name, group, target = check_identity(check)
+    start = time.monotonic()
+    try:
+        output = check()
+        results = [output] if isinstance(output, CheckResult) else list(output)
+        if not all(isinstance(r, CheckResult) for r in results):
+            raise TypeError(f"check {name} returned {type(output).__name__}, not CheckResult")
+    except Exception as exc:  # noqa: BLE001 - a broken check is a result, not a crash
+        tb = traceback.extract_tb(exc.__traceback__)[-1:]
+        where = f" ({tb[0].filename}:{tb[0].lineno})" if tb else ""
+        results = [CheckResult(name=name, group=group, target=target, measured="exception",
+                               verdict="error", evidence=f"{type(exc).__name__}: {exc}{where}")]
+    elapsed = time.monotonic() - start
+    if len(results) == 1 and not results[0].duration_s:
+        results[0].duration_s = elapsed
+    elif results and not any(r.duration_s for r in results):
+        for r in results:
+            r.duration_s = elapsed / len(results)
+    return results
+
+
+def select(checks: Iterable[Check], only: Sequence[str] | None) -> list[Check]:
+    """Keep checks of the given groups; undeclared ones run and are filtered after."""
+    if not only:
+        return list(checks)
+    return [c for c in checks if getattr(c, "check_group", None) in (None, *only)]
+
+
+def run_checks(checks: Iterable[Check], lab_dir: str | Path, topology_hash: str,
+               config: dict[str, Any], *, lab: str | None = None,
+               only: Sequence[str] | None = None, console: Console | None = None,
+               record: bool = True) -> VerifyRun:
+    """Run the checks with a progress bar on stderr, then write JUnit XML, the
+    JSON report and a history row under `lab_dir`. Returns the run."""
+    lab_dir = Path(lab_dir)
+    lab = lab or lab_dir.name
+    console = console or Console(stderr=True)
+    todo = select(checks, only)
+    started_at, t0 = time.time(), time.monotonic()
+    results: list[CheckResult] = []
+    with Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"),
+                  BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("verify", total=len(todo))
+        for check in todo:
+            name, group, _ = check_identity(check)
+            progress.update(task, description=f"{group}: {name}")
+            results.extend(r for r in run_one(check) if not only or r.group in only)
+            progress.advance(task)
+    run = VerifyRun(lab=lab, started_at=started_at, duration_s=time.monotonic() - t0,
+                    topology_hash=topology_hash, config=config, results=results)
+    write_outputs(run, lab_dir)
+    if record:
+        with History.for_lab(lab_dir) as history:
+            run.run_id = history.record_run(run.to_record())
+    return run
+
+
+def write_outputs(run: VerifyRun, lab_dir: Path) -> None:
+    """Write the run's JUnit XML and JSON report under lab_dir/verify/<stamp>/ and
+    refresh lab_dir/verify/latest.{xml,json} (atomic renames)."""
+    out = _new_run_dir(lab_dir / "verify", run.started_at)
+    run.junit_path, run.json_path = out / "junit.xml", out / "report.json"
+    write_junit(run.results, run.junit_path, suite=run.lab, timestamp=run.started_at)
+    report = run.to_json() | {"run": {"lab": run.lab, "started_at": run.started_at,
+                                      "duration_s": run.duration_s,
+                                      "topology_hash": run.topology_hash, "config": run.config}}
+    _atomic_write(run.json_path, json.dumps(report, indent=2, default=str))
+    _atomic_write(lab_dir / "verify" / "latest.json", run.json_path.read_text())
+    _atomic_write(lab_dir / "verify" / "latest.xml", run.junit_path.read_text())
+
+
+def _new_run_dir(parent: Path, started_at: float) -> Path:
+    """A fresh directory per run, even for two runs in the same second."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started_at))
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1000):
+        candidate = parent / (stamp if n == 0 else f"{stamp}-{n}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise RuntimeError(f"cannot create a run directory under {parent}")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def summary_table(results: Sequence[CheckResult], title: str = "verify") -> Table:
+    """The table a person reads at a glance: one row per check, failures first."""
+    order = {"error": 0, "fail": 1, "skipped": 2, "pass": 3}
+    table = Table(title=title, show_lines=False)
+    for column in ("group", "check", "target", "measured", "verdict", "evidence"):
+        table.add_column(column, overflow="fold")
+    table.add_column("s", justify="right")
+    for r in sorted(results, key=lambda r: (order.get(r.verdict, 9), r.group, r.name)):
+        style = VERDICT_STYLE.get(r.verdict, "")
+        table.add_row(r.group, r.name, r.target, r.measured, f"[{style}]{r.verdict}[/]",
+                      r.evidence, f"{r.duration_s:.1f}")
+    return table
+
+
+def render_summary(run: VerifyRun, console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(summary_table(run.results, title=f"lab {run.lab}: verify"))
+    counts = {v: sum(r.verdict == v for r in run.results) for v in VERDICT_STYLE}
+    verdict = "[bold green]PASSED[/]" if run.passed else "[bold red]FAILED[/]"
+    parts = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+    console.print(f"{verdict}: {parts or 'no checks'} in {run.duration_s:.1f} s")
+    if run.junit_path:
+        console.print(f"JUnit: {run.junit_path}  JSON: {run.json_path}", highlight=False)
