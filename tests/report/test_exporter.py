@@ -1,0 +1,95 @@
+"""lab.report.exporter: exposition passes promtool, shows the latest results,
+and live collectors plug in (a broken one does not break the scrape)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import urllib.request
+
+import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from lab.report import live
+from lab.report.exporter import build_registry, serve
+
+LAB = "demo"
+
+
+def _need(binary: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        if os.environ.get("CI") or os.geteuid() == 0:
+            pytest.fail(f"{binary} is not installed (scripts/install-deps.sh installs it)")
+        pytest.skip(f"{binary} not installed and not root/CI")
+    return path
+
+
+def _samples(text: str) -> dict[tuple[str, tuple], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def test_exposition_passes_promtool_check_metrics(lab_dir, traffic):
+    promtool = _need("promtool")
+    text = generate_latest(build_registry([lab_dir], live={"traffic": traffic},
+                                          use_registered=False)).decode()
+    result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, check=False,
+                            text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "stacklab_lb_packets_total" in text and "stacklab_check_verdict" in text
+
+
+def test_latest_run_and_history_summary_are_exported(lab_dir):
+    text = generate_latest(build_registry([lab_dir], use_registered=False)).decode()
+    s = _samples(text)
+    flood = (("check", "no unknown-unicast flooding"), ("group", "fabric"), ("lab", LAB))
+    assert s[("stacklab_check_verdict", tuple(sorted((*flood, ("verdict", "fail")))))] == 1
+    assert s[("stacklab_check_passed", flood)] == 0
+    assert s[("stacklab_verify_runs_total", (("lab", LAB),))] == 6
+    assert s[("stacklab_verify_pass_ratio", (("lab", LAB),))] == pytest.approx(5 / 6)
+    assert s[("stacklab_verify_last_run_passed", (("lab", LAB),))] == 0
+    assert s[("stacklab_regress_runs_total", (("lab", LAB),))] == 5
+    cap = (("check", "iops red-web1/data1"), ("group", "storage"), ("lab", LAB), ("metric", "iops_target"))
+    assert s[("stacklab_check_metric", cap)] == 500
+
+
+def test_broken_live_collector_reports_down_and_others_still_export(lab_dir, traffic):
+    class Broken:
+        def collect(self):
+            raise OSError("BPF map /sys/fs/bpf/lb is gone")
+
+    text = generate_latest(build_registry(
+        [lab_dir], live={"lb": Broken(), "fabric": traffic}, use_registered=False)).decode()
+    s = _samples(text)
+    assert s[("stacklab_collector_up", (("collector", "lb"),))] == 0
+    assert s[("stacklab_collector_up", (("collector", "fabric"),))] == 1
+    assert s[("stacklab_verify_runs_total", (("lab", LAB),))] == 6
+
+
+def test_registered_factory_is_built_for_the_lab_and_served_over_http(lab_dir, traffic,
+                                                                    monkeypatch):
+    seen = []
+
+    def factory(directory, lab):
+        seen.append((directory, lab))
+        return traffic
+
+    monkeypatch.setattr(live, "_FACTORIES", {})
+    live.register_live_collector("lb", factory)
+    server, thread = serve(build_registry([lab_dir]), "127.0.0.1", 0)
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert seen == [(lab_dir, lab_dir.name)]
+    assert 'stacklab_lb_backend_healthy{backend="red-web1",lab="demo",lb="web"} 1.0' in text

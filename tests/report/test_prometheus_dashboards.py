@@ -1,0 +1,140 @@
+"""A real Prometheus (Debian package) scrapes the exporter; every panel query of
+every generated dashboard, and every dashboard variable, returns data."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from lab.report.dashboards import DASHBOARD_DIR, DASHBOARDS, dashboard_json, panel_queries, render
+from lab.report.exporter import build_registry, serve
+
+WAIT_S = 30
+# What Grafana would put in for the dashboard variables: the lab under test and
+# "All" (allValue .*) for the others; a rate window covering a few 1 s scrapes.
+SUBSTITUTIONS = {"$__rate_interval": "10s", "$lab": "demo", "$lb": ".*", "$metric": ".*"}
+
+
+def _prometheus_binary() -> str:
+    path = shutil.which("prometheus")
+    if path is None:
+        if os.environ.get("CI") or os.geteuid() == 0:
+            pytest.fail("prometheus is not installed (scripts/install-deps.sh installs it)")
+        pytest.skip("prometheus not installed and not root/CI")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory, module_lab_dir, module_traffic):
+    """Exporter on a loopback port, Prometheus scraping it every second."""
+    tmp_path = tmp_path_factory.mktemp("prometheus")
+    server, thread = serve(build_registry([module_lab_dir], live={"traffic": module_traffic},
+                                          use_registered=False), "127.0.0.1", 0)
+    port = _free_port()
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "scrape_configs:\n"
+        "  - job_name: stacklab\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{server.server_port}']}}]\n")
+    log = (tmp_path / "prometheus.log").open("w")
+    proc = subprocess.Popen(
+        [_prometheus_binary(), f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+         f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+        stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _substitute(expr: str) -> str:
+    for var, value in SUBSTITUTIONS.items():
+        expr = expr.replace(var, value)
+    assert "$" not in expr, f"unsubstituted variable in {expr}"
+    return expr
+
+
+def _query(base: str, expr: str) -> list:
+    url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    try:
+        body = _get(url)
+    except OSError:
+        return []
+    assert body.get("status") == "success", body
+    return body["data"]["result"]
+
+
+def _all_queries() -> list[tuple[str, str, str]]:
+    return [(name, title, _substitute(expr))
+            for name in DASHBOARDS for title, expr in panel_queries(render(name))]
+
+
+def test_committed_dashboards_match_the_generator():
+    for name in DASHBOARDS:
+        path = DASHBOARD_DIR / f"{name}.json"
+        assert path.read_text() == dashboard_json(name), f"regenerate {path}: python -m lab.report.dashboards"
+
+
+def test_every_panel_query_returns_data_from_a_real_prometheus(prometheus):
+    queries = _all_queries()
+    assert len(queries) >= 30
+    missing = queries
+    deadline = time.monotonic() + WAIT_S
+    while missing and time.monotonic() < deadline:
+        time.sleep(1)
+        missing = [q for q in missing if not _query(prometheus, q[2])]
+    assert not _query(prometheus, "stacklab_no_such_metric")  # the probe can tell "no data"
+    assert not missing, "panels without data:\n" + "\n".join(f"{d} / {t}: {e}" for d, t, e in missing)
+
+
+def test_every_dashboard_variable_has_values(prometheus):
+    deadline = time.monotonic() + WAIT_S
+    while not _query(prometheus, "stacklab_verify_runs_total") and time.monotonic() < deadline:
+        time.sleep(1)
+    for name in DASHBOARDS:
+        for var in render(name)["templating"]["list"]:
+            if var["type"] != "query":
+                continue
+            selector, label = var["query"]["query"][len("label_values("):-1].rsplit(", ", 1)
+            params = urllib.parse.urlencode({"match[]": _substitute(selector)})
+            values = _get(f"{prometheus}/api/v1/label/{label}/values?{params}")["data"]
+            assert values, f"{name}: variable {var['name']} has no values"
+
+
+def test_dashboard_files_are_valid_grafana_json():
+    for name in DASHBOARDS:
+        data = json.loads(Path(DASHBOARD_DIR / f"{name}.json").read_text())
+        assert data["uid"].startswith("stacklab-") and data["panels"]
+        for panel in data["panels"]:
+            if panel["type"] != "row":
+                assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
