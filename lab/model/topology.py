@@ -10,7 +10,15 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from lab.model.sizes import DISK_TIERS, MAX_DISK_GB, VM_SIZES
 
@@ -39,6 +47,20 @@ def _v4_network(value: object) -> ipaddress.IPv4Network:
     if net.version == 6:
         raise ValueError(f"'{text}' is IPv6: IPv6 is not supported (Azure Stack has no IPv6)")
     return net  # type: ignore[return-value]
+
+
+def _known_size(name: str) -> str:
+    if name not in VM_SIZES:
+        raise ValueError(f"unknown VM size '{name}'; valid sizes: {', '.join(VM_SIZES)}")
+    return name
+
+
+def _within_max_disk(size_gb: int) -> int:
+    if size_gb > MAX_DISK_GB:
+        raise ValueError(
+            f"{size_gb} GB is too large: the maximum disk size is {MAX_DISK_GB} GB (1 TB)"
+        )
+    return size_gb
 
 
 IPv4 = Annotated[object, AfterValidator(_v4_address)]
@@ -96,17 +118,8 @@ class Tenant(Strict):
 
 class DataDisk(Strict):
     name: Name
-    size_gb: Annotated[int, Field(ge=1)] = 1
+    size_gb: Annotated[int, Field(ge=1), AfterValidator(_within_max_disk)] = 1
     tier: Literal[tuple(DISK_TIERS)] = "standard"  # type: ignore[valid-type]
-
-    @model_validator(mode="after")
-    def _fits_max_size(self) -> DataDisk:
-        if self.size_gb > MAX_DISK_GB:
-            raise ValueError(
-                f"disk '{self.name}' is {self.size_gb} GB: the maximum disk size is "
-                f"{MAX_DISK_GB} GB (1 TB)"
-            )
-        return self
 
     @property
     def iops_cap(self) -> int | None:
@@ -122,26 +135,32 @@ class Vm(Strict):
     subnet: Name | None = None
     server: Name | Literal["auto"] = "auto"
     kind: Literal["vm", "netns"] = "vm"
-    size: str = "Standard_DS1_v2"
+    size: Annotated[str, AfterValidator(_known_size)] = "Standard_DS1_v2"
     address: IPv4 | None = None
     data_disks: list[DataDisk] = Field(default_factory=list)
     provision_script: str | None = None
 
-    @model_validator(mode="after")
-    def _fits_size(self) -> Vm:
-        size = VM_SIZES.get(self.size)
-        if size is None:
+    # Field validators (not a model validator) so each error points at its field
+    # and is reported even when another field of the same VM is wrong.
+    @field_validator("data_disks")
+    @classmethod
+    def _fits_size(cls, disks: list[DataDisk], info: ValidationInfo) -> list[DataDisk]:
+        size = VM_SIZES.get(info.data.get("size", ""))
+        if size is not None and len(disks) > size.max_data_disks:
             raise ValueError(
-                f"unknown VM size '{self.size}'; valid sizes: {', '.join(VM_SIZES)}"
-            )
-        if len(self.data_disks) > size.max_data_disks:
-            raise ValueError(
-                f"{len(self.data_disks)} data disks, but {self.size} allows at most "
+                f"{len(disks)} data disks, but {size.name} allows at most "
                 f"{size.max_data_disks} (pick a larger size or remove disks)"
             )
-        if self.kind == "netns" and (self.data_disks or self.provision_script):
-            raise ValueError("data_disks and provision_script need kind: vm (netns has no disks)")
-        return self
+        if disks and info.data.get("kind") == "netns":
+            raise ValueError("data disks need kind: vm (a netns endpoint has no disks)")
+        return disks
+
+    @field_validator("provision_script")
+    @classmethod
+    def _script_needs_vm(cls, script: str | None, info: ValidationInfo) -> str | None:
+        if script is not None and info.data.get("kind") == "netns":
+            raise ValueError("provision_script needs kind: vm (a netns endpoint runs no script)")
+        return script
 
 
 class Frontend(Strict):

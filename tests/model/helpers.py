@@ -1,0 +1,32 @@
+"""Bad topologies derived from the default one by a textual mutation, so line
+numbers in the expectations are lines of topologies/embedded.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+EMBEDDED = Path(__file__).resolve().parents[2] / "topologies" / "embedded.yaml"
+
+# Inserted before "specs:" by the load-balancer mutations; the item is on the
+# line after the one where "specs:" was.
+LB_HEAD = (
+    "load_balancers:\n  - {name: web, tenant: red, backends: [red-web1, red-web2], frontends: "
+)
+
+
+def default_text() -> str:
+    return EMBEDDED.read_text()
+
+
+def mutate(old: str, new: str, text: str | None = None) -> tuple[str, int]:
+    """Replace the single occurrence of `old`; return the text and the line
+    where `old` started (1-based)."""
+    text = default_text() if text is None else text
+    assert text.count(old) == 1, f"{old!r} must occur exactly once in the default topology"
+    line = text[: text.index(old)].count("\n") + 1
+    return text.replace(old, new), line
+
+
+def with_lb(frontends: str, tail: str = "}") -> str:
+    """The replacement text for 'specs:' that adds one load balancer."""
+    return f"{LB_HEAD}{frontends}{tail}\nspecs:"
