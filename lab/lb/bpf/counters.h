@@ -1,0 +1,26 @@
+/* Counters: per-CPU arrays, so increments need no atomics. */
+#ifndef LB_COUNTERS_H
+#define LB_COUNTERS_H
+
+#include "maps.h"
+
+static __always_inline void count_global(__u32 which)
+{
+	__u64 *c = bpf_map_lookup_elem(&lb_global, &which);
+
+	if (c)
+		*c += 1;
+}
+
+static __always_inline void count_stats(void *map, __u32 idx, __u64 bytes, int new_flow)
+{
+	struct lb_stats *s = bpf_map_lookup_elem(map, &idx);
+
+	if (!s)
+		return;
+	s->packets += 1;
+	s->bytes += bytes;
+	s->new_flows += new_flow ? 1 : 0;
+}
+
+#endif

@@ -1,0 +1,107 @@
+/* Shared definitions of the stacklab XDP load balancer (the SLB MUX).
+ *
+ * The control plane (lab/lb/maps.py) mirrors every struct here byte for byte;
+ * change both together. Sizes can be overridden with -D at build time so the
+ * control plane can size the Maglev ring area from the topology.
+ */
+#ifndef LB_COMMON_H
+#define LB_COMMON_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#ifndef LB_MAX_VIPS
+#define LB_MAX_VIPS 256
+#endif
+#ifndef LB_MAX_BACKENDS
+#define LB_MAX_BACKENDS 4096
+#endif
+#ifndef LB_RING_SLOTS
+#define LB_RING_SLOTS (16 * 65537)
+#endif
+#ifndef LB_CONN_ENTRIES
+#define LB_CONN_ENTRIES 65536
+#endif
+
+#define VXLAN_PORT 4789
+#define VXLAN_FLAG_VNI 0x08
+/* outer Ethernet + IPv4 + UDP + VXLAN; the original Ethernet header becomes the inner one */
+#define ENCAP_LEN (sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct udphdr) + 8)
+
+#define VIP_F_HA_PORTS 1u          /* port 0, every protocol */
+#define BACKEND_F_VALID 1u         /* cleared when a backend is deleted: stale conn entries re-hash */
+#define CFG_F_NO_AFFINITY 1u       /* skip the connection table (fault injection / pure hashing) */
+
+enum lb_global_counter {
+	G_RX = 0,           /* every frame the program saw */
+	G_NON_IPV4_PASS,    /* ARP, IPv6, VLAN...: left to the MUX's stack */
+	G_NON_VIP_PASS,     /* IPv4 not addressed to a VIP: left to the stack */
+	G_NO_RULE_DROP,     /* VIP address, but no rule for this port/protocol: secure by default */
+	G_FRAG_DROP,        /* IPv4 fragment to a VIP: no L4 ports to hash on */
+	G_MALFORMED_DROP,   /* truncated or bad IPv4/L4 header */
+	G_NO_BACKEND_DROP,  /* rule without a healthy backend (empty ring slot) */
+	G_ENCAP_ERR,        /* bpf_xdp_adjust_head failed or bounds check after it */
+	G_TOO_BIG_DROP,     /* encapsulated frame above the underlay MTU */
+	G_CONN_HIT,         /* established flow found in the connection table */
+	G_CONN_MISS,        /* new flow: Maglev lookup */
+	G_TX,               /* encapsulated and sent back out (XDP_TX) */
+	G_NUM,
+};
+
+struct vip_key {
+	__be32 addr;
+	__be16 port;   /* 0 = HA ports */
+	__u8 proto;    /* 0 = every protocol (HA ports) */
+	__u8 pad;
+};
+
+struct vip_meta {
+	__u32 vip_id;     /* index into vip_stats */
+	__u32 flags;
+	__u32 ring_off;   /* first slot of this VIP's Maglev ring in lb_rings */
+	__u32 ring_size;  /* prime */
+};
+
+struct backend {
+	__be32 underlay_ip;   /* the backend's server (VTEP) */
+	__u32 vni;            /* tenant VNI, host order */
+	__u8 mac[6];          /* inner destination: the backend's own MAC */
+	__u8 inner_src[6];    /* inner source: the tenant gateway's MAC */
+	__u8 next_hop[6];     /* outer destination MAC */
+	__u16 flags;
+};
+
+struct lb_config {
+	__be32 src_ip;        /* the MUX's underlay address (outer source) */
+	__u8 src_mac[6];      /* the MUX's underlay NIC MAC */
+	__u16 flags;
+	__u32 max_frame;      /* largest frame the underlay carries (MTU + 14); 0 = no check */
+};
+
+struct flow_key {
+	__be32 src;
+	__be32 dst;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+struct conn_val {
+	__u32 backend;   /* 0 = not set on this CPU */
+	__u32 vip_id;
+};
+
+struct lb_stats {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_flows;  /* TCP SYNs, and first packets of non-TCP flows */
+};
+
+#endif

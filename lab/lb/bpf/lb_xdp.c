@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: GPL-2.0
+/* stacklab SLB MUX: XDP direct-server-return load balancer.
+ *
+ * VIP traffic is matched against the rules (secure by default: a VIP port
+ * without a rule is dropped), pinned to a backend (connection table, else
+ * Maglev), VXLAN-encapsulated to the backend's server and sent back out the
+ * same NIC (XDP_TX). Replies go from the backend straight to the client.
+ * Built with -DLB_BENCH_REWIND for the benchmark only: the encapsulation is
+ * undone after it is built so BPF_PROG_TEST_RUN's `repeat` sees the original
+ * packet every time (it re-runs on the modified buffer otherwise).
+ */
+#include "lb_common.h"
+#include "maps.h"
+#include "counters.h"
+#include "parse.h"
+#include "lookup.h"
+#include "encap.h"
+
+#define TCP_SYN 0x02
+#define TCP_ACK 0x10
+
+static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct vip_meta *vip,
+				   const struct lb_config *cfg)
+{
+	int is_syn = p->flow.proto == IPPROTO_TCP && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+	int affinity = !(cfg->flags & CFG_F_NO_AFFINITY);
+	__u32 hash = flow_hash(&p->flow);
+	int new_flow = 0;
+	__u32 id = choose_backend(vip, p, hash, is_syn, affinity, &new_flow);
+	struct backend *b = valid_backend(id);
+
+	if (!b) {
+		count_global(G_NO_BACKEND_DROP);
+		return XDP_DROP;
+	}
+	if (cfg->max_frame && p->len + ENCAP_LEN > cfg->max_frame) {
+		count_global(G_TOO_BIG_DROP);
+		return XDP_DROP;
+	}
+	count_stats(&lb_vip_stats, vip->vip_id, p->len, is_syn || (new_flow && p->flow.proto != IPPROTO_TCP));
+	count_stats(&lb_be_stats, id, p->len, is_syn || (new_flow && p->flow.proto != IPPROTO_TCP));
+	if (vxlan_encap(ctx, b, cfg, hash, p->tos)) {
+		count_global(G_ENCAP_ERR);
+		return XDP_DROP;
+	}
+	count_global(G_TX);
+#ifdef LB_BENCH_REWIND
+	if (bpf_xdp_adjust_head(ctx, (int)ENCAP_LEN))
+		return XDP_ABORTED;
+#endif
+	return XDP_TX;
+}
+
+SEC("xdp")
+int lb_xdp(struct xdp_md *ctx)
+{
+	struct pkt p = {};
+	__u32 zero = 0, *rules;
+	struct lb_config *cfg;
+	struct vip_meta *vip;
+	void *l4 = 0;
+	int rc;
+
+	count_global(G_RX);
+	rc = parse_ipv4(ctx, &p, &l4);
+	if (rc == P_NOT_IPV4) {
+		count_global(G_NON_IPV4_PASS);
+		return XDP_PASS;
+	}
+	if (rc == P_MALFORMED) {
+		count_global(G_MALFORMED_DROP);
+		return XDP_DROP;
+	}
+	rules = bpf_map_lookup_elem(&lb_vip_addrs, &p.flow.dst);
+	if (!rules) {
+		count_global(G_NON_VIP_PASS);
+		return XDP_PASS;
+	}
+	if (p.frag) {
+		count_global(G_FRAG_DROP);
+		return XDP_DROP;
+	}
+	if (parse_l4(l4, (void *)(long)ctx->data_end, &p) != P_OK) {
+		count_global(G_MALFORMED_DROP);
+		return XDP_DROP;
+	}
+	vip = find_rule(&p.flow);
+	cfg = bpf_map_lookup_elem(&lb_config, &zero);
+	if (!vip || !cfg) {
+		count_global(G_NO_RULE_DROP);
+		return XDP_DROP;
+	}
+	return forward(ctx, &p, vip, cfg);
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,204 @@
+"""The few bpf(2) commands the control plane needs, through ctypes.
+
+Loading the ELF object is libbpf's job (bpftool); once maps and programs are
+pinned, everything else is a handful of fixed-layout syscalls, so no binding
+library is needed for them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import platform
+import struct
+from dataclasses import dataclass
+from functools import lru_cache
+
+_NR_BPF = {"x86_64": 321, "aarch64": 280}[platform.machine()]
+_ATTR_SIZE = 144
+
+BPF_MAP_LOOKUP_ELEM = 1
+BPF_MAP_UPDATE_ELEM = 2
+BPF_MAP_DELETE_ELEM = 3
+BPF_MAP_GET_NEXT_KEY = 4
+BPF_PROG_TEST_RUN = 10
+BPF_OBJ_GET = 7
+BPF_OBJ_GET_INFO_BY_FD = 15
+BPF_MAP_UPDATE_BATCH = 26
+
+BPF_ANY = 0
+BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1
+
+PERCPU_MAP_TYPES = {5, 6, 10}  # PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+
+def _bpf(cmd: int, attr: ctypes.Array) -> int:
+    ret = _libc.syscall(_NR_BPF, cmd, ctypes.byref(attr), ctypes.sizeof(attr))
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"bpf(cmd={cmd}): {os.strerror(err)}")
+    return ret
+
+
+def _attr(fmt: str, *values: int) -> ctypes.Array:
+    buf = ctypes.create_string_buffer(_ATTR_SIZE)
+    struct.pack_into(fmt, buf, 0, *values)
+    return buf
+
+
+def _addr(buf: ctypes.Array | None) -> int:
+    return ctypes.addressof(buf) if buf is not None else 0
+
+
+@lru_cache(maxsize=1)
+def possible_cpus() -> int:
+    """Per-CPU map values come one per *possible* CPU, not per online CPU."""
+    text = open("/sys/devices/system/cpu/possible").read().strip()
+    total = 0
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        total += int(hi or lo) - int(lo) + 1
+    return total
+
+
+def obj_get(path: str) -> int:
+    """Open a pinned map or program; the caller closes the fd."""
+    name = ctypes.create_string_buffer(path.encode())
+    return _bpf(BPF_OBJ_GET, _attr("=QII", _addr(name), 0, 0))
+
+
+@dataclass(frozen=True)
+class MapInfo:
+    type: int
+    id: int
+    key_size: int
+    value_size: int
+    max_entries: int
+    name: str
+
+
+def map_info(fd: int) -> MapInfo:
+    info = ctypes.create_string_buffer(88)
+    _bpf(BPF_OBJ_GET_INFO_BY_FD, _attr("=IIQ", fd, len(info), _addr(info)))
+    type_, id_, key_size, value_size, max_entries, _flags = struct.unpack_from("=6I", info, 0)
+    name = bytes(info[24:40]).split(b"\0", 1)[0].decode()
+    return MapInfo(type_, id_, key_size, value_size, max_entries, name)
+
+
+def prog_id(fd: int) -> int:
+    info = ctypes.create_string_buffer(256)
+    _bpf(BPF_OBJ_GET_INFO_BY_FD, _attr("=IIQ", fd, len(info), _addr(info)))
+    return struct.unpack_from("=I", info, 4)[0]
+
+
+class BpfMap:
+    """A pinned (or fd-owned) map; values are raw bytes, per-CPU maps give one
+    value per possible CPU (each padded to 8 bytes, as the kernel lays them out)."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.info = map_info(fd)
+        self.percpu = self.info.type in PERCPU_MAP_TYPES
+        self.slot = (self.info.value_size + 7) & ~7 if self.percpu else self.info.value_size
+        self.value_len = self.slot * possible_cpus() if self.percpu else self.info.value_size
+
+    @classmethod
+    def pinned(cls, path: str) -> BpfMap:
+        return cls(obj_get(path))
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> BpfMap:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def lookup(self, key: bytes) -> bytes | None:
+        kbuf = ctypes.create_string_buffer(key, self.info.key_size)
+        vbuf = ctypes.create_string_buffer(self.value_len)
+        try:
+            _bpf(BPF_MAP_LOOKUP_ELEM, _attr("=IIQQQ", self.fd, 0, _addr(kbuf), _addr(vbuf), 0))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if exc.errno == 2:
+                return None
+            raise
+        return vbuf.raw
+
+    def lookup_percpu(self, key: bytes) -> list[bytes] | None:
+        raw = self.lookup(key)
+        if raw is None:
+            return None
+        size = self.info.value_size
+        return [raw[i * self.slot : i * self.slot + size] for i in range(possible_cpus())]
+
+    def update(self, key: bytes, value: bytes, flags: int = BPF_ANY) -> None:
+        kbuf = ctypes.create_string_buffer(key, self.info.key_size)
+        vbuf = ctypes.create_string_buffer(value, self.value_len)
+        _bpf(BPF_MAP_UPDATE_ELEM, _attr("=IIQQQ", self.fd, 0, _addr(kbuf), _addr(vbuf), flags))
+
+    def delete(self, key: bytes) -> bool:
+        kbuf = ctypes.create_string_buffer(key, self.info.key_size)
+        try:
+            _bpf(BPF_MAP_DELETE_ELEM, _attr("=IIQQQ", self.fd, 0, _addr(kbuf), 0, 0))
+        except OSError as exc:
+            if exc.errno == 2:
+                return False
+            raise
+        return True
+
+    def keys(self) -> list[bytes]:
+        result: list[bytes] = []
+        cur = None
+        nbuf = ctypes.create_string_buffer(self.info.key_size)
+        while True:
+            kbuf = ctypes.create_string_buffer(cur, self.info.key_size) if cur else None
+            try:
+                _bpf(BPF_MAP_GET_NEXT_KEY, _attr("=IIQQ", self.fd, 0, _addr(kbuf), _addr(nbuf)))
+            except OSError as exc:
+                if exc.errno == 2:
+                    return result
+                raise
+            cur = nbuf.raw
+            result.append(cur)
+
+    def update_batch(self, keys: bytes, values: bytes, count: int) -> None:
+        """One syscall for many entries (arrays: rewriting a Maglev ring)."""
+        if not count:
+            return
+        kbuf = ctypes.create_string_buffer(keys, len(keys))
+        vbuf = ctypes.create_string_buffer(values, len(values))
+        attr = _attr("=QQQQIIQQ", 0, 0, _addr(kbuf), _addr(vbuf), count, self.fd, 0, 0)
+        _bpf(BPF_MAP_UPDATE_BATCH, attr)
+
+
+@dataclass(frozen=True)
+class TestRun:
+    retval: int
+    duration_ns: int
+    data: bytes
+
+
+def prog_test_run(prog_fd: int, data: bytes, repeat: int = 1, ctx: bytes | None = None,
+                  flags: int = 0, batch_size: int = 0) -> TestRun:
+    """BPF_PROG_TEST_RUN: run the program on `data`; duration is the kernel's
+    average per run. With repeat > 1 the program sees the buffer as the previous
+    run left it, so encapsulating programs need repeat=1 or a rewinding build."""
+    din = ctypes.create_string_buffer(data, len(data))
+    dout = ctypes.create_string_buffer(len(data) + 256)
+    cbuf = ctypes.create_string_buffer(ctx, len(ctx)) if ctx else None
+    attr = _attr("=IIIIQQIIIIQQIII", prog_fd, 0, len(data), len(dout), _addr(din), _addr(dout),
+                 repeat, 0, len(ctx) if ctx else 0, 0, _addr(cbuf), 0, flags, 0, batch_size)
+    _bpf(BPF_PROG_TEST_RUN, attr)
+    retval, _, size_out = struct.unpack_from("=III", attr, 4)
+    duration = struct.unpack_from("=I", attr, 36)[0]
+    return TestRun(retval, duration, dout.raw[: min(size_out, len(dout))])

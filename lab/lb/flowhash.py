@@ -1,0 +1,45 @@
+"""The datapath's flow hash, in Python (bpf/lookup.h: flow_hash).
+
+The tests use it to predict, for a packet, the Maglev slot and the outer UDP
+source port the XDP program must produce; keep both in step.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+HASH_SEED = 0x5EED1B0B
+_M32 = 0xFFFFFFFF
+
+
+def fmix32(h: int) -> int:
+    h &= _M32
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & _M32
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & _M32
+    h ^= h >> 16
+    return h
+
+
+def _wire_u32(addr: str) -> int:
+    """A network-order address as a little-endian host loads it."""
+    return int.from_bytes(ipaddress.IPv4Address(addr).packed, "little")
+
+
+def _wire_u16(port: int) -> int:
+    return int.from_bytes(port.to_bytes(2, "big"), "little")
+
+
+def flow_hash(src: str, dst: str, sport: int, dport: int, proto: int) -> int:
+    h = HASH_SEED
+    h = fmix32(h ^ _wire_u32(src))
+    h = fmix32(h ^ _wire_u32(dst))
+    h = fmix32(h ^ ((_wire_u16(sport) << 16) | _wire_u16(dport)))
+    h = fmix32(h ^ proto)
+    return h
+
+
+def vxlan_source_port(h: int) -> int:
+    """RFC 7348 entropy port, as bpf/encap.h sets it."""
+    return 49152 | (h & 0x3FFF)

@@ -1,0 +1,181 @@
+"""Katran-tester style fixtures: each input frame goes through the real XDP
+program with BPF_PROG_TEST_RUN; the action and the exact output bytes are
+compared with what Scapy builds for the expected frame."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from lb_fixtures import (
+    BACKENDS,
+    CLIENT,
+    MUX_IP,
+    MUX_MAC,
+    RING,
+    VIP_HA,
+    VIP_TCP,
+    client_frame,
+    expected_encap,
+    load_datapath,
+    unload_datapath,
+)
+from lb_support import require_root
+from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption_NOP, IPOption_RR
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import ARP, Ether
+
+from lab.lb.flowhash import flow_hash
+from lab.lb.maps import CFG_F_NO_AFFINITY, BackendEntry
+
+XDP_DROP, XDP_PASS, XDP_TX = 1, 2, 3
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def dp():
+    require_root("clang", "bpftool")
+    lab = f"lbfix{os.getpid()}"
+    datapath = load_datapath(lab)
+    try:
+        yield datapath
+    finally:
+        unload_datapath(datapath, lab)
+
+
+def assert_encapsulated(dp, vip_id, pkt, sport=0, dport=0, tos=0):
+    res = dp.run(client_frame(pkt))
+    assert res.retval == XDP_TX
+    proto = pkt[IP].proto
+    h = flow_hash(CLIENT, pkt[IP].dst, sport, dport, proto)
+    backend = dp.rings[vip_id][h % RING]
+    assert res.data == expected_encap(bytes(pkt), BACKENDS[backend], h, tos)
+    return backend
+
+
+def test_tcp_syn_to_vip_is_vxlan_encapsulated_to_the_maglev_backend(dp):
+    pkt = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40000, dport=80, flags="S")
+    backend = assert_encapsulated(dp, 1, pkt, 40000, 80)
+    assert dp.maps.vip_stats(1).new_flows == 1
+    assert dp.maps.backend_stats(backend).packets == 1
+    assert dp.maps.conn_backend(CLIENT, VIP_TCP, 40000, 80, 6) == {backend}
+
+
+def test_established_flow_keeps_its_backend_when_the_ring_changes(dp):
+    syn = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40001, dport=80, flags="S")
+    first = assert_encapsulated(dp, 1, syn, 40001, 80)
+    dp.set_ring(1, [b for b in range(1, 4) if b != first][:1] * RING)
+    ack = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40001, dport=80, flags="A") / b"GET /"
+    res = dp.run(client_frame(ack))
+    h = flow_hash(CLIENT, VIP_TCP, 40001, 80, 6)
+    assert res.retval == XDP_TX
+    assert res.data == expected_encap(bytes(ack), BACKENDS[first], h)
+    counters = dp.maps.global_counters()
+    assert counters["conn_hit"] == 1 and counters["tx"] == 2
+    assert dp.maps.vip_stats(1).new_flows == 1  # the ACK is not a new flow
+
+
+def test_affinity_off_follows_the_ring_for_established_flows(dp):
+    syn = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40002, dport=80, flags="S")
+    first = assert_encapsulated(dp, 1, syn, 40002, 80)
+    other = next(b for b in BACKENDS if b != first)
+    dp.set_ring(1, [other] * RING)
+    dp.maps.set_config_flags(CFG_F_NO_AFFINITY)
+    ack = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40002, dport=80, flags="A")
+    assert assert_encapsulated(dp, 1, ack, 40002, 80) == other
+
+
+def test_syn_takes_a_fresh_pick_even_when_the_flow_is_known(dp):
+    syn = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40003, dport=80, flags="S")
+    first = assert_encapsulated(dp, 1, syn, 40003, 80)
+    other = next(b for b in BACKENDS if b != first)
+    dp.set_ring(1, [other] * RING)
+    assert assert_encapsulated(dp, 1, syn, 40003, 80) == other
+
+
+def test_udp_rule_forwards_and_counts_the_first_packet_as_new_flow(dp):
+    pkt = IP(src=CLIENT, dst=VIP_TCP) / UDP(sport=5353, dport=53) / b"q"
+    assert_encapsulated(dp, 2, pkt, 5353, 53)
+    assert_encapsulated(dp, 2, pkt, 5353, 53)
+    assert dp.maps.vip_stats(2).new_flows == 1
+    assert dp.maps.vip_stats(2).packets == 2
+
+
+def test_ha_ports_forward_any_port_udp_and_icmp(dp):
+    for pkt, sport, dport in [
+        (IP(src=CLIENT, dst=VIP_HA) / TCP(sport=1234, dport=31337, flags="S"), 1234, 31337),
+        (IP(src=CLIENT, dst=VIP_HA) / UDP(sport=999, dport=7) / b"x", 999, 7),
+        (IP(src=CLIENT, dst=VIP_HA) / ICMP(type=8, id=7) / b"ping", 0, 0),
+    ]:
+        assert_encapsulated(dp, 3, pkt, sport, dport)
+    assert dp.maps.vip_stats(3).packets == 3
+
+
+def test_port_without_rule_is_dropped_and_counted(dp):
+    for pkt in [IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=1, dport=81, flags="S"),
+                IP(src=CLIENT, dst=VIP_TCP) / UDP(sport=1, dport=80),
+                IP(src=CLIENT, dst=VIP_TCP) / ICMP()]:
+        assert dp.run(client_frame(pkt)).retval == XDP_DROP
+    assert dp.maps.global_counters()["no_rule_drop"] == 3
+
+
+def test_non_ipv4_and_non_vip_traffic_pass_to_the_stack(dp):
+    frames = [bytes(Ether(dst="ff:ff:ff:ff:ff:ff", src=MUX_MAC) / ARP(pdst=MUX_IP)),
+              bytes(Ether(dst=MUX_MAC) / IPv6(dst="2001:db8::1") / UDP()),
+              client_frame(IP(src=CLIENT, dst=MUX_IP) / TCP(dport=22, flags="S"))]
+    for frame in frames:
+        res = dp.run(frame)
+        assert res.retval == XDP_PASS
+        assert res.data == frame
+    counters = dp.maps.global_counters()
+    assert counters["non_ipv4_pass"] == 2 and counters["non_vip_pass"] == 1
+
+
+def test_ip_options_are_carried_inside_the_tunnel(dp):
+    pkt = (IP(src=CLIENT, dst=VIP_TCP, tos=0x28, options=[IPOption_RR(routers=["0.0.0.0"]), IPOption_NOP()])
+           / TCP(sport=40004, dport=80, flags="S"))
+    assert pkt[IP].ihl is None and len(bytes(pkt)) > 40
+    assert_encapsulated(dp, 1, IP(bytes(pkt)), 40004, 80, tos=0x28)
+
+
+def test_fragments_to_a_vip_are_dropped_elsewhere_passed(dp):
+    first = IP(src=CLIENT, dst=VIP_TCP, flags="MF", id=9) / UDP(sport=5, dport=53) / (b"a" * 64)
+    later = IP(src=CLIENT, dst=VIP_TCP, frag=8, id=9, proto=17) / (b"b" * 32)
+    other = IP(src=CLIENT, dst=MUX_IP, frag=8, id=9, proto=17) / (b"b" * 32)
+    assert dp.run(client_frame(first)).retval == XDP_DROP
+    assert dp.run(client_frame(later)).retval == XDP_DROP
+    assert dp.run(client_frame(other)).retval == XDP_PASS
+    assert dp.maps.global_counters()["frag_drop"] == 2
+
+
+def test_truncated_tcp_header_is_dropped_as_malformed(dp):
+    frame = client_frame(IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=1, dport=80))[:14 + 20 + 10]
+    frame = frame[:16] + (30).to_bytes(2, "big") + frame[18:]
+    assert dp.run(frame).retval == XDP_DROP
+    assert dp.maps.global_counters()["malformed_drop"] == 1
+
+
+def test_empty_ring_drops_as_no_backend(dp):
+    dp.set_ring(1, [0] * RING)
+    pkt = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40005, dport=80, flags="S")
+    assert dp.run(client_frame(pkt)).retval == XDP_DROP
+    assert dp.maps.global_counters()["no_backend_drop"] == 1
+
+
+def test_deleted_backend_sends_its_established_flows_back_through_maglev(dp):
+    syn = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40006, dport=80, flags="S")
+    first = assert_encapsulated(dp, 1, syn, 40006, 80)
+    other = next(b for b in BACKENDS if b != first)
+    dp.set_ring(1, [other] * RING)
+    e = BACKENDS[first]
+    dp.maps.put_backend(first, BackendEntry(e.underlay_ip, e.vni, e.mac, e.inner_src, e.next_hop,
+                                            valid=False))
+    ack = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40006, dport=80, flags="A")
+    assert assert_encapsulated(dp, 1, ack, 40006, 80) == other
+
+
+def test_frame_above_underlay_mtu_is_dropped(dp):
+    dp.maps.set_config(MUX_IP, MUX_MAC, max_frame=200)
+    pkt = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40007, dport=80, flags="A") / (b"z" * 200)
+    assert dp.run(client_frame(pkt)).retval == XDP_DROP
+    assert dp.maps.global_counters()["too_big_drop"] == 1
