@@ -1,0 +1,27 @@
+# stacklab: `make demo` runs the main job, `make test` runs the tests.
+# Both install what they need first (apt packages only when missing, .venv).
+SHELL := /bin/bash
+VENV := .venv
+TOPOLOGY ?= topologies/embedded.yaml
+
+.PHONY: install demo test lint bench clean
+
+install:
+	@bash scripts/install-deps.sh
+
+demo: install
+	@bash scripts/demo.sh $(TOPOLOGY)
+
+test: install
+	@bash scripts/test.sh
+
+lint: install
+	$(VENV)/bin/ruff check lab collectors tests
+
+bench: install
+	$(VENV)/bin/lab bench fabric --servers 32
+	$(VENV)/bin/lab bench fabric --servers 64
+
+clean:
+	-$(VENV)/bin/lab down $(TOPOLOGY)
+	rm -rf build .pytest_cache

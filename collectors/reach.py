@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Reachability and path-MTU probe: ICMP echo to each target, optionally
+with the DF bit set and a given IP packet size. Standalone (Scapy only); run
+it on a host or inside a lab namespace. Prints one JSON document.
+
+  reach.py 100.64.1.11 100.64.2.10 --size 1500 --df --timeout 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+ICMP_HEADER = 8
+IP_HEADER = 20
+
+
+def probe(target: str, size: int, df: bool, timeout: float, tries: int) -> dict:
+    from scapy.layers.inet import ICMP, IP
+    from scapy.sendrecv import sr1
+
+    payload = b"\x00" * max(0, size - IP_HEADER - ICMP_HEADER)
+    result = {"target": target, "size": size, "df": df, "reachable": False, "rtt_ms": None, "reply": None}
+    for seq in range(1, tries + 1):
+        packet = IP(dst=target, flags="DF" if df else 0) / ICMP(id=0x5151, seq=seq) / payload
+        start = time.monotonic()
+        reply = sr1(packet, timeout=timeout, verbose=0)
+        if reply is None:
+            continue
+        icmp = reply.getlayer(ICMP)
+        kind = (icmp.type, icmp.code) if icmp else None
+        result["reply"] = {"src": reply.src, "icmp_type": kind[0] if kind else None,
+                           "icmp_code": kind[1] if kind else None}
+        if kind == (0, 0) and reply.src == target:
+            result.update(reachable=True, rtt_ms=round((time.monotonic() - start) * 1000, 3))
+            break
+        if kind == (3, 4):  # fragmentation needed: a path MTU below `size`
+            result["next_hop_mtu"] = icmp.nexthopmtu
+            break
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("targets", nargs="+")
+    parser.add_argument("--size", type=int, default=84, help="IP packet size in bytes")
+    parser.add_argument("--df", action="store_true", help="set Don't Fragment")
+    parser.add_argument("--timeout", type=float, default=1.0)
+    parser.add_argument("--tries", type=int, default=2)
+    args = parser.parse_args(argv)
+    if not 28 <= args.size <= 9216 or not 0 < args.timeout <= 10 or not 1 <= args.tries <= 10:
+        parser.error("--size 28..9216, --timeout 0..10 s, --tries 1..10")
+    results = [probe(t, args.size, args.df, args.timeout, args.tries) for t in args.targets]
+    json.dump({"collector": "reach", "results": results}, sys.stdout)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Desired state, per host, as the planner computes it and the appliers apply it.
+
+Every kernel object a host should have is listed here with the attributes that
+matter, so an applier can diff it against what exists and change only the
+difference. Plain data: dumpable to JSON/YAML by `lab plan`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+HostRole = Literal["tor", "compute", "mux", "client", "gateway", "endpoint"]
+
+
+class PlanModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VethPeer(PlanModel):
+    """The other end of a veth: an interface in another host's namespace."""
+
+    host: str
+    name: str
+
+
+class VxlanOpts(PlanModel):
+    vni: int
+    local: str
+    port: int = 4789
+    learning: bool = False
+
+
+class LinkSpec(PlanModel):
+    name: str
+    kind: Literal["veth", "bridge", "vxlan", "dummy"]
+    mtu: int
+    mac: str | None = None
+    master: str | None = None
+    peer: VethPeer | None = None  # set on the end that creates the pair
+    vxlan: VxlanOpts | None = None
+    # bridge port flags (for a port with a master): no flooding, ARP suppression
+    learning: bool = True
+    flood: bool = True
+    neigh_suppress: bool = False
+
+
+class AddressSpec(PlanModel):
+    ifname: str
+    cidr: str
+
+
+class RouteSpec(PlanModel):
+    dst: str  # "default" or a prefix
+    via: str
+
+
+class FdbSpec(PlanModel):
+    """A static VXLAN forwarding entry: MAC behind the remote VTEP `dst`."""
+
+    ifname: str
+    mac: str
+    dst: str
+
+
+class NeighSpec(PlanModel):
+    """A permanent neighbour entry (IP -> MAC) for ARP suppression on a bridge."""
+
+    ifname: str
+    ip: str
+    mac: str
+
+
+class SnatSpec(PlanModel):
+    """Masquerade traffic from `sources` leaving through `out_ifname`."""
+
+    out_ifname: str
+    sources: list[str]
+    to_address: str
+
+
+class HostPlan(PlanModel):
+    name: str
+    role: HostRole
+    namespace: str
+    underlay_ip: str | None = None
+    links: list[LinkSpec] = Field(default_factory=list)
+    addresses: list[AddressSpec] = Field(default_factory=list)
+    routes: list[RouteSpec] = Field(default_factory=list)
+    fdb: list[FdbSpec] = Field(default_factory=list)
+    neighbours: list[NeighSpec] = Field(default_factory=list)
+    sysctls: dict[str, str] = Field(default_factory=dict)
+    snat: list[SnatSpec] = Field(default_factory=list)
+
+
+class DiskPlan(PlanModel):
+    name: str
+    size_gb: int
+    tier: str
+    iops_cap: int | None
+
+
+class EndpointPlan(PlanModel):
+    """A tenant endpoint (VM or namespace stand-in) and where it plugs in."""
+
+    name: str
+    kind: Literal["vm", "netns"]
+    tenant: str
+    vni: int
+    subnet: str
+    address: str  # plain IPv4
+    prefixlen: int
+    gateway: str
+    mac: str
+    mtu: int
+    server: str
+    server_namespace: str
+    server_underlay_ip: str
+    bridge: str  # tenant bridge in the server namespace
+    port: str  # the endpoint's port on that bridge (veth peer or tap name)
+    size: str
+    cores: int
+    memory_mb: int
+    data_disks: list[DiskPlan] = Field(default_factory=list)
+    provision_script: str | None = None
+
+
+class TenantPlan(PlanModel):
+    name: str
+    vni: int
+    mtu: int
+    subnets: dict[str, str]  # name -> prefix
+    gateway_host: str
+    gateway_mac: str
+    gateway_underlay_ip: str
+
+
+class Plan(PlanModel):
+    lab: str
+    mark: str  # ownership mark set as ifalias on every link and on each namespace's lo
+    underlay_subnet: str
+    underlay_mtu: int
+    tor_underlay_ip: str
+    tor_underlay_mac: str
+    client_address: str
+    vip_pool: str
+    hosts: list[HostPlan]
+    endpoints: list[EndpointPlan]
+    tenants: list[TenantPlan]
+
+    def host(self, name: str) -> HostPlan:
+        return next(h for h in self.hosts if h.name == name)
+
+    def endpoint(self, name: str) -> EndpointPlan:
+        return next(e for e in self.endpoints if e.name == name)
+
+    def tenant(self, name: str) -> TenantPlan:
+        return next(t for t in self.tenants if t.name == name)

@@ -1,0 +1,46 @@
+"""Deterministic short names and MAC addresses.
+
+Kernel interface names are limited to 15 characters, and a topology change
+must not rename unrelated objects, so names derive from a hash of what they
+stand for rather than from list positions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+IFNAME_MAX = 15
+
+
+def digest(*parts: str, length: int = 8) -> str:
+    return hashlib.blake2b("\0".join(parts).encode(), digest_size=16).hexdigest()[:length]
+
+
+def short_ifname(prefix: str, *parts: str) -> str:
+    """A <= 15 character interface name, stable for the same inputs."""
+    name = prefix + digest(*parts, length=IFNAME_MAX - len(prefix))
+    return name[:IFNAME_MAX]
+
+
+def mac_for(*parts: str) -> str:
+    """A locally administered unicast MAC (02:...), stable for the same inputs."""
+    raw = digest(*parts, length=10)
+    return "02:" + ":".join(raw[i : i + 2] for i in range(0, 10, 2))
+
+
+def namespace_for(lab: str, host: str) -> str:
+    """Namespaces are '<lab>.<host>': '.' cannot occur in topology names, so
+    two labs, or a server and a gateway, never share a namespace name."""
+    return f"{lab}.{host}"
+
+
+def mark_for(lab: str) -> str:
+    return f"stacklab:{lab}"
+
+
+def bridge_name(vni: int) -> str:
+    return f"br{vni}"
+
+
+def vxlan_name(vni: int) -> str:
+    return f"vx{vni}"

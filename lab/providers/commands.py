@@ -1,0 +1,134 @@
+"""`lab plan / up / down / status`: the lifecycle commands."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from lab.cli import Format, TopologyFile, check_format, console, emit, fail, load_or_exit, out
+from lab.plan.planner import build_plan
+from lab.providers import embedded
+from lab.providers.state import LabBusyError, known_labs
+from lab.providers.status import lab_status
+
+LabOption = Annotated[str | None, typer.Option("--lab", help="Lab name (when the topology file is gone)")]
+
+
+def register(app: typer.Typer, bench: typer.Typer) -> None:
+    app.command("plan")(plan)
+    app.command("up")(up)
+    app.command("down")(down)
+    app.command("status")(status)
+    from lab.providers.bench import bench_fabric
+
+    bench.command("fabric")(bench_fabric)
+
+
+def plan(topology: TopologyFile, fmt: Format = "yaml") -> None:
+    """Print the per-host desired state the topology turns into (pure, no root)."""
+    check_format(fmt, ("yaml", "json"))
+    emit(build_plan(load_or_exit(topology)).model_dump(), fmt)
+
+
+def _require_root() -> None:
+    import os
+
+    if os.geteuid() != 0:
+        raise fail("this command changes network namespaces and needs root (run it with sudo)", 1)
+
+
+def up(topology: TopologyFile,
+       dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change; change nothing")] = False,
+       provider: Annotated[str, typer.Option(help="embedded (this machine) or ansible (real servers)")] = "embedded",
+       fmt: Format = "table") -> None:
+    """Bring the lab up, or converge it to the topology (idempotent)."""
+    check_format(fmt, ("table", "json"))
+    if provider != "embedded":
+        raise fail(f"--provider {provider!r}: only 'embedded' is available in this command so far")
+    topo = load_or_exit(topology)
+    _require_root()
+    started = time.monotonic()
+    try:
+        with console.status(f"lab {topo.name}: planning") as spinner:
+            report = embedded.up(build_plan(topo), dry_run=dry_run,
+                                 progress=lambda phase: spinner.update(f"lab {topo.name}: {phase}"))
+    except (LabBusyError, embedded.OwnershipError) as exc:
+        raise fail(str(exc), 1) from None
+    elapsed = time.monotonic() - started
+    if fmt == "json":
+        emit({"lab": topo.name, "dry_run": dry_run, "changed": bool(report.changes),
+              "changes": [c.to_json() for c in report.changes], "seconds": round(elapsed, 3)}, "json")
+        return
+    _print_changes(topo.name, report, elapsed)
+
+
+def _print_changes(lab: str, report: embedded.UpReport, elapsed: float) -> None:
+    if not report.changes:
+        out.print(f"[green]lab {lab} is up to date: nothing to change[/] ({elapsed:.2f} s)")
+        return
+    verb = "would change" if report.dry_run else "changed"
+    if report.dry_run or len(report.changes) <= 40:
+        for change in report.changes:
+            out.print(f"  {change}", markup=False, highlight=False)
+    counts: dict[str, int] = {}
+    for change in report.changes:
+        counts[change.kind] = counts.get(change.kind, 0) + 1
+    summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+    out.print(f"[bold]lab {lab}: {verb} {len(report.changes)} objects[/] ({summary}) in {elapsed:.2f} s")
+
+
+def down(topology: Annotated[Path | None, typer.Argument(help="Topology file (or use --lab)")] = None,
+         lab: LabOption = None) -> None:
+    """Remove everything the lab created (namespaces, links, VMs, pins, files) and nothing else."""
+    name = _lab_name(topology, lab)
+    _require_root()
+    try:
+        with console.status(f"lab {name}: tearing down") as spinner:
+            removed = embedded.down(name, progress=lambda phase: spinner.update(f"lab {name}: removing {phase}"))
+    except LabBusyError as exc:
+        raise fail(str(exc), 1) from None
+    out.print(f"lab {name}: removed {len(removed)} objects" if removed else f"lab {name}: nothing to remove")
+
+
+def _lab_name(topology: Path | None, lab: str | None) -> str:
+    if (topology is None) == (lab is None):
+        raise fail("give either a topology file or --lab NAME"
+                   + (f" (known labs: {', '.join(known_labs())})" if known_labs() else ""))
+    return lab if lab is not None else load_or_exit(topology).name
+
+
+def status(topology: Annotated[Path | None, typer.Argument(help="Topology file (or use --lab)")] = None,
+           lab: LabOption = None, fmt: Format = "table") -> None:
+    """Servers, tenants and endpoints of a lab and their health."""
+    check_format(fmt, ("table", "json"))
+    name = _lab_name(topology, lab)
+    data = lab_status(name)
+    if fmt == "json":
+        emit(data, "json")
+        return
+    _print_status(data)
+
+
+def _print_status(data: dict) -> None:
+    out.print(f"[bold]lab {data['lab']}[/]: {data['state']}")
+    hosts = Table("host", "role", "namespace", "underlay", "health", title="servers and fabric")
+    for h in data["servers"] + data["fabric"]:
+        hosts.add_row(h["name"], h["role"], h["namespace"], h.get("underlay_ip") or "-", _health(h["health"]))
+    out.print(hosts)
+    tenants = Table("tenant", "VNI", "subnets", "gateway", title="tenants")
+    for t in data["tenants"]:
+        tenants.add_row(t["name"], str(t["vni"]), ", ".join(t["subnets"]), t["gateway"])
+    out.print(tenants)
+    eps = Table("endpoint", "kind", "tenant", "server", "address", "health", title="endpoints")
+    for e in data["endpoints"]:
+        eps.add_row(e["name"], e["kind"], e["tenant"], e["server"], e["address"], _health(e["health"]))
+    out.print(eps)
+
+
+def _health(value: str) -> str:
+    color = {"ok": "green", "down": "red", "missing": "red"}.get(value, "yellow")
+    return f"[{color}]{value}[/]"

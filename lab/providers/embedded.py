@@ -1,0 +1,162 @@
+"""The embedded provider: the whole lab on this machine, one namespace per
+server, ToR, client, tenant gateway and namespace endpoint.
+
+`up` converges in phases (namespaces, links, link settings, L3 and overlay
+tables); each phase diffs the kernel against the plan and applies only the
+difference, so a second `up` changes nothing. A failed `up` tears the lab down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from lab.apply import l3, links, nat, overlay
+from lab.apply.changes import Change
+from lab.apply.netns import (
+    Sockets,
+    create_namespace,
+    marked_namespaces,
+    namespace_exists,
+    namespace_mark,
+    remove_namespace,
+)
+from lab.plan.model import HostPlan, Plan
+from lab.plan.naming import mark_for
+from lab.providers import hooks
+from lab.providers.state import Journal, lab_dir, lab_lock, read_json, remove_lab_dir, write_json
+
+Progress = Callable[[str], None]
+
+
+class OwnershipError(RuntimeError):
+    """A namespace the plan needs exists but belongs to someone else."""
+
+
+@dataclass
+class UpReport:
+    lab: str
+    changes: list[Change] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return any(c.kind for c in self.changes)
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def up(plan: Plan, dry_run: bool = False, progress: Progress = _quiet) -> UpReport:
+    with lab_lock(plan.lab):
+        _check_ownership(plan)
+        if dry_run:
+            with Sockets() as sockets:
+                return UpReport(plan.lab, _diff_all(plan, sockets), dry_run=True)
+        report = UpReport(plan.lab)
+        try:
+            with Sockets() as sockets:
+                for phase, diff in _phases(plan, sockets):
+                    progress(phase)
+                    for change in diff():
+                        change.apply()
+                        report.changes.append(change)
+            report.changes += hooks.run_up(plan, Journal(plan.lab), progress)
+        except BaseException:
+            progress("failed: rolling back")
+            _teardown(plan.lab, progress)
+            raise
+        write_json(lab_dir(plan.lab) / "plan.json", plan.model_dump())
+        return report
+
+
+def down(lab: str, progress: Progress = _quiet) -> list[str]:
+    """Remove everything the lab created, found by journal and mark; nothing else."""
+    with lab_lock(lab):
+        return _teardown(lab, progress)
+
+
+def saved_plan(lab: str) -> Plan | None:
+    data = read_json(lab_dir(lab) / "plan.json")
+    return Plan.model_validate(data) if data else None
+
+
+def _check_ownership(plan: Plan) -> None:
+    for host in plan.hosts:
+        mark = namespace_mark(host.namespace) if namespace_exists(host.namespace) else plan.mark
+        if mark != plan.mark and host.namespace not in _journaled(plan.lab):
+            raise OwnershipError(
+                f"namespace '{host.namespace}' exists but is not owned by lab '{plan.lab}' "
+                f"(mark {mark!r}); remove it or rename the lab"
+            )
+
+
+def _journaled(lab: str) -> set[str]:
+    return {r.name for r in Journal(lab).resources("netns")}
+
+
+def _phases(plan: Plan, sockets: Sockets) -> Iterable[tuple[str, Callable[[], list[Change]]]]:
+    namespace_of = {h.name: h.namespace for h in plan.hosts}
+    keep = _vm_ports(plan)
+
+    def each(fn: Callable[[HostPlan], list[Change]]) -> Callable[[], list[Change]]:
+        return lambda: [c for h in plan.hosts for c in fn(h)]
+
+    def ipr(host: HostPlan):
+        return sockets(host.namespace) if namespace_exists(host.namespace) else None
+
+    yield "namespaces", lambda: _diff_namespaces(plan, sockets)
+    yield "links", each(lambda h: links.diff_link_creation(h, ipr(h), namespace_of))
+    yield "link settings", each(lambda h: links.diff_link_config(h, ipr(h), plan.mark, keep.get(h.name, frozenset())))
+    yield "addresses", each(lambda h: l3.diff_addresses(h, ipr(h)))
+    yield "routes", each(lambda h: l3.diff_routes(h, ipr(h)))
+    yield "sysctls", each(lambda h: l3.diff_sysctls(h, namespace_exists(h.namespace)))
+    yield "overlay tables", each(lambda h: overlay.diff_fdb(h, ipr(h)) + overlay.diff_neighbours(h, ipr(h)))
+    yield "snat", each(lambda h: nat.diff_snat(h, namespace_exists(h.namespace)))
+
+
+def _diff_all(plan: Plan, sockets: Sockets) -> list[Change]:
+    return [c for _, diff in _phases(plan, sockets) for c in diff()] + hooks.diff_up(plan)
+
+
+def _vm_ports(plan: Plan) -> dict[str, frozenset[str]]:
+    """VM taps live on server bridges but belong to the compute applier."""
+    ports: dict[str, set[str]] = {}
+    for e in plan.endpoints:
+        if e.kind == "vm":
+            ports.setdefault(e.server, set()).add(e.port)
+    return {k: frozenset(v) for k, v in ports.items()}
+
+
+def _diff_namespaces(plan: Plan, sockets: Sockets) -> list[Change]:
+    journal = Journal(plan.lab)
+    changes = []
+    for host in plan.hosts:
+        if namespace_exists(host.namespace):
+            continue
+
+        def create(ns: str = host.namespace) -> None:
+            journal.record("netns", ns)
+            create_namespace(ns, plan.mark, sockets)
+
+        changes.append(Change(host.name, "create", "netns", host.namespace, create))
+    wanted = {h.namespace for h in plan.hosts}
+    for ns in sorted(set(marked_namespaces(plan.mark)) - wanted):
+        changes.append(Change(ns, "delete", "netns", ns, lambda n=ns: remove_namespace(n, sockets)))
+    return changes
+
+
+def _teardown(lab: str, progress: Progress) -> list[str]:
+    mark = mark_for(lab)
+    removed = hooks.run_down(lab, progress)
+    progress("namespaces")
+    recorded = _journaled(lab)
+    for ns in sorted(recorded | set(marked_namespaces(mark))):
+        owner = namespace_mark(ns)
+        # unmarked but journaled: created, then killed before the mark was set
+        if owner == mark or (owner is None and ns in recorded and namespace_exists(ns)):
+            remove_namespace(ns)
+            removed.append(f"netns {ns}")
+    remove_lab_dir(lab)
+    return removed

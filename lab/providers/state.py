@@ -1,0 +1,123 @@
+"""Per-lab directory: the resource journal, the lock, the plan that was applied.
+
+The journal is written *before* each resource is created (one fsynced JSON
+line per record), so after a kill -9 midway through `up`, `down` still knows
+everything that may exist. Kernel objects also carry the lab's ownership mark,
+so nothing is ever deleted by name alone.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def state_root() -> Path:
+    return Path(os.environ.get("STACKLAB_HOME", "/var/lib/stacklab"))
+
+
+def lab_dir(lab: str) -> Path:
+    return state_root() / "labs" / lab
+
+
+def known_labs() -> list[str]:
+    labs = state_root() / "labs"
+    return sorted(p.name for p in labs.iterdir() if p.is_dir()) if labs.exists() else []
+
+
+class LabBusyError(RuntimeError):
+    """Another `up`/`down` holds this lab's lock."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    kind: str  # netns, domain, disk, bpf-pin, file ...
+    name: str
+    detail: str = ""
+
+
+class Journal:
+    """Append-only record of resources the lab may own."""
+
+    def __init__(self, lab: str):
+        self.lab = lab
+        self.path = lab_dir(lab) / "resources.jsonl"
+
+    def record(self, kind: str, name: str, detail: str = "") -> None:
+        """Call BEFORE creating the resource."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"kind": kind, "name": name, "detail": detail}) + "\n"
+        with open(self.path, "a") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def resources(self, kind: str | None = None) -> list[Resource]:
+        """Recorded resources, each once, in creation order. A torn last line
+        (crash mid-write) is ignored: its resource was not created yet."""
+        if not self.path.exists():
+            return []
+        seen: dict[tuple[str, str], Resource] = {}
+        for line in self.path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            res = Resource(rec["kind"], rec["name"], rec.get("detail", ""))
+            if kind is None or res.kind == kind:
+                seen.setdefault((res.kind, res.name), res)
+        return list(seen.values())
+
+    def forget(self, kind: str, names: set[str]) -> None:
+        """Drop records of resources that were removed (topology shrank)."""
+        keep = [r for r in self.resources() if not (r.kind == kind and r.name in names)]
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(vars(r)) + "\n" for r in keep))
+        os.replace(tmp, self.path)
+
+
+@contextmanager
+def lab_lock(lab: str) -> Iterator[None]:
+    """Exclusive per-lab lock held for a whole `up`/`down`; never waits."""
+    root = state_root() / "locks"
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / f"{lab}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise LabBusyError(
+                f"lab '{lab}' is busy: another `lab up`/`lab down` (pid {holder}) holds {path}"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def write_json(path: Path, data: object) -> None:
+    """Atomic write: a crash leaves the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> object | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def remove_lab_dir(lab: str) -> None:
+    shutil.rmtree(lab_dir(lab), ignore_errors=True)

@@ -1,0 +1,30 @@
+"""Shared test setup: an isolated state directory, and the root policy.
+
+Tests marked `root` need real namespaces (and often libvirt/QEMU/BPF). In CI
+(CI set) they always run, and fail loudly if something is missing; on a
+developer machine without root they skip and say why.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import pytest
+
+IN_CI = bool(os.environ.get("CI"))
+IS_ROOT = os.geteuid() == 0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if "STACKLAB_HOME" not in os.environ:
+        os.environ["STACKLAB_HOME"] = tempfile.mkdtemp(prefix="stacklab-test-")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if IS_ROOT or IN_CI:
+        return
+    skip = pytest.mark.skip(reason="needs root for network namespaces (runs in CI as root)")
+    for item in items:
+        if "root" in item.keywords:
+            item.add_marker(skip)
