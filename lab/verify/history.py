@@ -279,6 +279,11 @@ class History:
             " WHERE lab = ? ORDER BY id DESC LIMIT ?", (lab, limit)).fetchall()
         return [dict(row) for row in reversed(rows)]
 
+    def latest_regress_report(self, lab: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT report FROM regress_runs WHERE lab = ? ORDER BY id DESC"
+                               " LIMIT 1", (lab,)).fetchone()
+        return json.loads(row[0]) if row else None
+
     def integrity_ok(self) -> bool:
         return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
