@@ -1,0 +1,194 @@
+"""libvirt operations on lab VMs: KVM probe, define/start, find by ownership
+mark, live IOPS caps, teardown, and the tap's move into the server namespace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import libvirt
+from pyroute2 import IPRoute
+
+from lab.apply.netns import inside
+from lab.compute import domain_xml
+from lab.compute.image import GuestImage, cache_root
+from lab.plan.model import EndpointPlan
+
+PROBE_TIMEOUT_S = 6.0
+PROBE_MARK = "stacklab:kvm-probe"
+DOMAIN_TYPE_ENV = "STACKLAB_DOMAIN_TYPE"
+
+
+class ComputeError(RuntimeError):
+    """A VM could not be created or wired (names the VM and the cause)."""
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+def domain_type(conn: libvirt.virConnect, image: GuestImage) -> str:
+    """'kvm' when a KVM guest really runs here, else 'qemu' (TCG). /dev/kvm may
+    exist while guests hang (nested virtualisation off), so boot a probe guest
+    and wait for its first kernel line. The answer is cached per host boot."""
+    forced = os.environ.get(DOMAIN_TYPE_ENV)
+    if forced in ("kvm", "qemu"):
+        return forced
+    if not Path("/dev/kvm").exists():
+        return "qemu"
+    memo = cache_root() / "kvm-probe.json"
+    try:
+        saved = json.loads(memo.read_text())
+        if saved.get("boot_id") == _boot_id():
+            return saved["domain_type"]
+    except (OSError, ValueError):
+        pass
+    result = "kvm" if _kvm_guest_boots(conn, image) else "qemu"
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    memo.write_text(json.dumps({"boot_id": _boot_id(), "domain_type": result,
+                                "probed_at": time.time()}))
+    return result
+
+
+def _probe_xml(image: GuestImage, log: Path) -> str:
+    return f"""<domain type='kvm'>
+  <name>stacklab-kvm-probe-{os.getpid()}</name>
+  <description>{PROBE_MARK}</description>
+  <memory unit='MiB'>128</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{image.kernel}</kernel>
+      <initrd>{image.initrd}</initrd><cmdline>console=ttyS0 panic=-1</cmdline></os>
+  <on_poweroff>destroy</on_poweroff><on_crash>destroy</on_crash>
+  <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel>
+  <devices><serial type='file'><source path='{log}'/><target port='0'/></serial>
+    <memballoon model='none'/></devices>
+</domain>"""
+
+
+def _kvm_guest_boots(conn: libvirt.virConnect, image: GuestImage) -> bool:
+    for dom in conn.listAllDomains():
+        if dom.XMLDesc().find(f"<description>{PROBE_MARK}</description>") >= 0:
+            _destroy(dom)  # a probe left by a killed earlier run
+    with tempfile.TemporaryDirectory(prefix="stacklab-kvm-probe.") as tmp:
+        log = Path(tmp) / "serial.log"
+        try:
+            dom = conn.createXML(_probe_xml(image, log), 0)
+        except libvirt.libvirtError:
+            return False
+        try:
+            deadline = time.monotonic() + PROBE_TIMEOUT_S
+            while time.monotonic() < deadline:
+                if log.exists() and b"Linux version" in log.read_bytes():
+                    return True
+                time.sleep(0.2)
+            return False
+        finally:
+            _destroy(dom)
+
+
+def _destroy(dom: libvirt.virDomain) -> None:
+    try:
+        if dom.isActive():
+            dom.destroy()
+    except libvirt.libvirtError:
+        pass
+
+
+def lab_domains(conn: libvirt.virConnect, mark: str) -> list[tuple[libvirt.virDomain, dict]]:
+    """Every domain whose stacklab metadata carries this lab's mark."""
+    found = []
+    for dom in conn.listAllDomains():
+        try:
+            meta = domain_xml.read_metadata(dom.XMLDesc())
+        except libvirt.libvirtError:
+            continue  # vanished meanwhile
+        if meta and meta.get("mark") == mark:
+            found.append((dom, meta))
+    return found
+
+
+def lookup(conn: libvirt.virConnect, name: str) -> libvirt.virDomain | None:
+    try:
+        return conn.lookupByName(name)
+    except libvirt.libvirtError:
+        return None
+
+
+def is_running(conn: libvirt.virConnect, name: str) -> bool:
+    dom = lookup(conn, name)
+    return bool(dom and dom.isActive())
+
+
+def remove_domain(dom: libvirt.virDomain) -> None:
+    """Destroy and undefine; the tap goes with the QEMU process."""
+    _destroy(dom)
+    try:
+        dom.undefine()
+    except libvirt.libvirtError:
+        pass  # transient, or already undefined
+
+
+def set_iops_cap(dom: libvirt.virDomain, dev: str, cap: int | None) -> None:
+    """Change a running disk's cap live (virsh blkdeviotune); None removes it.
+    The persistent definition follows so a restart keeps the new cap."""
+    params = {"total_iops_sec": int(cap or 0)}
+    flags = libvirt.VIR_DOMAIN_AFFECT_LIVE
+    if dom.isPersistent():
+        flags |= libvirt.VIR_DOMAIN_AFFECT_CONFIG
+    dom.setBlockIoTune(dev, params, flags)
+
+
+def live_iops_cap(dom: libvirt.virDomain, dev: str) -> int | None:
+    value = dom.blockIoTune(dev, libvirt.VIR_DOMAIN_AFFECT_LIVE).get("total_iops_sec", 0)
+    return int(value) or None
+
+
+def plumb_tap(vm: EndpointPlan) -> bool:
+    """Move the VM's tap from the root namespace into its server's namespace,
+    enslave it to the tenant bridge, set MTU and up. Idempotent: returns
+    whether anything changed."""
+    changed = False
+    with IPRoute() as root:
+        idx = root.link_lookup(ifname=vm.port)
+        if idx:
+            root.link("set", index=idx[0], net_ns_fd=vm.server_namespace)
+            changed = True
+    with inside(vm.server_namespace):
+        ipr = IPRoute()
+    with ipr:
+        tap = ipr.link_lookup(ifname=vm.port)
+        bridge = ipr.link_lookup(ifname=vm.bridge)
+        if not tap:
+            raise ComputeError(f"VM {vm.name}: tap {vm.port} is in neither the root namespace "
+                               f"nor {vm.server_namespace} (did QEMU die? see its serial log)")
+        if not bridge:
+            raise ComputeError(f"VM {vm.name}: bridge {vm.bridge} missing in "
+                               f"{vm.server_namespace}: the fabric must be up first")
+        link = ipr.get_links(tap[0])[0]
+        want = {"master": bridge[0], "mtu": vm.mtu}
+        have = {"master": link.get("IFLA_MASTER"), "mtu": link.get("IFLA_MTU")}
+        if have != want or link.get("flags", 0) & 1 == 0:
+            ipr.link("set", index=tap[0], master=bridge[0], mtu=vm.mtu, state="up")
+            changed = True
+    return changed
+
+
+def tap_bridge(vm: EndpointPlan) -> str | None:
+    """Name of the bridge the VM's tap is enslaved to in its server namespace."""
+    try:
+        with inside(vm.server_namespace):
+            ipr = IPRoute()
+    except OSError:
+        return None
+    with ipr:
+        tap = ipr.link_lookup(ifname=vm.port)
+        if not tap:
+            return None
+        master = ipr.get_links(tap[0])[0].get("IFLA_MASTER")
+        return ipr.get_links(master)[0].get("IFLA_IFNAME") if master else None

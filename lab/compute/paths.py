@@ -1,0 +1,66 @@
+"""Where compute state lives inside a lab directory.
+
+    <lab_dir>/compute/<vm>/os.qcow2          OS disk (overlay of the cached image)
+    <lab_dir>/compute/<vm>/data-<disk>.qcow2 data disks
+    <lab_dir>/compute/<vm>/serial.log        boot diagnostics (serial console)
+    <lab_dir>/compute/<vm>/agent.sock        run-command channel (virtio-serial)
+    <lab_dir>/compute/<vm>/provision.json    provisioning state
+    <lab_dir>/compute/leases/<disk id>.json  disk leases
+
+Everything compute creates on disk is under <lab_dir>/compute, so removing
+that directory (after the domains) leaves no residue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+SOCKET_PATH_MAX = 107
+
+
+def default_lab_dir(lab: str) -> Path:
+    """The lead's convention (lab.providers.state.lab_dir), used if absent."""
+    try:
+        from lab.providers.state import lab_dir
+    except ImportError:
+        return Path(os.environ.get("STACKLAB_HOME", "/var/lib/stacklab")) / "labs" / lab
+    return lab_dir(lab)
+
+
+def compute_dir(lab_dir: Path) -> Path:
+    return Path(lab_dir) / "compute"
+
+
+def vm_dir(lab_dir: Path, vm: str) -> Path:
+    return compute_dir(lab_dir) / vm
+
+
+def os_disk(lab_dir: Path, vm: str) -> Path:
+    return vm_dir(lab_dir, vm) / "os.qcow2"
+
+
+def data_disk(lab_dir: Path, vm: str, disk: str) -> Path:
+    return vm_dir(lab_dir, vm) / f"data-{disk}.qcow2"
+
+
+def serial_log(lab_dir: Path, vm: str) -> Path:
+    return vm_dir(lab_dir, vm) / "serial.log"
+
+
+def agent_socket(lab_dir: Path, vm: str) -> Path:
+    path = vm_dir(lab_dir, vm) / "agent.sock"
+    if len(str(path)) > SOCKET_PATH_MAX:
+        raise ValueError(f"agent socket path too long for a unix socket ({len(str(path))} > "
+                         f"{SOCKET_PATH_MAX}): {path}; use a shorter STACKLAB_HOME")
+    return path
+
+
+def provision_file(lab_dir: Path, vm: str) -> Path:
+    return vm_dir(lab_dir, vm) / "provision.json"
+
+
+def lease_file(lab_dir: Path, disk: Path) -> Path:
+    digest = hashlib.blake2b(str(Path(disk).resolve()).encode(), digest_size=8).hexdigest()
+    return compute_dir(lab_dir) / "leases" / f"{Path(disk).stem}-{digest}.json"
