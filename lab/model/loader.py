@@ -51,20 +51,19 @@ def load_topology(path: str | FsPath) -> Topology:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
-        raise TopologyError(
-            str(path), [TopologyIssue("", None, f"cannot read file: {reason}")]
-        ) from None
+        raise TopologyError(str(path), [TopologyIssue("", None, f"cannot read file: {reason}")]) from None
     return parse_topology(text, str(path))
 
 
 def parse_topology(text: str, source: str = "<topology>") -> Topology:
     root, data = _read_yaml(text, source)
+    too_big = _too_big(root)
+    if too_big:
+        raise TopologyError(source, [TopologyIssue("", None, too_big)])
     lines: dict[Path, int] = {}
     issues = _map_lines(root, (), lines, set())
     if not isinstance(data, dict):
-        issues.append(
-            TopologyIssue("", 1, "the topology must be a mapping with name, servers, ...")
-        )
+        issues.append(TopologyIssue("", 1, "the topology must be a mapping with name, servers, ..."))
         raise TopologyError(source, issues)
     try:
         topo, broken = Topology.model_validate(data), set[str]()
@@ -102,9 +101,28 @@ def _read_yaml(text: str, source: str) -> tuple[yaml.Node | None, Any]:
     return root, data
 
 
-def _map_lines(
-    node: yaml.Node | None, path: Path, lines: dict[Path, int], seen: set[int]
-) -> list[TopologyIssue]:
+MAX_VALUES, MAX_DEPTH = 100_000, 40
+
+
+def _too_big(root: yaml.Node | None) -> str | None:
+    """Refuse alias bombs and absurd nesting before anything walks the data
+    recursively (aliases are expanded here, up to the limit)."""
+    stack, count = [(root, 1)], 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            return f"the YAML expands to more than {MAX_VALUES} values (aliases?)"
+        if depth > MAX_DEPTH:
+            return f"the YAML is nested deeper than {MAX_DEPTH} levels (a recursive alias?)"
+        if isinstance(node, yaml.MappingNode):
+            stack += [(value, depth + 1) for _, value in node.value]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(item, depth + 1) for item in node.value]
+    return None
+
+
+def _map_lines(node: yaml.Node | None, path: Path, lines: dict[Path, int], seen: set[int]) -> list[TopologyIssue]:
     """Fill `lines` (YAML path -> 1-based line) and report duplicate keys.
 
     `seen` stops at nodes already visited: YAML aliases share nodes and may
@@ -125,8 +143,7 @@ def _map_lines(
                     TopologyIssue(
                         format_path(child),
                         line,
-                        f"duplicate key '{key.value}' "
-                        f"(also line {keys[key.value]}); only the last one counts",
+                        f"duplicate key '{key.value}' (also line {keys[key.value]}); only the last one counts",
                     )
                 )
             keys.setdefault(key.value, line)
@@ -213,9 +230,7 @@ def _valid_sections(data: dict[Any, Any], broken: set[str]) -> tuple[Topology, s
             values[name] = _section_adapter(name).validate_python(data[name])
         except ValidationError:
             broken.add(name)
-    broken |= {
-        name for name, f in Topology.model_fields.items() if f.is_required() and name not in values
-    }
+    broken |= {name for name, f in Topology.model_fields.items() if f.is_required() and name not in values}
     return Topology.model_construct(**values), broken
 
 
@@ -227,9 +242,7 @@ def _section_adapter(name: str) -> TypeAdapter[Any]:
     return TypeAdapter(field.annotation)
 
 
-def _ipv6_anywhere(
-    data: Any, issues: list[TopologyIssue], lines: dict[Path, int]
-) -> list[TopologyIssue]:
+def _ipv6_anywhere(data: Any, issues: list[TopologyIssue], lines: dict[Path, int]) -> list[TopologyIssue]:
     """A value that is an IPv6 address or prefix is refused wherever it appears,
     even in a free-text field, unless an issue already covers that path."""
     covered = {i.path for i in issues}
@@ -279,9 +292,7 @@ def _describe(err: Any, path: Path) -> str:
     if kind == "extra_forbidden":
         allowed = allowed_fields(path[:-1])
         hint = "; IPv6 is not supported" if "6" in str(path[-1]) else ""
-        return f"unknown field '{path[-1]}'{hint}" + (
-            f"; allowed: {', '.join(allowed)}" if allowed else ""
-        )
+        return f"unknown field '{path[-1]}'{hint}" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
     if kind == "string_pattern_mismatch":
         return f"{value} is not a valid name: use {_pattern_help(ctx)}"
     if kind == "literal_error":

@@ -9,9 +9,7 @@ EMBEDDED = Path(__file__).resolve().parents[2] / "topologies" / "embedded.yaml"
 
 # Inserted before "specs:" by the load-balancer mutations; the item is on the
 # line after the one where "specs:" was.
-LB_HEAD = (
-    "load_balancers:\n  - {name: web, tenant: red, backends: [red-web1, red-web2], frontends: "
-)
+LB_HEAD = "load_balancers:\n  - {name: web, tenant: red, backends: [red-web1, red-web2], frontends: "
 
 
 def default_text() -> str:

@@ -69,4 +69,11 @@ def test_validation_creates_nothing(tmp_path, monkeypatch):
 
 def test_recursive_yaml_alias_is_a_clean_error():
     text = default_text() + "extra: &loop [*loop]\n"
-    assert any("unknown field 'extra'" in i.message for i in _issues(text))
+    assert "recursive alias" in _issues(text)[0].message
+
+
+def test_alias_bomb_is_refused_quickly():
+    bomb = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    bomb += [f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 10) + "]" for n in range(1, 9)]
+    text = default_text() + "\n".join(bomb) + "\n"
+    assert "more than 100000 values" in _issues(text)[0].message

@@ -404,9 +404,7 @@ def _apply(old: str | list[tuple[str, str]], new: str | None) -> tuple[str, int]
 @pytest.mark.parametrize(
     ("old", "new", "path", "offset", "fragments"),
     [
-        pytest.param(c[1], None, *c[2:], id=c[0])
-        if isinstance(c[1], list)
-        else pytest.param(*c[1:], id=c[0])
+        pytest.param(c[1], None, *c[2:], id=c[0]) if isinstance(c[1], list) else pytest.param(*c[1:], id=c[0])
         for c in CASES
     ],
 )

@@ -27,9 +27,7 @@ FUZZ = settings(
 )
 
 ipv6 = st.ip_addresses(v=6).map(str) | st.ip_addresses(v=6).map(lambda a: f"{a}/64")
-ipv4 = st.ip_addresses(v=4).map(str) | st.sampled_from(
-    ["100.64.1.0/24", "192.0.2.7", "198.18.0.300"]
-)
+ipv4 = st.ip_addresses(v=4).map(str) | st.sampled_from(["100.64.1.0/24", "192.0.2.7", "198.18.0.300"])
 scalars = (
     st.none()
     | st.booleans()
@@ -42,9 +40,7 @@ scalars = (
 )
 values = st.recursive(
     scalars,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=6,
 )
 
