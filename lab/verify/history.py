@@ -8,6 +8,7 @@ database; readers (the exporter, `lab report`) never block the writer.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -106,6 +107,19 @@ class MetricPoint:
 
 def history_path(lab_dir: str | Path) -> Path:
     return Path(lab_dir) / HISTORY_FILE
+
+
+def results_dir(lab: str) -> Path:
+    """Where a lab's verify results, history and reports live: beside the lab's
+    state directory, not inside it, because `lab down` deletes that directory
+    and a nightly up/regress/down must keep its baseline from night to night."""
+    return Path(os.environ.get("STACKLAB_HOME", "/var/lib/stacklab")) / "results" / lab
+
+
+def known_result_labs() -> list[str]:
+    root = results_dir("_").parent
+    return sorted(p.name for p in root.iterdir() if (p / HISTORY_FILE).exists()) \
+        if root.exists() else []
 
 
 class History:

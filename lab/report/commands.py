@@ -1,0 +1,155 @@
+"""`lab report / exporter / history / dashboards`: look at what verify recorded.
+
+`lab verify` and `lab regress` (which run checks) live with the verify
+commands; these only read the history they leave in the lab's results dir.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from lab.cli import Format, check_format, console, emit, fail, load_or_exit, out
+from lab.verify.history import History, history_path, known_result_labs, results_dir
+
+OptionalTopology = Annotated[Path | None, typer.Argument(
+    help="Topology YAML file (names the lab); optional with --lab or a single known lab")]
+LabOption = Annotated[str | None, typer.Option("--lab", help="Lab name instead of a topology file")]
+ResultsOption = Annotated[Path | None, typer.Option(
+    "--results-dir", help="Directory holding history.sqlite (default: the lab's results dir)")]
+
+def register(app: typer.Typer, bench: typer.Typer) -> None:
+    app.command("report")(report)
+    app.command("exporter")(exporter)
+    app.command("dashboards")(dashboards)
+    app.command("history")(history)
+
+
+def resolve_results(topology: Path | None, lab: str | None, directory: Path | None) -> Path:
+    """The results dir a command reads: explicit, from the topology, from --lab,
+    or the only lab that has results. Exit 2 with the choices otherwise."""
+    if directory is not None:
+        if not history_path(directory).exists():
+            raise fail(f"{directory} has no {history_path(directory).name}; run `lab verify` first")
+        return directory
+    if topology is not None:
+        lab = load_or_exit(topology).name
+    if lab is None:
+        labs = known_result_labs()
+        if len(labs) != 1:
+            raise fail("name the lab (a topology file or --lab); labs with results: "
+                       f"{', '.join(labs) or 'none'}")
+        lab = labs[0]
+    directory = results_dir(lab)
+    if not history_path(directory).exists():
+        raise fail(f"lab {lab!r} has no verify history in {directory}; run `lab verify` first")
+    return directory
+
+
+def report(topology: OptionalTopology = None, lab: LabOption = None,
+           results: ResultsOption = None,
+           out_dir: Annotated[Path | None, typer.Option("--out", help="Output dir (default <results>/report)")] = None,
+           last: Annotated[int, typer.Option(help="How many recent runs to plot", min=1)] = 30) -> None:
+    """Render an HTML report with plots from the verify history; print where it is."""
+    from lab.report.html import render_report
+
+    directory = resolve_results(topology, lab, results)
+    tolerance = load_or_exit(topology).specs.iops_tolerance_pct if topology else 5.0
+    index = render_report(directory, out_dir, last=last, tolerance_pct=tolerance)
+    out.print(f"report: {index}", highlight=False)
+
+
+def exporter(topology: OptionalTopology = None, lab: LabOption = None,
+             results: ResultsOption = None,
+             address: Annotated[str, typer.Option(help="Listen address (loopback by default)")] = "127.0.0.1",
+             port: Annotated[int, typer.Option(help="Listen port")] = 9464) -> None:
+    """Serve Prometheus metrics: latest verify results, history, live LB/fabric counters."""
+    from lab.report.exporter import build_registry, serve
+
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise fail(f"--address {address!r} is not an IP address (e.g. 127.0.0.1)") from None
+    if not 1 <= port <= 65535:
+        raise fail(f"--port {port} is out of range 1-65535")
+    directory = resolve_results(topology, lab, results)
+    name = lab or (load_or_exit(topology).name if topology else directory.name)
+    try:
+        server, _ = serve(build_registry([directory], lab=name), address, port)
+    except OSError as exc:
+        raise fail(f"cannot listen on {address}:{port}: {exc.strerror}") from None
+    console.print(f"exporter for lab {name}: http://{address}:{server.server_port}/metrics "
+                  "(Ctrl-C to stop)", highlight=False)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+
+
+def dashboards(out_dir: Annotated[Path | None, typer.Option("--out", help="Output dir")] = None) -> None:
+    """Regenerate the Grafana dashboards (JSON) from code."""
+    from lab.report.dashboards import DASHBOARD_DIR, write_dashboards
+
+    for path in write_dashboards(out_dir or DASHBOARD_DIR):
+        out.print(str(path), highlight=False)
+
+
+def history(topology: OptionalTopology = None, lab: LabOption = None,
+            results: ResultsOption = None,
+            last: Annotated[int, typer.Option(help="How many recent runs", min=1)] = 20,
+            pin: Annotated[int | None, typer.Option(
+                "--pin", help="Pin this run id as the baseline for `lab regress`")] = None,
+            unpin: Annotated[bool, typer.Option(
+                "--unpin", help="Compare with the last good run again")] = False,
+            fmt: Format = "table") -> None:
+    """List recent verify runs; pin or unpin the regression baseline."""
+    check_format(fmt, ("table", "json"))
+    directory = resolve_results(topology, lab, results)
+    with History.for_lab(directory) as store:
+        if pin is not None:
+            try:
+                store.pin(pin)
+            except KeyError:
+                raise fail(f"no run {pin}; see `lab history`") from None
+            console.print(f"run {pin} pinned as the baseline")
+        if unpin:
+            for name in store.labs():
+                store.unpin(name)
+            console.print("baseline unpinned: regress compares with the last good run")
+        rows = _history_rows(store, last)
+    if fmt == "json":
+        emit(rows, "json")
+    else:
+        out.print(_history_table(rows, directory))
+
+
+def _history_rows(store: History, last: int) -> list[dict]:
+    rows = []
+    for name in store.labs():
+        pinned = store.pinned_run_id(name)
+        for run in store.runs(name, limit=last):
+            rows.append({"id": run.id, "lab": name, "started_at": run.started_at,
+                         "passed": run.passed, "checks": len(run.results),
+                         "failed": [r.name for r in run.results if not r.passed],
+                         "topology_hash": run.topology_hash, "pinned": run.id == pinned})
+    return rows
+
+
+def _history_table(rows: list[dict], directory: Path) -> Table:
+    table = Table(title=f"verify history ({directory})")
+    for column in ("run", "lab", "time", "result", "checks", "failed", "topology", "baseline"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(str(r["id"]), r["lab"],
+                      dt.datetime.fromtimestamp(r["started_at"]).strftime("%Y-%m-%d %H:%M"),
+                      "[green]pass[/]" if r["passed"] else "[red]fail[/]", str(r["checks"]),
+                      ", ".join(r["failed"]), r["topology_hash"], "pinned" if r["pinned"] else "")
+    return table
