@@ -139,3 +139,19 @@ def test_regress_uses_pinned_baseline_over_last_good(tmp_path):
         assert len(history.regress_runs("demo")) == 2
         history.unpin("demo")
         assert regress_against_baseline(history, current).baseline_run_id == slow
+
+
+def test_rendered_regression_names_values_p_and_config_change():
+    import io
+
+    from rich.console import Console
+
+    from lab.verify.regress import render_regressions
+
+    base = _run(1, [501, 502, 499, 503, 500, 498])
+    cur = _run(2, [5300, 5400, 5350, 5500, 5420, 5380], kernel="6.2")
+    console = Console(file=io.StringIO(), width=200)
+    render_regressions(compare_runs(base, cur), console)
+    text = console.file.getvalue()
+    assert "disk hv1/data1" in text and "500" in text and "5390" in text
+    assert "kernel: 6.1 -> 6.2" in text and "1 regression(s)" in text
