@@ -192,3 +192,53 @@ def render_summary(run: VerifyRun, console: Console | None = None) -> None:
     console.print(f"{verdict}: {parts or 'no checks'} in {run.duration_s:.1f} s")
     if run.junit_path:
         console.print(f"JUnit: {run.junit_path}  JSON: {run.json_path}", highlight=False)
+
+
+# Tools whose version is recorded with every run, so `lab regress` can say
+# "fio 3.33 -> 3.35" next to a regression. (command, args, how to find it)
+VERSION_PROBES: dict[str, tuple[str, ...]] = {
+    "fio": ("fio", "--version"),
+    "qemu": ("qemu-system-x86_64", "--version"),
+    "libvirt": ("libvirtd", "--version"),
+    "clang": ("clang", "--version"),
+    "frr": ("/usr/lib/frr/zebra", "--version"),
+    "bpftool": ("bpftool", "version"),
+    "iproute2": ("ip", "-V"),
+}
+
+
+def topology_hash(topology: Any) -> str:
+    """Short stable hash of a (pydantic) topology: same lab description, same hash."""
+    import hashlib
+
+    data = topology.model_dump(mode="json") if hasattr(topology, "model_dump") else topology
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def run_config(extra: dict[str, Any] | None = None, probes: dict[str, tuple[str, ...]] | None = None,
+               timeout_s: float = 5.0) -> dict[str, Any]:
+    """What the lab ran on: kernel, Python, stacklab and tool versions (first
+    line of each `--version`; absent tools are left out), plus `extra`."""
+    import platform
+    import shutil
+    import subprocess
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        stacklab = version("stacklab")
+    except PackageNotFoundError:
+        stacklab = "unknown"
+    versions: dict[str, str] = {"stacklab": stacklab, "python": platform.python_version()}
+    for name, argv in (VERSION_PROBES if probes is None else probes).items():
+        if shutil.which(argv[0]) is None:
+            continue
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        lines = (done.stdout or done.stderr).strip().splitlines()
+        if lines:
+            versions[name] = lines[0].strip()
+    return {"kernel": platform.release(), "machine": platform.machine(), "versions": versions,
+            **(extra or {})}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -109,3 +110,23 @@ def test_summary_table_lists_failures_first():
     text = console.file.getvalue()
     assert text.index("no flooding") < text.index("mtu hv1->hv2")
     assert "FAILED" in text
+
+
+def test_run_config_records_kernel_and_tool_versions():
+    from lab.verify.runner import run_config
+
+    config = run_config(extra={"provider": "embedded"},
+                        probes={"python3": (sys.executable, "--version"), "nope": ("no-such-tool-x",)})
+    assert config["kernel"] and config["provider"] == "embedded"
+    assert config["versions"]["python3"].startswith("Python 3")
+    assert "nope" not in config["versions"]
+
+
+def test_topology_hash_is_stable_and_changes_with_the_topology():
+    from lab.model import parse_topology
+    from lab.verify.runner import topology_hash
+
+    text = Path(__file__).parents[2].joinpath("topologies/embedded.yaml").read_text()
+    a, b = parse_topology(text), parse_topology(text)
+    c = a.model_copy(update={"name": "other"})
+    assert topology_hash(a) == topology_hash(b) != topology_hash(c)
