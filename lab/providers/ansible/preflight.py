@@ -57,7 +57,11 @@ def read_inventory_hosts(inventories: list[Path], vault_password_file: Path | No
     if not isinstance(out, dict):
         text = " ".join(str(err or out).split())
         return set(), [f"ansible-inventory could not read {', '.join(map(str, inventories))}: {text}"]
-    return set((out.get("_meta") or {}).get("hostvars") or {}), []
+    hosts = set((out.get("_meta") or {}).get("hostvars") or {})
+    for group, body in out.items():
+        if group != "_meta" and isinstance(body, dict):
+            hosts.update(body.get("hosts") or [])
+    return hosts, []
 
 
 def unreachable_problems(private_dir: Path, inventories: list[Path], hosts: set[str],

@@ -27,6 +27,7 @@ class HostResult:
     skipped: int = 0
     unreachable: int = 0
     current_task: str = ""
+    changed_tasks: list[str] = field(default_factory=list)
     failures: list[TaskFailure] = field(default_factory=list)
 
     @property
@@ -96,7 +97,9 @@ class EventCollector:
         res = data.get("res") or {}
         if kind == "runner_on_ok":
             result.ok += 1
-            result.changed += bool(res.get("changed"))
+            if res.get("changed"):
+                result.changed += 1
+                result.changed_tasks.append(data.get("task", ""))
         elif kind == "runner_on_skipped":
             result.skipped += 1
         elif kind == "runner_on_failed" and not data.get("ignore_errors"):

@@ -60,21 +60,26 @@ loaded_digest:
   type: str
 """
 
-import json
+import re
 
 from ansible.module_utils.basic import AnsibleModule
 
 
 def _live(module, nft, family, table):
-    """Return (exists, comment, text) of the live table."""
-    rc, out, _err = module.run_command([nft, "-j", "list", "table", family, table])
+    """Return (exists, comment, text) of the live table.
+
+    The table comment is read from the text listing (its first line inside the
+    table): nft's JSON output of older releases (1.0.6) leaves it out.
+    """
+    rc, text, _err = module.run_command([nft, "list", "table", family, table])
     if rc != 0:
         return False, None, ""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("table ")), None)
     comment = None
-    for item in json.loads(out).get("nftables", []):
-        if "table" in item:
-            comment = item["table"].get("comment")
-    _rc, text, _err = module.run_command([nft, "list", "table", family, table])
+    if start is not None and start + 1 < len(lines):
+        match = re.match(r'^\s*comment "(.*)"$', lines[start + 1])
+        comment = match.group(1) if match else None
     return True, comment, text
 
 
