@@ -133,9 +133,14 @@ class History:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        with self._transaction():
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                self._db.execute(statement)
+        if not self._has_schema():  # readers (the exporter) never take the write lock
+            with self._transaction():
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    self._db.execute(statement)
+
+    def _has_schema(self) -> bool:
+        names = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
+        return {"runs", "checks", "samples", "pins", "regress_runs"} <= names
 
     @classmethod
     def for_lab(cls, lab_dir: str | Path) -> History:
