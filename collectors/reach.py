@@ -18,15 +18,23 @@ IP_HEADER = 20
 
 
 def probe(target: str, size: int, df: bool, timeout: float, tries: int) -> dict:
+    from scapy.config import conf
     from scapy.layers.inet import ICMP, IP
     from scapy.sendrecv import sr1
+    from scapy.supersocket import L3RawSocket
+
+    conf.L3socket = L3RawSocket  # the kernel's IP stack: local MTU and DF apply as for real traffic
 
     payload = b"\x00" * max(0, size - IP_HEADER - ICMP_HEADER)
     result = {"target": target, "size": size, "df": df, "reachable": False, "rtt_ms": None, "reply": None}
     for seq in range(1, tries + 1):
         packet = IP(dst=target, flags="DF" if df else 0) / ICMP(id=0x5151, seq=seq) / payload
         start = time.monotonic()
-        reply = sr1(packet, timeout=timeout, verbose=0)
+        try:
+            reply = sr1(packet, timeout=timeout, verbose=0)
+        except OSError as exc:  # EMSGSIZE: larger than the local MTU with DF set
+            result["error"] = exc.strerror
+            break
         if reply is None:
             continue
         icmp = reply.getlayer(ICMP)

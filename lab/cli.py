@@ -57,7 +57,7 @@ def load_or_exit(path: Path):
     except TopologyError as exc:
         console.print(f"[bold red]{exc.source}: {len(exc.issues)} problem(s)[/]")
         for issue in exc.issues:
-            console.print(f"  {issue}", markup=False, highlight=False)
+            console.print(f"  {issue}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 

@@ -9,33 +9,20 @@ from __future__ import annotations
 
 import json
 
-import nftables
-
 from lab.apply.changes import Change
-from lab.apply.netns import inside
+from lab.apply.nft import list_table, nft_run
 from lab.plan.model import HostPlan
 from lab.plan.naming import digest
 
 TABLE = "stacklab"
 
 
-def _run(namespace: str, commands: list[dict]) -> dict:
-    with inside(namespace):
-        nft = nftables.Nftables()
-        nft.set_json_output(True)
-        rc, out, err = nft.json_cmd({"nftables": commands})
-    if rc != 0:
-        raise RuntimeError(f"nftables in {namespace}: {err.strip()}")
-    return out if isinstance(out, dict) else json.loads(out or "{}")
-
-
 def _ruleset_tag(namespace: str) -> str | None:
     """The tag our rules carry as comment; "" for a table we did not tag; None if absent."""
-    try:
-        out = _run(namespace, [{"list": {"table": {"family": "ip", "name": TABLE}}}])
-    except RuntimeError:
+    items = list_table(namespace, "ip", TABLE)
+    if items is None:
         return None
-    tags = {item["rule"].get("comment", "") for item in out.get("nftables", []) if "rule" in item}
+    tags = {item["rule"].get("comment", "") for item in items if "rule" in item}
     return tags.pop() if len(tags) == 1 else ""
 
 
@@ -68,7 +55,7 @@ def diff_snat(host: HostPlan, exists: bool) -> list[Change]:
         cmds = _ruleset(host, tag)
         if current is not None:
             cmds.insert(0, {"delete": {"table": {"family": "ip", "name": TABLE}}})
-        _run(host.namespace, cmds)
+        nft_run(host.namespace, cmds)
 
     targets = ", ".join(f"{','.join(s.sources)} -> {s.to_address}" for s in host.snat)
     return [Change(host.name, "update" if current else "create", "snat", targets, apply)]

@@ -35,7 +35,7 @@ def _observe_fdb(ipr: IPRoute, index: int) -> tuple[set[tuple[str, str]], set[st
     selfs, masters = set(), set()
     for msg in ipr.fdb("dump", ifindex=index):
         mac, dst = msg.get("NDA_LLADDR"), msg.get("NDA_DST")
-        if dst and mac != "00:00:00:00:00:00":
+        if dst:  # including 00:00:00:00:00:00 (flood) entries, which the plan never wants
             selfs.add((mac, dst))
         elif msg.get("NDA_MASTER") and msg["state"] & NUD_NOARP and not msg["state"] & NUD_PERMANENT:
             masters.add(mac)
@@ -65,7 +65,7 @@ def _fdb_changes(host, ipr, port, want, selfs, masters) -> list[Change]:
     changes = []
     for mac, dst in sorted(want - selfs):
         changes.append(Change(host, "create", "fdb", f"{mac} -> {dst} on {vx}",
-                              lambda m=mac, d=dst: ipr.fdb("add", ifindex=link(vx), lladdr=m, dst=d,
+                              lambda m=mac, d=dst: ipr.fdb("replace", ifindex=link(vx), lladdr=m, dst=d,
                                                           flags=NTF_SELF, state=NUD_PERMANENT | NUD_NOARP)))
     for mac, dst in sorted(selfs - want):
         changes.append(Change(host, "delete", "fdb", f"{mac} -> {dst} on {vx}",
@@ -73,7 +73,7 @@ def _fdb_changes(host, ipr, port, want, selfs, masters) -> list[Change]:
     want_macs = {mac for mac, _ in want}
     for mac in sorted(want_macs - masters):
         changes.append(Change(host, "create", "fdb", f"{mac} static on bridge port {vx}",
-                              lambda m=mac: ipr.fdb("add", ifindex=link(vx), lladdr=m, master=master_of(vx),
+                              lambda m=mac: ipr.fdb("replace", ifindex=link(vx), lladdr=m, master=master_of(vx),
                                                     flags=NTF_MASTER, state=NUD_NOARP)))
     for mac in sorted(masters - want_macs):
         changes.append(Change(host, "delete", "fdb", f"{mac} static on bridge port {vx}",

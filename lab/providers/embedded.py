@@ -24,7 +24,7 @@ from lab.apply.netns import (
 from lab.plan.model import HostPlan, Plan
 from lab.plan.naming import mark_for
 from lab.providers import hooks
-from lab.providers.state import Journal, lab_dir, lab_lock, read_json, remove_lab_dir, write_json
+from lab.providers.state import Journal, lab_dir, lab_lock, lock_path, read_json, remove_lab_dir, write_json
 
 Progress = Callable[[str], None]
 
@@ -159,4 +159,5 @@ def _teardown(lab: str, progress: Progress) -> list[str]:
             remove_namespace(ns)
             removed.append(f"netns {ns}")
     remove_lab_dir(lab)
+    lock_path(lab).unlink(missing_ok=True)
     return removed

@@ -82,12 +82,15 @@ class Journal:
         os.replace(tmp, self.path)
 
 
+def lock_path(lab: str) -> Path:
+    return state_root() / "locks" / f"{lab}.lock"
+
+
 @contextmanager
 def lab_lock(lab: str) -> Iterator[None]:
     """Exclusive per-lab lock held for a whole `up`/`down`; never waits."""
-    root = state_root() / "locks"
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / f"{lab}.lock"
+    path = lock_path(lab)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:

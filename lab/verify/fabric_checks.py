@@ -1,0 +1,186 @@
+"""Fabric checks: underlay, tenant reachability and MTU, isolation, VNI on
+the wire, no flooding across VTEPs. Each measures the running lab with the
+collectors and compares with the plan and the topology's specs."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import Counter
+from pathlib import Path
+
+from lab.apply.nsexec import run_collector
+from lab.model.topology import Specs
+from lab.plan.model import EndpointPlan, Plan
+from lab.providers.state import lab_dir
+from lab.verify.captures import capture_vxlan
+from lab.verify.port_counters import count_icmp_per_port
+from lab.verify.result import CheckResult
+
+GROUP = "fabric"
+PROBE_TIMEOUT = "0.5"
+
+
+def _netns_endpoints(plan: Plan, tenant: str | None = None) -> list[EndpointPlan]:
+    return [e for e in plan.endpoints if e.kind == "netns" and (tenant is None or e.tenant == tenant)]
+
+
+def _ns(plan: Plan, host: str) -> str:
+    return plan.host(host).namespace
+
+
+def _reach(namespace: str, targets: list[str], *extra: str) -> list[dict]:
+    return run_collector(namespace, "reach", *targets, "--timeout", PROBE_TIMEOUT, *extra)["results"]
+
+
+def _verdict(ok: bool) -> str:
+    return "pass" if ok else "fail"
+
+
+def check_underlay(plan: Plan, specs: Specs) -> list[CheckResult]:
+    """Every VTEP answers the ToR with a full-size, unfragmentable packet."""
+    tor = next(h for h in plan.hosts if h.role == "tor")
+    targets = [h.underlay_ip for h in plan.hosts if h.underlay_ip and h.role != "tor"]
+    results = _reach(tor.namespace, targets, "--size", str(plan.underlay_mtu), "--df")
+    bad = [r["target"] for r in results if not r["reachable"]]
+    return [CheckResult(
+        name="underlay.reachability_mtu", group=GROUP,
+        target=f"{len(targets)} VTEPs answer at {plan.underlay_mtu} B with DF",
+        measured=f"{len(targets) - len(bad)}/{len(targets)} answered", verdict=_verdict(not bad),
+        evidence=f"unreachable: {', '.join(bad)}" if bad else "all answered",
+        metrics={"underlay_unreachable": [float(len(bad))]})]
+
+
+def _cross_server_pairs(plan: Plan, tenant: str) -> list[tuple[EndpointPlan, EndpointPlan]]:
+    eps = [e for e in plan.endpoints if e.tenant == tenant]
+    return [(a, b) for a, b in itertools.permutations(eps, 2)
+            if a.kind == "netns" and a.server != b.server]
+
+
+def check_tenant_reachability(plan: Plan, specs: Specs) -> list[CheckResult]:
+    """Within each tenant: every endpoint reaches every other one on another
+    server over the overlay, and its gateway."""
+    checks = []
+    for tenant in plan.tenants:
+        sources = _netns_endpoints(plan, tenant.name)
+        if not sources:
+            continue
+        total, failed = 0, []
+        for src in sources:
+            targets = [b.address for a, b in _cross_server_pairs(plan, tenant.name) if a == src]
+            results = _reach(_ns(plan, f"ep.{src.name}"), [*targets, src.gateway])
+            total += len(results)
+            failed += [f"{src.name}->{r['target']}" for r in results if not r["reachable"]]
+        checks.append(CheckResult(
+            name=f"tenant.{tenant.name}.reachability", group=GROUP,
+            target="every endpoint reaches its tenant peers on other servers and its gateway",
+            measured=f"{total - len(failed)}/{total} reachable", verdict=_verdict(not failed),
+            evidence="; ".join(failed) or "all reachable",
+            metrics={"unreachable_pairs": [float(len(failed))]}))
+    return checks
+
+
+def check_tenant_mtu(plan: Plan, specs: Specs) -> list[CheckResult]:
+    """A packet of the spec's MTU with DF set crosses the overlay between servers."""
+    checks = []
+    for tenant in plan.tenants:
+        pairs = _cross_server_pairs(plan, tenant.name)
+        if not pairs:
+            continue
+        mtu = specs.mtu or tenant.mtu
+        src, dst = pairs[0]
+        result = _reach(_ns(plan, f"ep.{src.name}"), [dst.address], "--size", str(mtu), "--df")[0]
+        checks.append(CheckResult(
+            name=f"tenant.{tenant.name}.mtu", group=GROUP,
+            target=f"{mtu} B with DF from {src.name} to {dst.name} (+50 B VXLAN on the underlay)",
+            measured="delivered" if result["reachable"] else f"lost ({result.get('reply') or 'no reply'})",
+            verdict=_verdict(result["reachable"]), evidence=str(result)))
+    return checks
+
+
+def check_isolation(plan: Plan, specs: Specs) -> list[CheckResult]:
+    """Probes from one tenant to every address of the others (overlapping on
+    purpose) must never reach another tenant's endpoint: ICMP requests are
+    counted on each endpoint's bridge port."""
+    by_port = {(e.server_namespace, e.port): e for e in plan.endpoints}
+    checks = []
+    for tenant in plan.tenants:
+        sources = _netns_endpoints(plan, tenant.name)
+        foreign = sorted({e.address for e in plan.endpoints if e.tenant != tenant.name})
+        if not sources or not foreign:
+            continue
+        with count_icmp_per_port(plan) as counts:
+            _reach(_ns(plan, f"ep.{sources[0].name}"), foreign, "--tries", "1")
+            seen = counts()
+        leaks = [f"{by_port[k].name} ({n} pkts)" for k, n in seen.items()
+                 if n and k in by_port and by_port[k].tenant != tenant.name]
+        checks.append(CheckResult(
+            name=f"tenant.{tenant.name}.isolation", group=GROUP,
+            target=f"probes from {tenant.name} to {len(foreign)} addresses of other tenants reach none of them",
+            measured=f"{len(leaks)} foreign endpoints reached", verdict=_verdict(not leaks),
+            evidence="; ".join(leaks) or "no foreign endpoint saw a probe",
+            metrics={"isolation_leaks": [float(len(leaks))]}))
+    return checks
+
+
+def _evidence_path(plan: Plan, name: str) -> Path:
+    path = lab_dir(plan.lab) / "evidence" / f"{name}-{int(time.time())}.pcap"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def check_vni_on_wire(plan: Plan, specs: Specs) -> list[CheckResult]:
+    """Traffic of each tenant crosses the ToR in VXLAN (UDP 4789) with its own VNI."""
+    expected = {e.mac: e.vni for e in plan.endpoints} | {t.gateway_mac: t.vni for t in plan.tenants}
+    owner = {e.mac: e.tenant for e in plan.endpoints} | {t.gateway_mac: t.name for t in plan.tenants}
+    pcap = _evidence_path(plan, "vni")
+
+    def traffic() -> None:
+        for tenant in plan.tenants:
+            pairs = _cross_server_pairs(plan, tenant.name)
+            if pairs:
+                _reach(_ns(plan, f"ep.{pairs[0][0].name}"), [pairs[0][1].address], "--tries", "1")
+
+    frames = capture_vxlan(plan, traffic, pcap)
+    seen: Counter[tuple[str, int]] = Counter()
+    wrong = []
+    for f in frames:
+        mac = f["inner_src_mac"]
+        if mac in expected:
+            seen[(owner[mac], f["vni"])] += 1
+            if f["vni"] != expected[mac] or f["udp_dport"] != 4789:
+                wrong.append(f"{owner[mac]} frame from {mac} with VNI {f['vni']} (expected {expected[mac]})")
+    checks = []
+    for tenant in plan.tenants:
+        if not _cross_server_pairs(plan, tenant.name):
+            continue
+        ok_frames = seen[(tenant.name, tenant.vni)]
+        mine = [w for w in wrong if w.startswith(f"{tenant.name} ")]
+        checks.append(CheckResult(
+            name=f"tenant.{tenant.name}.vni_on_wire", group=GROUP,
+            target=f"VXLAN UDP 4789 with VNI {tenant.vni}",
+            measured=f"{ok_frames} frames with VNI {tenant.vni}, {len(mine)} with another VNI",
+            verdict=_verdict(ok_frames > 0 and not mine), evidence=str(pcap)))
+    return checks
+
+
+def check_no_flooding(plan: Plan, specs: Specs) -> list[CheckResult]:
+    """Unknown unicast and broadcast from endpoints never leave their VTEP."""
+    pcap = _evidence_path(plan, "flooding")
+    sources = _netns_endpoints(plan)
+
+    def traffic() -> None:
+        for src in sources:
+            run_collector(_ns(plan, f"ep.{src.name}"), "l2_probe", "--count", "3")
+
+    frames = capture_vxlan(plan, traffic, pcap)
+    flooded = [f for f in frames if f["inner_dst_mac"] in ("02:de:ad:00:be:ef", "ff:ff:ff:ff:ff:ff")]
+    return [CheckResult(
+        name="fabric.no_flooding", group=GROUP,
+        target="0 unknown-unicast or broadcast frames between VTEPs",
+        measured=f"{len(flooded)} flooded frames seen at the ToR", verdict=_verdict(not flooded),
+        evidence=str(pcap), metrics={"flooded_frames": [float(len(flooded))]})]
+
+
+FABRIC_CHECKS = (check_underlay, check_tenant_reachability, check_tenant_mtu, check_isolation,
+                 check_vni_on_wire, check_no_flooding)
