@@ -24,7 +24,7 @@ from lab.lb.bpfsys import BpfMap, obj_get
 
 BPFFS = Path("/sys/fs/bpf")
 XDP_FLAGS_DRV_MODE = 1 << 2
-MAP_NAMES = ("lb_vips", "lb_vip_addrs", "lb_backends", "lb_rings", "lb_conn",
+MAP_NAMES = ("lb_vips", "lb_backends", "lb_rings", "lb_conn",
              "lb_vip_stats", "lb_be_stats", "lb_global", "lb_config")
 
 
@@ -67,7 +67,9 @@ def load(obj: Path, root: Path, name: str) -> Pinned:
     prog, maps = root / name, root / f"{name}_maps"
     if prog.exists():
         raise LoadError(f"{prog} is already pinned; unload it first")
-    cmd = ["bpftool", "prog", "load", str(obj), str(prog), "type", "xdp", "pinmaps", str(maps)]
+    # no "type": libbpf takes it from the section, xdp.frags (multi-buffer
+    # aware, needed to attach to a veth with MTU 9000)
+    cmd = ["bpftool", "prog", "load", str(obj), str(prog), "pinmaps", str(maps)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         shutil.rmtree(maps, ignore_errors=True)

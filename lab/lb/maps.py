@@ -7,21 +7,25 @@ import struct
 from dataclasses import dataclass
 
 from lab.lb.bpfsys import BpfMap, possible_cpus
+from lab.lb.flowhash import flow_hash
 from lab.lb.loader import MAP_NAMES, Pinned
 
 VIP_F_HA_PORTS = 1
 BACKEND_F_VALID = 1
 CFG_F_NO_AFFINITY = 1
 PROTOS = {"tcp": 6, "udp": 17, "all": 0}
-GLOBAL_COUNTERS = ("rx", "non_ipv4_pass", "non_vip_pass", "no_rule_drop", "frag_drop",
+RULES_PER_VIP = 8
+CONN_WAYS = 4
+GLOBAL_COUNTERS = ("non_ipv4_pass", "non_vip_pass", "no_rule_drop", "frag_drop",
                    "malformed_drop", "no_backend_drop", "encap_err", "too_big_drop",
-                   "conn_hit", "conn_miss", "tx")
+                   "conn_miss", "tx")
 
-_META = struct.Struct("=IIII")
+_RULE = struct.Struct("=2sBBIII")
+_SLOT_HEAD = struct.Struct("=II")
+_CONN_ENTRY = struct.Struct("=16sII")
 _BACKEND = struct.Struct("=4sI6s6s6sH")
-_CONFIG = struct.Struct("=4s6sHI")
+_CONFIG = struct.Struct("=4s6sHIII")
 _STATS = struct.Struct("=QQQ")
-_CONN = struct.Struct("=II")
 _U32 = struct.Struct("=I")
 
 
@@ -31,10 +35,6 @@ def ip_bytes(addr: str) -> bytes:
 
 def mac_bytes(mac: str) -> bytes:
     return bytes.fromhex(mac.replace(":", ""))
-
-
-def vip_key(addr: str, port: int, proto: int) -> bytes:
-    return ip_bytes(addr) + port.to_bytes(2, "big") + bytes([proto, 0])
 
 
 def flow_key(src: str, dst: str, sport: int, dport: int, proto: int) -> bytes:
@@ -55,6 +55,22 @@ class BackendEntry:
         return _BACKEND.pack(ip_bytes(self.underlay_ip), self.vni, mac_bytes(self.mac),
                              mac_bytes(self.inner_src), mac_bytes(self.next_hop),
                              BACKEND_F_VALID if self.valid else 0)
+
+
+@dataclass(frozen=True)
+class VipRule:
+    """One frontend of a VIP address; port 0 + proto 0 = HA ports."""
+
+    port: int
+    proto: int
+    vip_id: int
+    ring_off: int
+    ring_size: int
+
+    def pack(self) -> bytes:
+        flags = VIP_F_HA_PORTS if self.port == 0 and self.proto == 0 else 0
+        return _RULE.pack(self.port.to_bytes(2, "big"), self.proto, flags, self.vip_id,
+                          self.ring_off, self.ring_size)
 
 
 @dataclass(frozen=True)
@@ -84,33 +100,49 @@ class LbMaps:
     def ring_slots(self) -> int:
         return self.m["lb_rings"].info.max_entries
 
-    def set_config(self, src_ip: str, src_mac: str, flags: int = 0, max_frame: int = 0) -> None:
-        value = _CONFIG.pack(ip_bytes(src_ip), mac_bytes(src_mac), flags, max_frame)
+    def set_config(self, src_ip: str, src_mac: str, pool: str, flags: int = 0,
+                   max_frame: int = 0) -> None:
+        """The MUX's outer addresses and the VIP pool (VIP slots index into it)."""
+        net = ipaddress.IPv4Network(pool)
+        slots = self.m["lb_vips"].info.max_entries
+        if net.num_addresses > slots:
+            raise ValueError(f"VIP pool {pool} has {net.num_addresses} addresses; "
+                             f"the datapath was built for {slots}")
+        value = _CONFIG.pack(ip_bytes(src_ip), mac_bytes(src_mac), flags, max_frame,
+                             int(net.network_address), net.num_addresses)
         self.m["lb_config"].update(_U32.pack(0), value)
 
-    def config_flags(self) -> int:
+    def _config(self) -> list:
         raw = self.m["lb_config"].lookup(_U32.pack(0))
-        return _CONFIG.unpack(raw)[2] if raw else 0
+        return list(_CONFIG.unpack(raw)) if raw else [bytes(4), bytes(6), 0, 0, 0, 0]
+
+    def config_flags(self) -> int:
+        return self._config()[2]
 
     def set_config_flags(self, flags: int) -> None:
-        raw = bytearray(self.m["lb_config"].lookup(_U32.pack(0)) or bytes(_CONFIG.size))
-        struct.pack_into("=H", raw, 10, flags)
-        self.m["lb_config"].update(_U32.pack(0), bytes(raw))
+        cfg = self._config()
+        cfg[2] = flags
+        self.m["lb_config"].update(_U32.pack(0), _CONFIG.pack(*cfg))
 
-    def put_vip(self, addr: str, port: int, proto: int, vip_id: int, flags: int,
-                ring_off: int, ring_size: int) -> None:
-        self.m["lb_vips"].update(vip_key(addr, port, proto),
-                                 _META.pack(vip_id, flags, ring_off, ring_size))
+    def set_max_frame(self, max_frame: int) -> None:
+        cfg = self._config()
+        cfg[3] = max_frame
+        self.m["lb_config"].update(_U32.pack(0), _CONFIG.pack(*cfg))
 
-    def delete_vip(self, addr: str, port: int, proto: int) -> None:
-        self.m["lb_vips"].delete(vip_key(addr, port, proto))
+    def _slot_index(self, addr: str) -> int:
+        _, _, _, _, base, size = self._config()
+        idx = int(ipaddress.IPv4Address(addr)) - base
+        if not 0 <= idx < size:
+            raise ValueError(f"VIP {addr} is outside the VIP pool the ToR routes to this MUX")
+        return idx
 
-    def set_vip_addr(self, addr: str, rules: int) -> None:
-        """Mark an address as a VIP (rules > 0) or forget it (0)."""
-        if rules > 0:
-            self.m["lb_vip_addrs"].update(ip_bytes(addr), _U32.pack(rules))
-        else:
-            self.m["lb_vip_addrs"].delete(ip_bytes(addr))
+    def set_vip_rules(self, addr: str, rules: list[VipRule]) -> None:
+        """Replace every rule of one VIP address at once (an empty list closes it)."""
+        if len(rules) > RULES_PER_VIP:
+            raise ValueError(f"VIP {addr}: {len(rules)} rules, at most {RULES_PER_VIP} per address")
+        value = _SLOT_HEAD.pack(len(rules), 0) + b"".join(r.pack() for r in rules)
+        value += bytes(_RULE.size * (RULES_PER_VIP - len(rules)))
+        self.m["lb_vips"].update(_U32.pack(self._slot_index(addr)), value)
 
     def put_backend(self, backend_id: int, entry: BackendEntry) -> None:
         self.m["lb_backends"].update(_U32.pack(backend_id), entry.pack())
@@ -150,13 +182,29 @@ class LbMaps:
             result[name] = sum(struct.unpack("=Q", v)[0] for v in values)
         return result
 
+    def _conn_sets(self, idx: int) -> list[bytes]:
+        return self.m["lb_conn"].lookup_percpu(_U32.pack(idx)) or []
+
     def conn_backend(self, src: str, dst: str, sport: int, dport: int, proto: int) -> set[int]:
         """Backends recorded for a flow across CPUs (empty: not in the table)."""
-        values = self.m["lb_conn"].lookup_percpu(flow_key(src, dst, sport, dport, proto)) or []
-        return {_CONN.unpack(v)[0] for v in values} - {0}
+        key = flow_key(src, dst, sport, dport, proto)
+        nsets = self.m["lb_conn"].info.max_entries
+        found = set()
+        for raw in self._conn_sets(flow_hash(src, dst, sport, dport, proto) & (nsets - 1)):
+            for i in range(CONN_WAYS):
+                k, backend, _ = _CONN_ENTRY.unpack_from(raw, 8 + i * _CONN_ENTRY.size)
+                if backend and k == key:
+                    found.add(backend)
+        return found
 
-    def conn_count(self) -> int:
-        return len(self.m["lb_conn"].keys())
+    def conn_entries(self) -> int:
+        """Occupied connection-table ways over all CPUs (one syscall per set)."""
+        total = 0
+        for idx in range(self.m["lb_conn"].info.max_entries):
+            for raw in self._conn_sets(idx):
+                total += sum(1 for i in range(CONN_WAYS)
+                             if _CONN_ENTRY.unpack_from(raw, 8 + i * _CONN_ENTRY.size)[1])
+        return total
 
 
 def cpu_count() -> int:

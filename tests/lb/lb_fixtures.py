@@ -14,13 +14,14 @@ from scapy.packet import Raw
 from lab.lb import build, loader, maglev
 from lab.lb.bpfsys import TestRun, prog_test_run
 from lab.lb.flowhash import flow_hash, vxlan_source_port
-from lab.lb.maps import VIP_F_HA_PORTS, BackendEntry, LbMaps
+from lab.lb.maps import BackendEntry, LbMaps, VipRule
 
 MUX_IP, MUX_MAC = "198.18.0.15", "02:00:00:00:00:15"
 ROUTER_MAC = "02:00:00:00:00:01"
 CLIENT = "198.51.100.10"
 VIP_TCP = "192.0.2.10"  # tcp/80 and udp/53
 VIP_HA = "192.0.2.20"   # HA ports
+POOL = "192.0.2.0/24"
 GW_MAC = "02:00:00:00:aa:01"
 RING = 13
 BACKENDS = {
@@ -58,16 +59,15 @@ def load_datapath(lab: str) -> Datapath:
     pinned = loader.load(build.lb_object(), root, "lb")
     maps = LbMaps(pinned)
     dp = Datapath(pinned, maps, pinned.prog_fd())
-    maps.set_config(MUX_IP, MUX_MAC)
+    maps.set_config(MUX_IP, MUX_MAC, POOL)
     for bid, entry in BACKENDS.items():
         maps.put_backend(bid, entry)
     ring = maglev.build_ring({f"b{i}": i for i in BACKENDS}, RING)
-    for (addr, port, proto), vip_id in RULES.items():
-        flags = VIP_F_HA_PORTS if port == 0 else 0
-        maps.put_vip(addr, port, proto, vip_id, flags, vip_id * RING, RING)
+    for addr in sorted({a for a, _, _ in RULES}):
+        maps.set_vip_rules(addr, [VipRule(port, proto, vip_id, vip_id * RING, RING)
+                                  for (a, port, proto), vip_id in RULES.items() if a == addr])
+    for vip_id in RULES.values():
         dp.set_ring(vip_id, ring)
-    for addr in {a for a, _, _ in RULES}:
-        maps.set_vip_addr(addr, sum(1 for a, _, _ in RULES if a == addr))
     return dp
 
 

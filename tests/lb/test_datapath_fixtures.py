@@ -71,7 +71,7 @@ def test_established_flow_keeps_its_backend_when_the_ring_changes(dp):
     assert res.retval == XDP_TX
     assert res.data == expected_encap(bytes(ack), BACKENDS[first], h)
     counters = dp.maps.global_counters()
-    assert counters["conn_hit"] == 1 and counters["tx"] == 2
+    assert counters["conn_miss"] == 1 and counters["tx"] == 2
     assert dp.maps.vip_stats(1).new_flows == 1  # the ACK is not a new flow
 
 
@@ -175,7 +175,7 @@ def test_deleted_backend_sends_its_established_flows_back_through_maglev(dp):
 
 
 def test_frame_above_underlay_mtu_is_dropped(dp):
-    dp.maps.set_config(MUX_IP, MUX_MAC, max_frame=200)
+    dp.maps.set_max_frame(200)
     pkt = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40007, dport=80, flags="A") / (b"z" * 200)
     assert dp.run(client_frame(pkt)).retval == XDP_DROP
     assert dp.maps.global_counters()["too_big_drop"] == 1

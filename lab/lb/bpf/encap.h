@@ -30,8 +30,12 @@ static __always_inline void copy_mac(__u8 *dst, const __u8 *src)
 }
 
 /* Returns 0 on success; the frame then starts with the outer Ethernet header. */
+/* inner_len: the original frame's length (Ethernet + IP total length), taken
+ * from the IP header because with multi-buffer frames (MTU 9000 on veth)
+ * data_end only bounds the first buffer. */
 static __always_inline int vxlan_encap(struct xdp_md *ctx, const struct backend *b,
-				       const struct lb_config *cfg, __u32 hash, __u8 tos)
+				       const struct lb_config *cfg, __u32 hash, __u8 tos,
+				       __u32 inner_len)
 {
 	void *data, *data_end;
 	struct ethhdr *outer, *inner;
@@ -51,7 +55,7 @@ static __always_inline int vxlan_encap(struct xdp_md *ctx, const struct backend 
 	inner = (void *)(vx + 1);
 	if ((void *)(inner + 1) > data_end)
 		return -1;
-	frame_len = data_end - data;
+	frame_len = inner_len + ENCAP_LEN;
 
 	copy_mac(inner->h_dest, b->mac);
 	copy_mac(inner->h_source, b->inner_src);

@@ -16,18 +16,23 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#ifndef LB_MAX_VIPS
-#define LB_MAX_VIPS 256
+#ifndef LB_VIP_SLOTS
+#define LB_VIP_SLOTS 256         /* addresses in the VIP pool (the ToR routes only the pool here) */
 #endif
+#ifndef LB_MAX_VIPS
+#define LB_MAX_VIPS 1024         /* rules (frontends), for the per-VIP counters */
+#endif
+#define LB_RULES_PER_VIP 8
 #ifndef LB_MAX_BACKENDS
 #define LB_MAX_BACKENDS 4096
 #endif
 #ifndef LB_RING_SLOTS
 #define LB_RING_SLOTS (16 * 65537)
 #endif
-#ifndef LB_CONN_ENTRIES
-#define LB_CONN_ENTRIES 65536
+#ifndef LB_CONN_SETS
+#define LB_CONN_SETS 16384       /* power of two; x LB_CONN_WAYS flows per CPU */
 #endif
+#define LB_CONN_WAYS 4
 
 #define VXLAN_PORT 4789
 #define VXLAN_FLAG_VNI 0x08
@@ -39,8 +44,7 @@
 #define CFG_F_NO_AFFINITY 1u       /* skip the connection table (fault injection / pure hashing) */
 
 enum lb_global_counter {
-	G_RX = 0,           /* every frame the program saw */
-	G_NON_IPV4_PASS,    /* ARP, IPv6, VLAN...: left to the MUX's stack */
+	G_NON_IPV4_PASS = 0,    /* ARP, IPv6, VLAN...: left to the MUX's stack */
 	G_NON_VIP_PASS,     /* IPv4 not addressed to a VIP: left to the stack */
 	G_NO_RULE_DROP,     /* VIP address, but no rule for this port/protocol: secure by default */
 	G_FRAG_DROP,        /* IPv4 fragment to a VIP: no L4 ports to hash on */
@@ -48,24 +52,27 @@ enum lb_global_counter {
 	G_NO_BACKEND_DROP,  /* rule without a healthy backend (empty ring slot) */
 	G_ENCAP_ERR,        /* bpf_xdp_adjust_head failed or bounds check after it */
 	G_TOO_BIG_DROP,     /* encapsulated frame above the underlay MTU */
-	G_CONN_HIT,         /* established flow found in the connection table */
-	G_CONN_MISS,        /* new flow: Maglev lookup */
+	G_CONN_MISS,        /* new flow (or evicted/stale entry): Maglev lookup */
 	G_TX,               /* encapsulated and sent back out (XDP_TX) */
 	G_NUM,
 };
 
-struct vip_key {
-	__be32 addr;
-	__be16 port;   /* 0 = HA ports */
-	__u8 proto;    /* 0 = every protocol (HA ports) */
-	__u8 pad;
+/* One rule of a VIP address: port 0 + proto 0 is HA ports (every port, every protocol). */
+struct vip_rule {
+	__be16 port;
+	__u8 proto;
+	__u8 flags;
+	__u32 vip_id;     /* index into lb_vip_stats */
+	__u32 ring_off;   /* first slot of this rule's Maglev ring in lb_rings */
+	__u32 ring_size;  /* prime */
 };
 
-struct vip_meta {
-	__u32 vip_id;     /* index into vip_stats */
-	__u32 flags;
-	__u32 ring_off;   /* first slot of this VIP's Maglev ring in lb_rings */
-	__u32 ring_size;  /* prime */
+/* Everything about one VIP address, found by array index (address - pool
+ * base): no hash lookup, which costs a function call per packet. */
+struct vip_slot {
+	__u32 n_rules;    /* 0: the address is not a VIP */
+	__u32 pad;
+	struct vip_rule rules[LB_RULES_PER_VIP];
 };
 
 struct backend {
@@ -82,6 +89,8 @@ struct lb_config {
 	__u8 src_mac[6];      /* the MUX's underlay NIC MAC */
 	__u16 flags;
 	__u32 max_frame;      /* largest frame the underlay carries (MTU + 14); 0 = no check */
+	__u32 pool_base;      /* first address of the VIP pool, host order */
+	__u32 pool_size;      /* addresses in the pool (<= LB_VIP_SLOTS) */
 };
 
 struct flow_key {
@@ -93,9 +102,18 @@ struct flow_key {
 	__u8 pad[3];
 };
 
-struct conn_val {
-	__u32 backend;   /* 0 = not set on this CPU */
-	__u32 vip_id;
+/* Connection table: per-CPU, set-associative (LB_CONN_WAYS ways per set),
+ * least-recently-used way replaced. An array, so lookups are inlined. */
+struct conn_entry {
+	struct flow_key key;
+	__u32 backend;    /* 0 = free */
+	__u32 last_used;  /* the set's clock at the last hit */
+};
+
+struct conn_set {
+	__u32 clock;
+	__u32 pad;
+	struct conn_entry way[LB_CONN_WAYS];
 };
 
 struct lb_stats {

@@ -19,14 +19,14 @@
 #define TCP_SYN 0x02
 #define TCP_ACK 0x10
 
-static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct vip_meta *vip,
+static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct vip_rule *rule,
 				   const struct lb_config *cfg)
 {
 	int is_syn = p->flow.proto == IPPROTO_TCP && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 	int affinity = !(cfg->flags & CFG_F_NO_AFFINITY);
 	__u32 hash = flow_hash(&p->flow);
-	int new_flow = 0;
-	__u32 id = choose_backend(vip, p, hash, is_syn, affinity, &new_flow);
+	int new_flow = 0, counted_new;
+	__u32 id = choose_backend(rule, p, hash, is_syn, affinity, &new_flow);
 	struct backend *b = valid_backend(id);
 
 	if (!b) {
@@ -37,9 +37,10 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct vip
 		count_global(G_TOO_BIG_DROP);
 		return XDP_DROP;
 	}
-	count_stats(&lb_vip_stats, vip->vip_id, p->len, is_syn || (new_flow && p->flow.proto != IPPROTO_TCP));
-	count_stats(&lb_be_stats, id, p->len, is_syn || (new_flow && p->flow.proto != IPPROTO_TCP));
-	if (vxlan_encap(ctx, b, cfg, hash, p->tos)) {
+	counted_new = is_syn || (new_flow && p->flow.proto != IPPROTO_TCP);
+	count_stats(&lb_vip_stats, rule->vip_id, p->len, counted_new);
+	count_stats(&lb_be_stats, id, p->len, counted_new);
+	if (vxlan_encap(ctx, b, cfg, hash, p->tos, p->len)) {
 		count_global(G_ENCAP_ERR);
 		return XDP_DROP;
 	}
@@ -51,17 +52,17 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct vip
 	return XDP_TX;
 }
 
-SEC("xdp")
+SEC("xdp.frags")
 int lb_xdp(struct xdp_md *ctx)
 {
 	struct pkt p = {};
-	__u32 zero = 0, *rules;
 	struct lb_config *cfg;
-	struct vip_meta *vip;
+	struct vip_slot *slot;
+	struct vip_rule *rule;
+	__u32 zero = 0;
 	void *l4 = 0;
 	int rc;
 
-	count_global(G_RX);
 	rc = parse_ipv4(ctx, &p, &l4);
 	if (rc == P_NOT_IPV4) {
 		count_global(G_NON_IPV4_PASS);
@@ -71,8 +72,11 @@ int lb_xdp(struct xdp_md *ctx)
 		count_global(G_MALFORMED_DROP);
 		return XDP_DROP;
 	}
-	rules = bpf_map_lookup_elem(&lb_vip_addrs, &p.flow.dst);
-	if (!rules) {
+	cfg = bpf_map_lookup_elem(&lb_config, &zero);
+	if (!cfg)
+		return XDP_PASS;
+	slot = find_vip(cfg, p.flow.dst);
+	if (!slot || !slot->n_rules) {
 		count_global(G_NON_VIP_PASS);
 		return XDP_PASS;
 	}
@@ -84,13 +88,12 @@ int lb_xdp(struct xdp_md *ctx)
 		count_global(G_MALFORMED_DROP);
 		return XDP_DROP;
 	}
-	vip = find_rule(&p.flow);
-	cfg = bpf_map_lookup_elem(&lb_config, &zero);
-	if (!vip || !cfg) {
+	rule = find_rule(slot, &p.flow);
+	if (!rule) {
 		count_global(G_NO_RULE_DROP);
 		return XDP_DROP;
 	}
-	return forward(ctx, &p, vip, cfg);
+	return forward(ctx, &p, rule, cfg);
 }
 
 char LICENSE[] SEC("license") = "GPL";

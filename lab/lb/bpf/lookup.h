@@ -1,4 +1,4 @@
-/* Rule and backend selection: VIP rule (specific, then HA ports), the
+/* Rule and backend selection: the VIP's rules (specific, or HA ports), the
  * connection table for affinity, and the Maglev ring for new flows.
  * lab/lb/flowhash.py implements the same hash for the tests. */
 #ifndef LB_LOOKUP_H
@@ -31,26 +31,37 @@ static __always_inline __u32 flow_hash(const struct flow_key *k)
 	return h;
 }
 
-static __always_inline struct vip_meta *find_rule(struct flow_key *f)
+/* The VIP slot of an address, or NULL when it is outside the pool. */
+static __always_inline struct vip_slot *find_vip(const struct lb_config *cfg, __be32 daddr)
 {
-	struct vip_key key = { .addr = f->dst, .port = f->dport, .proto = f->proto };
-	struct vip_meta *vip;
+	__u32 idx = bpf_ntohl(daddr) - cfg->pool_base;
 
-	vip = bpf_map_lookup_elem(&lb_vips, &key);
-	if (vip)
-		return vip;
-	key.port = 0;
-	key.proto = 0;
-	return bpf_map_lookup_elem(&lb_vips, &key);
+	if (idx >= cfg->pool_size)
+		return 0;
+	return bpf_map_lookup_elem(&lb_vips, &idx);
 }
 
-static __always_inline __u32 maglev_pick(const struct vip_meta *vip, __u32 hash)
+static __always_inline struct vip_rule *find_rule(struct vip_slot *slot, const struct flow_key *f)
+{
+#pragma unroll
+	for (int i = 0; i < LB_RULES_PER_VIP; i++) {
+		struct vip_rule *r = &slot->rules[i];
+
+		if (i >= slot->n_rules)
+			break;
+		if ((r->port == f->dport && r->proto == f->proto) || (r->flags & VIP_F_HA_PORTS))
+			return r;
+	}
+	return 0;
+}
+
+static __always_inline __u32 maglev_pick(const struct vip_rule *rule, __u32 hash)
 {
 	__u32 slot, *backend;
 
-	if (!vip->ring_size)
+	if (!rule->ring_size)
 		return 0;
-	slot = vip->ring_off + hash % vip->ring_size;
+	slot = rule->ring_off + hash % rule->ring_size;
 	backend = bpf_map_lookup_elem(&lb_rings, &slot);
 	return backend ? *backend : 0;
 }
@@ -67,28 +78,66 @@ static __always_inline struct backend *valid_backend(__u32 id)
 	return b;
 }
 
+static __always_inline int same_flow(const struct flow_key *a, const struct flow_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1];
+}
+
+/* The way holding this flow, else the least recently used way (to replace). */
+static __always_inline struct conn_entry *conn_way(struct conn_set *set, const struct flow_key *k,
+						   int *found)
+{
+	struct conn_entry *victim = &set->way[0];
+
+#pragma unroll
+	for (int i = 0; i < LB_CONN_WAYS; i++) {
+		struct conn_entry *e = &set->way[i];
+
+		if (e->backend && same_flow(&e->key, k)) {
+			*found = 1;
+			return e;
+		}
+		if (!e->backend || (victim->backend && e->last_used < victim->last_used))
+			victim = e;
+	}
+	*found = 0;
+	return victim;
+}
+
 /* Established flows keep their backend; a TCP SYN always takes a fresh
  * Maglev pick so a reused 5-tuple does not inherit a stale entry. */
-static __always_inline __u32 choose_backend(const struct vip_meta *vip, struct pkt *p,
+static __always_inline __u32 choose_backend(const struct vip_rule *rule, struct pkt *p,
 					    __u32 hash, int is_syn, int affinity, int *new_flow)
 {
-	struct conn_val val = { .vip_id = vip->vip_id };
-	struct conn_val *cv;
+	__u32 set_idx = hash & (LB_CONN_SETS - 1);
+	struct conn_set *set = 0;
+	struct conn_entry *e = 0;
+	int found = 0;
+	__u32 id;
 
-	if (affinity && !is_syn) {
-		cv = bpf_map_lookup_elem(&lb_conn, &p->flow);
-		if (cv && valid_backend(cv->backend)) {
-			count_global(G_CONN_HIT);
+	if (affinity) {
+		set = bpf_map_lookup_elem(&lb_conn, &set_idx);
+		if (set) {
+			e = conn_way(set, &p->flow, &found);
+			set->clock += 1;
+		}
+		if (found && !is_syn && valid_backend(e->backend)) {
+			e->last_used = set->clock;
 			*new_flow = 0;
-			return cv->backend;
+			return e->backend;
 		}
 	}
 	count_global(G_CONN_MISS);
 	*new_flow = 1;
-	val.backend = maglev_pick(vip, hash);
-	if (affinity && val.backend)
-		bpf_map_update_elem(&lb_conn, &p->flow, &val, BPF_ANY);
-	return val.backend;
+	id = maglev_pick(rule, hash);
+	if (e && set && id) {
+		e->key = p->flow;
+		e->backend = id;
+		e->last_used = set->clock;
+	}
+	return id;
 }
 
 #endif

@@ -1,25 +1,18 @@
 /* The maps of the load balancer; pinned by the loader under
- * /sys/fs/bpf/stacklab/<lab>/maps/<name>. Names stay below 16 characters. */
+ * /sys/fs/bpf/stacklab/<lab>/lb_maps/<name>. Names stay below 16 characters.
+ * Hot-path maps are arrays: the verifier inlines their lookups, while a hash
+ * lookup is a kernel function call (expensive under return-thunk mitigations). */
 #ifndef LB_MAPS_H
 #define LB_MAPS_H
 
 #include "lb_common.h"
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, LB_MAX_VIPS);
-	__type(key, struct vip_key);
-	__type(value, struct vip_meta);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB_VIP_SLOTS);
+	__type(key, __u32);
+	__type(value, struct vip_slot);
 } lb_vips SEC(".maps");
-
-/* VIP address -> number of rules on it: tells "a VIP with no rule for this
- * port" (drop) from "not a VIP at all" (pass to the stack). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, LB_MAX_VIPS);
-	__type(key, __be32);
-	__type(value, __u32);
-} lb_vip_addrs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -28,7 +21,7 @@ struct {
 	__type(value, struct backend);
 } lb_backends SEC(".maps");
 
-/* All Maglev rings, back to back; each VIP owns [ring_off, ring_off + ring_size). */
+/* All Maglev rings, back to back; each rule owns [ring_off, ring_off + ring_size). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, LB_RING_SLOTS);
@@ -36,13 +29,11 @@ struct {
 	__type(value, __u32);
 } lb_rings SEC(".maps");
 
-/* Flow affinity: per-CPU values and per-CPU LRU lists, no cross-CPU locking. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__uint(max_entries, LB_CONN_ENTRIES);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__type(key, struct flow_key);
-	__type(value, struct conn_val);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB_CONN_SETS);
+	__type(key, __u32);
+	__type(value, struct conn_set);
 } lb_conn SEC(".maps");
 
 struct {

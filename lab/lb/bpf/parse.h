@@ -14,7 +14,7 @@ struct pkt {
 	__u16 frag;      /* MF | offset bits, host order */
 	__u8 tcp_flags;  /* byte 13 of the TCP header */
 	__u8 tos;
-	__u32 len;       /* frame length before encapsulation */
+	__u32 len;       /* frame length before encapsulation (from the IP header) */
 };
 
 static __always_inline int parse_l4(void *l4, void *data_end, struct pkt *p)
@@ -56,14 +56,14 @@ static __always_inline int parse_ipv4(struct xdp_md *ctx, struct pkt *p, void **
 	if (ip->version != 4 || ip->ihl < 5)
 		return P_MALFORMED;
 	ihl_bytes = ip->ihl * 4;
-	if ((void *)ip + ihl_bytes > data_end)
+	if ((void *)ip + ihl_bytes > data_end || bpf_ntohs(ip->tot_len) < ihl_bytes)
 		return P_MALFORMED;
 	p->flow.src = ip->saddr;
 	p->flow.dst = ip->daddr;
 	p->flow.proto = ip->protocol;
 	p->frag = bpf_ntohs(ip->frag_off) & (IP_MF | IP_OFFSET);
 	p->tos = ip->tos;
-	p->len = data_end - data;
+	p->len = sizeof(*eth) + bpf_ntohs(ip->tot_len);
 	*l4 = (void *)ip + ihl_bytes;
 	return P_OK;
 }

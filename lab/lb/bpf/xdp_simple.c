@@ -5,7 +5,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-SEC("xdp")
+SEC("xdp.frags")
 int xdp_action(struct xdp_md *ctx)
 {
 	return XDP_ACTION;

@@ -1,0 +1,135 @@
+"""The LB's part of `lab up` / `lab down` / `lab status` (see
+lab.providers.hooks): install one datapath per MUX that carries an LB, start
+the probe daemon; on down stop it and remove every program and pin."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from lab.apply.changes import Change
+from lab.lb import loader
+from lab.lb.control import MuxController, uninstall
+from lab.lb.spec import mux_specs
+from lab.lb.state import lb_dir, muxes_of
+from lab.model.topology import LoadBalancer
+from lab.plan.model import Plan
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def _plan_lbs(plan: Plan) -> list[LoadBalancer]:
+    """The LB section, once the plan carries it (Plan.load_balancers)."""
+    return [LoadBalancer.model_validate(lb) if isinstance(lb, dict) else lb
+            for lb in getattr(plan, "load_balancers", None) or []]
+
+
+def _noop() -> None:
+    pass
+
+
+def diff(plan: Plan) -> list[Change]:
+    return [Change(m.name, "create", "xdp-lb", f"{m.ifname}: {', '.join(lb.name for lb in m.lbs)}", _noop)
+            for m in mux_specs(plan, _plan_lbs(plan)) if m.name not in muxes_of(plan.lab)]
+
+
+def up(plan: Plan, journal: Any = None, progress: Progress = _quiet) -> list[Change]:
+    return lb_up(plan, _plan_lbs(plan), journal, progress)
+
+
+def lb_up(plan: Plan, lbs: list[LoadBalancer], journal: Any = None,
+          progress: Progress = _quiet, probes: bool = True) -> list[Change]:
+    """Install every MUX datapath not yet installed; idempotent."""
+    changes = []
+    for mux in mux_specs(plan, lbs):
+        if mux.name in muxes_of(plan.lab):
+            continue
+        progress(f"load balancer on {mux.name}")
+        if journal is not None:
+            journal.record("bpf-pin", str(loader.pin_root(plan.lab) / mux.name))
+        MuxController.install(mux).close()
+        changes.append(Change(mux.name, "create", "xdp-lb",
+                              f"{mux.ifname}: {', '.join(lb.name for lb in mux.lbs)}", _noop))
+    if probes and muxes_of(plan.lab):
+        start_probes(plan.lab)
+    return changes
+
+
+def down(lab: str, progress: Progress = _quiet) -> list[str]:
+    removed = []
+    if stop_probes(lab):
+        removed.append(f"probe daemon of {lab}")
+    for mux in muxes_of(lab):
+        progress(f"load balancer on {mux}")
+        uninstall(lab, mux)
+        removed.append(f"xdp-lb {mux}")
+    loader.remove_root(loader.pin_root(lab))
+    return removed
+
+
+def status(lab: str) -> dict[str, Any]:
+    from lab.lb.status import lb_status
+
+    return {"load_balancers": lb_status(lab)} if muxes_of(lab) else {}
+
+
+# ---- the probe daemon ------------------------------------------------------
+def _pid_file(lab: str):
+    return lb_dir(lab) / "probed.pid"
+
+
+def _daemon_pid(lab: str) -> int | None:
+    try:
+        pid = int(_pid_file(lab).read_text())
+        cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    return pid if b"lab.lb.probed" in cmdline and lab.encode() in cmdline else None
+
+
+def start_probes(lab: str) -> int:
+    pid = _daemon_pid(lab)
+    if pid:
+        return pid
+    log = open(lb_dir(lab) / "probed.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "lab.lb.probed", lab], stdout=log, stderr=log,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    _pid_file(lab).write_text(str(proc.pid))
+    return proc.pid
+
+
+def stop_probes(lab: str, timeout: float = 5.0) -> bool:
+    pid = _daemon_pid(lab)
+    _pid_file(lab).unlink(missing_ok=True)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        except ChildProcessError:
+            if not _alive(pid):
+                return True
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie whose parent is gone counts as ended)."""
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

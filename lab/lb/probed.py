@@ -1,0 +1,67 @@
+"""The probe daemon of one lab: `python -m lab.lb.probed <lab>`.
+
+Each round re-reads the MUX states (so backends added at run time are
+probed), probes every backend whose interval has come, records the result,
+and flips health through the controller. Started by `lab up` (lifecycle),
+stopped by `lab down`; SIGTERM ends it cleanly.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+
+from lab.lb.control import with_controller
+from lab.lb.health import Verdict, probe_once
+from lab.lb.state import load_state, muxes_of
+
+TICK_S = 0.1
+
+
+def probe_round(lab: str, verdicts: dict[tuple[str, str, str], Verdict],
+                due: dict[tuple[str, str], float]) -> None:
+    now = time.monotonic()
+    for mux in muxes_of(lab):
+        for lb in load_state(lab, mux).spec.lbs:
+            if due.get((mux, lb.name), 0.0) > now:
+                continue
+            due[(mux, lb.name)] = now + lb.probe.interval_s
+            results = {b.name: probe_once(lb.gateway_namespace, b.address, lb.probe)
+                       for b in lb.backends}
+            stamp = datetime.now(UTC).isoformat(timespec="seconds")
+            with with_controller(lab, mux) as ctl:
+                for name, ok in results.items():
+                    v = verdicts.setdefault((mux, lb.name, name), Verdict())
+                    if v.observe(ok, lb.probe.threshold):
+                        ctl.set_health(lb.name, name, v.healthy)
+                    bs = ctl.state.backend(lb.name, name)
+                    if bs is not None:
+                        bs.probe_failures, bs.probe_successes = v.failures, v.successes
+                        bs.last_probe = f"{'ok' if ok else 'fail'} {stamp}"
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m lab.lb.probed <lab>", file=sys.stderr)
+        return 2
+    lab = argv[0]
+    running = True
+
+    def stop(*_: object) -> None:
+        nonlocal running
+        running = False
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    verdicts: dict[tuple[str, str, str], Verdict] = {}
+    due: dict[tuple[str, str], float] = {}
+    while running and muxes_of(lab):
+        probe_round(lab, verdicts, due)
+        time.sleep(TICK_S)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
