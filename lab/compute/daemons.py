@@ -49,6 +49,10 @@ def _start(binary: str, sock: Path) -> None:
         time.sleep(0.1)
 
 
+def libvirt_answers() -> bool:
+    return _socket_answers(LIBVIRT_SOCK)
+
+
 def ensure_daemons() -> None:
     if not _socket_answers(VIRTLOGD_SOCK):
         _start("virtlogd", VIRTLOGD_SOCK)

@@ -88,14 +88,17 @@ if [ -z "$port" ]; then echo "stacklab-agent: no virtio-serial port @PORT@"; sle
 echo "stacklab-agent: listening on $port"
 cd /tmp
 while :; do
-  # read returns EOF at once while no host client is connected: poll gently
-  exec 3<>"$port" || { sleep 1; continue; }
+  # read returns EOF at once while no host client is connected: poll gently.
+  # `command` keeps a failed open (port busy) from ending the shell.
+  command exec 3<>"$port" || { sleep 1; continue; }
   while read -r verb id arg payload <&3; do
     case "$verb" in
       PING) echo "PONG $id" >&3 ;;
       RUN)
         echo "$payload" | base64 -d > /run/agent.cmd
-        timeout "$arg" sh /run/agent.cmd > /run/agent.out 2>&1 < /dev/null
+        # fd 3 closed for the command: a lingering child (timeout's watcher, a
+        # daemon the script starts) must not keep the port open (EBUSY)
+        timeout "$arg" sh /run/agent.cmd > /run/agent.out 2>&1 < /dev/null 3<&-
         rc=$?
         { echo "BEGIN $id"; base64 < /run/agent.out; echo "END $id $rc"; } >&3
         rm -f /run/agent.cmd /run/agent.out ;;

@@ -3,6 +3,7 @@ deleting and attaching disks under the lease rules."""
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -83,3 +84,19 @@ def attach_disk_file(lab: str, lab_dir: Path, vm: str, disk_file: Path, name: st
                               libvirt.VIR_DOMAIN_AFFECT_LIVE)
     finally:
         conn.close()
+
+
+def add_vips(lab: str, lab_dir: Path, vm: str, vips: list[str]) -> agent.RunResult:
+    """Hold load-balancer VIPs on the guest's lo (DSR backends answer for the
+    VIP directly) without ARPing for them; idempotent. VIPs given at boot go
+    on the kernel command line instead (ensure_vms(vips=...))."""
+    addrs = [str(ipaddress.IPv4Address(v)) for v in vips]  # validates: no shell injection
+    script = "\n".join(
+        ["sysctl -q -w net.ipv4.conf.all.arp_ignore=1",
+         "sysctl -q -w net.ipv4.conf.all.arp_announce=2"]
+        + [f"ip addr show dev lo | grep -q ' {a}/32' || ip addr add {a}/32 dev lo" for a in addrs]
+        + ["ip -4 addr show dev lo"])
+    result = exec_vm(lab, lab_dir, vm, script, timeout_s=30)
+    if not result.ok:
+        raise agent.AgentError(f"adding VIPs to {vm} failed ({result.exit_code}): {result.output}")
+    return result

@@ -18,7 +18,7 @@ from pathlib import Path
 import libvirt
 
 from lab.apply.changes import Change
-from lab.compute import agent, disks, domain_xml, libvirt_driver, paths, provision
+from lab.compute import agent, daemons, disks, domain_xml, libvirt_driver, paths, provision
 from lab.compute.daemons import connect
 from lab.compute.domain_xml import DiskSpec, DomainSpec, domain_name
 from lab.compute.image import GuestImage, build_image, find_image
@@ -59,6 +59,8 @@ def ensure_vms(plan: Plan, lab_dir: Path, journal_record: JournalRecord,
                boot_timeout_s: float = BOOT_TIMEOUT_S) -> list[Change]:
     """Converge the lab's VMs to the plan; returns what changed."""
     vms = planned_vms(plan)
+    if not vms and not paths.compute_dir(lab_dir).exists():
+        return []  # a fabric-only lab needs no libvirt
     conn = connect()
     changes: list[Change] = []
     try:
@@ -188,10 +190,35 @@ def _remove_unplanned(conn: libvirt.virConnect, plan: Plan, lab_dir: Path,
     return changes
 
 
+def planned_changes(plan: Plan, lab_dir: Path) -> list[Change]:
+    """What ensure_vms would do (dry run): no image build, no disk, no domain."""
+    vms = planned_vms(plan)
+    if not vms and not paths.compute_dir(lab_dir).exists():
+        return []
+    conn = connect()
+    try:
+        existing = {meta["vm"]: dom for dom, meta in libvirt_driver.lab_domains(conn, plan.mark)}
+        changes = [Change(meta.get("server", "?"), "delete", "vm", dom.name(), _done)
+                   for dom, meta in libvirt_driver.lab_domains(conn, plan.mark)
+                   if meta["vm"] not in {v.name for v in vms}]
+        for vm in vms:
+            dom = existing.get(vm.name)
+            if dom is None:
+                changes.append(Change(vm.server, "create", "vm", domain_name(plan.lab, vm.name),
+                                      _done))
+            elif not dom.isActive():
+                changes.append(Change(vm.server, "update", "vm", f"{dom.name()} start", _done))
+        return changes
+    finally:
+        conn.close()
+
+
 def remove_vms(lab: str, lab_dir: Path, progress: Progress = _quiet) -> list[str]:
     """Destroy and undefine every domain marked for this lab (whatever its
     name), then delete disks, logs, sockets and leases. Safe after a crash."""
-    removed = []
+    removed: list[str] = []
+    if not paths.compute_dir(lab_dir).exists() and not daemons.libvirt_answers():
+        return removed  # nothing was ever created: disks come before domains
     conn = connect()
     try:
         for dom, _meta in libvirt_driver.lab_domains(conn, mark_for(lab)):

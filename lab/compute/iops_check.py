@@ -1,0 +1,101 @@
+"""The disk IOPS check: fio in the guest against the disk's planned cap.
+
+Pass when the steady-state IOPS is within +-tolerance % of the cap, in both
+directions: a disk far *below* its cap is as wrong as one above it (e.g. the
+cap was lowered by hand, or the host is starved). An uncapped disk is the
+control: it must measure at least `factor` x the standard cap, which proves
+the throttle, not the guest, limits the capped disk.
+
+The expected cap comes from the plan (what the topology asks for), never from
+libvirt's live setting, so a cap changed live shows up as a failure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+from pathlib import Path
+from types import ModuleType
+
+from lab.compute import operations, paths
+from lab.model.sizes import DISK_TIERS
+from lab.verify.result import CheckResult
+
+COLLECTOR = Path(__file__).resolve().parents[2] / "collectors" / "fio_iops.py"
+GROUP = "storage"
+CONTROL_FACTOR = 2.0
+
+
+def load_collector() -> ModuleType:
+    """collectors/ is standalone (not a package of lab): load the file itself."""
+    spec = importlib.util.spec_from_file_location("stacklab_fio_iops", COLLECTOR)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"fio collector not found at {COLLECTOR}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def measure_in_guest(lab: str, lab_dir: Path, vm: str, dev: str,
+                     rws: tuple[str, ...] = ("randread",), runtime_s: int = 8,
+                     ramp_s: int = 2, settle_s: int = 1) -> dict[str, dict]:
+    """Run the collector's fio script in the guest on /dev/<dev>; the raw
+    result is kept as evidence in the VM's directory."""
+    fio = load_collector()
+    script = fio.guest_script(f"/dev/{dev}", rws, runtime_s, ramp_s)
+    result = operations.exec_vm(lab, lab_dir, vm, script,
+                                timeout_s=len(rws) * (runtime_s + ramp_s + 30))
+    if not result.ok:
+        raise RuntimeError(f"fio in {vm} on /dev/{dev} exited {result.exit_code}: "
+                           f"{result.output[-500:]}")
+    summaries = {rw: fio.summarize(rw, data, series, settle_s)
+                 for rw, (data, series) in fio.parse_guest_output(result.output).items()}
+    evidence = paths.vm_dir(lab_dir, vm) / f"fio-{dev}-{int(time.time())}.json"
+    evidence.write_text(json.dumps({"vm": vm, "dev": dev, "results": summaries}, indent=2))
+    return summaries
+
+
+def _metrics(summary: dict) -> dict[str, list[float]]:
+    return {"steady_iops": [summary["steady_iops"]], "peak_1s_iops": [summary["peak_1s_iops"]],
+            "iops_series": list(summary["iops_series"])}
+
+
+def compare_to_cap(target: str, summary: dict, cap: int, tolerance_pct: float = 5.0,
+                   evidence: str = "") -> CheckResult:
+    """A capped disk: steady-state IOPS within +-tolerance % of the cap."""
+    measured = summary["steady_iops"]
+    low, high = cap * (1 - tolerance_pct / 100), cap * (1 + tolerance_pct / 100)
+    ok = low <= measured <= high
+    return CheckResult(
+        name=f"disk IOPS cap {summary['rw']}", group=GROUP, target=target,
+        measured=(f"{measured:.0f} IOPS steady (peak 1 s {summary['peak_1s_iops']:.0f}), "
+                  f"expected {cap} +-{tolerance_pct:g}% [{low:.0f}..{high:.0f}]"),
+        verdict="pass" if ok else "fail", evidence=evidence, metrics=_metrics(summary))
+
+
+def compare_uncapped(target: str, summary: dict, reference_cap: int | None = None,
+                     factor: float = CONTROL_FACTOR, evidence: str = "") -> CheckResult:
+    """The uncapped control disk: at least `factor` x the standard cap."""
+    reference = reference_cap or DISK_TIERS["standard"] or 500
+    measured = summary["steady_iops"]
+    ok = measured >= factor * reference
+    return CheckResult(
+        name=f"uncapped disk IOPS {summary['rw']}", group=GROUP, target=target,
+        measured=f"{measured:.0f} IOPS steady, expected >= {factor:g} x {reference} (uncapped)",
+        verdict="pass" if ok else "fail", evidence=evidence, metrics=_metrics(summary))
+
+
+def check_disk_iops(lab: str, lab_dir: Path, vm: str, disk: str, dev: str, cap: int | None,
+                    tolerance_pct: float = 5.0, rws: tuple[str, ...] = ("randread",),
+                    runtime_s: int = 8) -> list[CheckResult]:
+    """Measure one data disk in its VM and judge it against its planned cap."""
+    started = time.monotonic()
+    summaries = measure_in_guest(lab, lab_dir, vm, dev, rws, runtime_s)
+    target = f"{vm}/{disk} (/dev/{dev})"
+    evidence = str(paths.vm_dir(lab_dir, vm))
+    results = [compare_to_cap(target, s, cap, tolerance_pct, evidence) if cap is not None
+               else compare_uncapped(target, s, evidence=evidence) for s in summaries.values()]
+    for r in results:
+        r.duration_s = round(time.monotonic() - started, 2)
+    return results

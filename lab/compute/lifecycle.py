@@ -1,0 +1,36 @@
+"""Compute's part of the embedded provider's lifecycle (see lab.providers.hooks):
+VMs come up after the fabric (their taps join the tenant bridges) and go
+down before it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lab.apply.changes import Change
+from lab.compute import status as vm_state
+from lab.compute import vms
+from lab.compute.paths import default_lab_dir
+from lab.plan.model import Plan
+from lab.providers.state import Journal
+
+Progress = Callable[[str], None]
+
+
+def up(plan: Plan, journal: Journal, progress: Progress) -> list[Change]:
+    return vms.ensure_vms(plan, default_lab_dir(plan.lab), journal.record, progress)
+
+
+def diff(plan: Plan) -> list[Change]:
+    return vms.planned_changes(plan, default_lab_dir(plan.lab))
+
+
+def down(lab: str, progress: Progress) -> list[str]:
+    return vms.remove_vms(lab, default_lab_dir(lab), progress)
+
+
+def status(lab: str) -> dict[str, Any]:
+    lab_dir = default_lab_dir(lab)
+    if not (lab_dir / "compute").exists():
+        return {"vms": []}
+    return {"vms": vm_state.vm_status(lab, lab_dir)}

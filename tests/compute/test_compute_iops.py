@@ -1,0 +1,39 @@
+"""Hypervisor IOPS caps measured by fio in the guest, and the check's verdicts."""
+
+from __future__ import annotations
+
+import pytest
+
+from lab.compute import iops_check, operations
+
+pytestmark = [pytest.mark.root, pytest.mark.slow]
+RUNTIME_S = 5
+
+
+def _check(plan, lab_dir, disk, dev, cap):
+    [result] = iops_check.check_disk_iops(plan.lab, lab_dir, "cpt-a", disk, dev, cap,
+                                          runtime_s=RUNTIME_S)
+    return result
+
+
+def test_capped_disk_within_tolerance_and_uncapped_control_far_above(booted):
+    plan, lab_dir, _ = booted
+    capped = _check(plan, lab_dir, "std", "vdb", 500)
+    assert capped.verdict == "pass", capped.measured
+    control = _check(plan, lab_dir, "prem", "vdc", None)
+    assert control.verdict == "pass", control.measured  # >= 2 x 500
+    assert control.metrics["steady_iops"][0] >= 2 * capped.metrics["steady_iops"][0]
+
+
+def test_check_fails_when_cap_is_raised_or_removed_live(booted):
+    plan, lab_dir, _ = booted
+    try:
+        operations.set_disk_cap(plan.lab, "cpt-a", "std", 1000)  # fault: cap raised live
+        raised = _check(plan, lab_dir, "std", "vdb", 500)
+        assert raised.verdict == "fail", raised.measured
+        assert raised.metrics["steady_iops"][0] > 525
+        operations.set_disk_cap(plan.lab, "cpt-a", "std", None)  # fault: cap removed live
+        removed = _check(plan, lab_dir, "std", "vdb", 500)
+        assert removed.verdict == "fail", removed.measured
+    finally:
+        operations.set_disk_cap(plan.lab, "cpt-a", "std", 500)
