@@ -11,7 +11,10 @@ from __future__ import annotations
 import argparse
 import selectors
 import socket
+import struct
 import sys
+
+IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)  # Linux value; Python < 3.12 lacks the name
 
 
 def _listen(port: int, kind: int) -> socket.socket:
@@ -20,6 +23,8 @@ def _listen(port: int, kind: int) -> socket.socket:
     s.bind(("0.0.0.0", port))
     if kind == socket.SOCK_STREAM:
         s.listen(1024)
+    else:
+        s.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
     s.setblocking(False)
     return s
 
@@ -41,6 +46,19 @@ def _answer(conn: socket.socket, name: bytes, sel: selectors.BaseSelector) -> No
     conn.sendall((name + b"\n") * max(1, data.count(b"\n")))
 
 
+def _udp_reply(sock: socket.socket, raw: bytes) -> None:
+    """Answer from the address the datagram was sent to (the VIP, on lo):
+    an unconnected socket would otherwise pick eth0's address and the
+    client, talking to the VIP, would drop the reply."""
+    _, ancdata, _, peer = sock.recvmsg(2048, socket.CMSG_SPACE(12))
+    cmsgs = []
+    for level, kind, data in ancdata:
+        if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
+            _, _, dst = struct.unpack("=I4s4s", data[:12])
+            cmsgs.append((socket.IPPROTO_IP, IP_PKTINFO, struct.pack("=I4s4s", 0, dst, dst)))
+    sock.sendmsg([raw], cmsgs, 0, peer)
+
+
 def serve(name: str, tcp: list[int], udp: list[int]) -> None:
     sel = selectors.DefaultSelector()
     raw = name.encode()
@@ -60,8 +78,7 @@ def serve(name: str, tcp: list[int], udp: list[int]) -> None:
                 conn.setblocking(True)
                 sel.register(conn, selectors.EVENT_READ, "conn")
             elif key.data == "udp":
-                data, peer = sock.recvfrom(2048)
-                sock.sendto(raw, peer)
+                _udp_reply(sock, raw)
             else:
                 _answer(sock, raw, sel)
 

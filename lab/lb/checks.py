@@ -1,0 +1,246 @@
+"""Live checks of the load balancer for `lab verify`, each a CheckResult.
+
+Every check brings its own echo backends (in the netns endpoints) and drives
+traffic from the client namespace; none leaves anything running.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from scipy.stats import chisquare
+
+from lab.apply.nsexec import popen_in_namespace
+from lab.lb import probed, traffic
+from lab.lb.control import MuxController, with_controller
+from lab.lb.lifecycle import _daemon_pid
+from lab.lb.spec import FrontendSpec, LbSpec, MuxSpec
+from lab.lb.state import load_state, muxes_of
+from lab.verify.result import CheckResult
+
+GROUP = "lb"
+
+
+def _client_ns(lab: str) -> str:
+    return f"{lab}.client"
+
+
+def _frontend(mux: MuxSpec, ha: bool) -> tuple[LbSpec, FrontendSpec] | None:
+    for lb in mux.lbs:
+        for fe in lb.frontends:
+            if (fe.port == 0) == ha and (ha or fe.protocol == "tcp"):
+                return lb, fe
+    return None
+
+
+def _result(name: str, target: str, measured: str, ok: bool, t0: float, evidence: str = "",
+            metrics: dict[str, list[float]] | None = None) -> CheckResult:
+    return CheckResult(name=name, group=GROUP, target=target, measured=measured,
+                       verdict="pass" if ok else "fail", evidence=evidence,
+                       metrics=metrics or {}, duration_s=round(time.monotonic() - t0, 3))
+
+
+def _skipped(name: str, why: str) -> CheckResult:
+    return CheckResult(name=name, group=GROUP, target="-", measured=why, verdict="skipped")
+
+
+@contextmanager
+def _capture_src(namespace: str, ifname: str, src: str) -> Iterator[list[int]]:
+    """Count frames from `src` seen on the MUX NIC (return traffic must be 0)."""
+    proc = popen_in_namespace(namespace, ["tcpdump", "-nn", "-q", "-l", "-i", ifname, f"src host {src}"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    count = [0]
+    time.sleep(0.5)  # tcpdump attaches before the traffic starts
+    try:
+        yield count
+    finally:
+        time.sleep(0.2)
+        proc.terminate()
+        out = proc.communicate(timeout=5)[0]
+        count[0] = len([line for line in out.splitlines() if line.strip()])
+
+
+def check_dsr(lab: str, connections: int = 1000, budget_s: float = 90.0,
+              p_min: float = 0.001) -> CheckResult:
+    """>= `connections` TCP connections to a VIP: answered from the VIP, zero
+    return packets at the MUX (capture and counters), even spread (chi-square)."""
+    name, t0 = "lb_dsr_distribution", time.monotonic()
+    muxes = muxes_of(lab)
+    if not muxes:
+        return _skipped(name, "no load balancer in this lab")
+    with MuxController.open(lab, muxes[0]) as ctl:
+        spec, before = ctl.spec, ctl.maps.global_counters()
+        found = _frontend(spec, ha=False)
+        if found is None:
+            return _skipped(name, "no TCP frontend")
+        lb, fe = found
+        with traffic.echo_backends(lb.backends), _capture_src(spec.namespace, spec.ifname, fe.vip) as seen:
+            results = traffic.many(_client_ns(lab), fe.vip, fe.port, connections, budget_s)
+        after = ctl.maps.global_counters()
+    names = Counter(r for r, _ in results)
+    ok_conns = sum(c for n, c in names.items() if not n.startswith("error"))
+    from_vip = sum(1 for r, peer in results if peer == fe.vip and not r.startswith("error"))
+    counts = [names.get(b.name, 0) for b in lb.backends]
+    p = float(chisquare(counts).pvalue) if ok_conns else 0.0
+    passed_back = after["non_vip_pass"] - before["non_vip_pass"]
+    ok = (ok_conns == connections and from_vip == ok_conns and seen[0] == 0 and passed_back == 0
+          and p > p_min)
+    spread = dict(zip([b.name for b in lb.backends], counts, strict=True))
+    measured = (f"{ok_conns}/{connections} answered from {fe.vip}; per backend {spread}; "
+                f"chi-square p={p:.3g}; return packets at MUX: capture {seen[0]}, counter {passed_back}")
+    return _result(name, f"{connections} conns ok, replies from VIP, 0 return pkts at MUX, p>{p_min}",
+                   measured, ok, t0, evidence=", ".join(f"{k}={v}" for k, v in names.items()),
+                   metrics={"chi_square_p": [p], "connections_ok": [ok_conns]})
+
+
+def check_ha_ports(lab: str) -> CheckResult:
+    """An HA-ports VIP forwards arbitrary TCP ports and UDP."""
+    name, t0 = "lb_ha_ports", time.monotonic()
+    muxes = muxes_of(lab)
+    spec = load_state(lab, muxes[0]).spec if muxes else None
+    found = _frontend(spec, ha=True) if spec else None
+    if found is None:
+        return _skipped(name, "no HA-ports frontend")
+    lb, fe = found
+    with traffic.echo_backends(lb.backends):
+        tcp = {port: traffic.one_shot(_client_ns(lab), fe.vip, port)[0] for port in traffic.ECHO_TCP}
+        udp = {port: traffic.udp_ask(_client_ns(lab), fe.vip, port) for port in traffic.ECHO_UDP}
+    names = {b.name for b in lb.backends}
+    ok = all(v in names for v in [*tcp.values(), *udp.values()])
+    return _result(name, f"TCP {list(tcp)} and UDP {list(udp)} to {fe.vip} answered",
+                   f"tcp {tcp}; udp {udp}", ok, t0)
+
+
+def check_affinity(lab: str, flows: int = 120) -> CheckResult:
+    """Open flows keep their backend when the ring changes (one backend taken
+    out of the ring: its established flows stay too, as with failed probes)."""
+    name, t0 = "lb_flow_affinity", time.monotonic()
+    muxes = muxes_of(lab)
+    if not muxes:
+        return _skipped(name, "no load balancer in this lab")
+    spec = load_state(lab, muxes[0]).spec
+    found = _frontend(spec, ha=False)
+    if found is None:
+        return _skipped(name, "no TCP frontend")
+    lb, fe = found
+    victim = lb.backends[0].name
+    conns: list[traffic.Conn] = []
+    with traffic.echo_backends(lb.backends):
+        try:
+            for _ in range(flows):
+                conns.append(traffic.Conn(_client_ns(lab), fe.vip, fe.port, timeout=1.0))
+            first = [c.ask() for c in conns]
+            with with_controller(lab, muxes[0]) as ctl:
+                ctl.set_health(lb.name, victim, False)
+            try:
+                second = [c.ask() for c in conns]
+            finally:
+                with with_controller(lab, muxes[0]) as ctl:
+                    ctl.set_health(lb.name, victim, True)
+        finally:
+            for c in conns:
+                c.close()
+    moved = sum(1 for a, b in zip(first, second, strict=True) if a != b)
+    ok = moved == 0 and not any(a.startswith("error") for a in first)
+    return _result(name, "0 of the open flows change backend when the ring changes",
+                   f"{moved}/{len(first)} flows moved after taking {victim} out of the ring",
+                   ok, t0, metrics={"moved_fraction": [moved / max(1, len(first))]})
+
+
+@contextmanager
+def _probing(lab: str) -> Iterator[None]:
+    """The lab's probe daemon if it runs; else probe rounds in a thread here."""
+    if _daemon_pid(lab):
+        yield
+        return
+    stop = threading.Event()
+    verdicts: dict = {}
+    due: dict = {}
+
+    def loop() -> None:
+        while not stop.is_set():
+            probed.probe_round(lab, verdicts, due)
+            stop.wait(probed.TICK_S)
+
+    t = threading.Thread(target=loop, name="lb-probes", daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join(timeout=10)
+
+
+def _wait_for(predicate, timeout: float, step: float = 0.05) -> float | None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if predicate():
+            return time.monotonic() - t0
+        time.sleep(step)
+    return None
+
+
+def check_failover(lab: str, flows: int = 60) -> CheckResult:
+    """Kill one backend: new flows avoid it within 3 probe intervals, flows on
+    healthy backends stay where they are, and it comes back when healthy."""
+    name, t0 = "lb_failover", time.monotonic()
+    muxes = muxes_of(lab)
+    if not muxes:
+        return _skipped(name, "no load balancer in this lab")
+    spec = load_state(lab, muxes[0]).spec
+    found = _frontend(spec, ha=False)
+    if found is None:
+        return _skipped(name, "no TCP frontend")
+    lb, fe = found
+    victim = lb.backends[0]
+    window = 3 * lb.probe.interval_s
+    client = _client_ns(lab)
+
+    def healthy(want: bool) -> bool:
+        return load_state(lab, muxes[0]).backend(lb.name, victim.name).healthy == want
+
+    def avoided() -> bool:
+        return all(traffic.one_shot(client, fe.vip, fe.port, 0.5)[0] != victim.name for _ in range(20))
+
+    with traffic.echo_backends(lb.backends) as procs, _probing(lab):
+        _wait_for(lambda: healthy(True), 4 * window)
+        conns = [traffic.Conn(client, fe.vip, fe.port, timeout=1.0) for _ in range(flows)]
+        before = [c.ask() for c in conns]
+        traffic.stop_echo(procs.pop(victim.name))
+        killed = time.monotonic()
+        down_after = _wait_for(lambda: not healthy(True), 4 * window)
+        avoid_after = time.monotonic() - killed if down_after is not None and avoided() else None
+        after = [c.ask() for c in conns]
+        for c in conns:
+            c.close()
+        procs[victim.name] = traffic.start_echo(victim)
+        back_after = _wait_for(lambda: healthy(True), 4 * window)
+        back_used = back_after is not None and _wait_for(
+            lambda: any(traffic.one_shot(client, fe.vip, fe.port, 0.5)[0] == victim.name
+                        for _ in range(20)), window) is not None
+    on_healthy = [(a, b) for a, b in zip(before, after, strict=True) if a != victim.name]
+    moved = sum(1 for a, b in on_healthy if a != b)
+    frac = moved / max(1, len(on_healthy))
+    ok = (avoid_after is not None and avoid_after <= window and moved == 0 and back_used)
+    measured = (f"new flows avoid {victim.name} after {_secs(avoid_after)} (window {window:.2f} s); "
+                f"{moved}/{len(on_healthy)} healthy flows moved; "
+                f"back in service: {back_used} after {_secs(back_after)}")
+    return _result(name, f"avoided within {window:.2f} s, 0 healthy flows moved, comes back",
+                   measured, ok, t0, metrics={"failover_s": [avoid_after or -1.0],
+                                              "healthy_moved_fraction": [frac]})
+
+
+def _secs(value: float | None) -> str:
+    return "never" if value is None else f"{value:.2f} s"
+
+
+def run_lb_checks(lab: str) -> list[CheckResult]:
+    """All LB checks, for `lab verify`."""
+    if not muxes_of(lab):
+        return []
+    return [check_dsr(lab), check_ha_ports(lab), check_affinity(lab), check_failover(lab)]

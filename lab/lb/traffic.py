@@ -1,0 +1,110 @@
+"""Client-side traffic for the live checks: TCP connections and UDP
+exchanges from the client namespace, and echo backends in endpoint namespaces."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from lab.apply.nsexec import popen_in_namespace
+from lab.lb.netns_socket import socket_in
+from lab.lb.spec import BackendSpec
+
+ECHO_TCP = (80, 8080, 31337)
+ECHO_UDP = (5353,)
+
+
+@contextmanager
+def echo_backends(backends: list[BackendSpec]) -> Iterator[dict[str, subprocess.Popen]]:
+    """An echo server in every netns backend (name -> process); all stopped after."""
+    procs: dict[str, subprocess.Popen] = {}
+    try:
+        for b in backends:
+            if b.namespace is None:
+                continue
+            procs[b.name] = start_echo(b)
+        yield procs
+    finally:
+        for p in procs.values():
+            stop_echo(p)
+
+
+def start_echo(b: BackendSpec) -> subprocess.Popen:
+    proc = popen_in_namespace(
+        b.namespace or "", [sys.executable, "-m", "lab.lb.echo", b.name,
+                            "--tcp", ",".join(map(str, ECHO_TCP)),
+                            "--udp", ",".join(map(str, ECHO_UDP))],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != b"ready":
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"echo backend {b.name} did not start in {b.namespace}")
+    return proc
+
+
+def stop_echo(proc: subprocess.Popen) -> None:
+    proc.kill()
+    proc.wait(timeout=5)
+
+
+class Conn:
+    """A TCP connection from the client that asks 'who are you' on demand."""
+
+    def __init__(self, namespace: str, vip: str, port: int, timeout: float = 2.0):
+        self.sock = socket_in(namespace)
+        self.sock.settimeout(timeout)
+        self.sock.connect((vip, port))
+        self.local = self.sock.getsockname()
+        self.peer = self.sock.getpeername()
+
+    def ask(self) -> str:
+        try:
+            self.sock.sendall(b"who\n")
+            data = self.sock.recv(256)
+        except OSError as exc:
+            return f"error: {exc.__class__.__name__}"
+        return data.decode(errors="replace").strip() or "error: closed"
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def one_shot(namespace: str, vip: str, port: int, timeout: float = 2.0) -> tuple[str, str]:
+    """Connect, ask once, close: (backend name or 'error: ...', peer address)."""
+    try:
+        conn = Conn(namespace, vip, port, timeout)
+    except OSError as exc:
+        return f"error: {exc.__class__.__name__}", ""
+    try:
+        return conn.ask(), conn.peer[0]
+    finally:
+        conn.close()
+
+
+def udp_ask(namespace: str, vip: str, port: int, timeout: float = 2.0) -> str:
+    sock = socket_in(namespace, kind=socket.SOCK_DGRAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect((vip, port))
+        sock.send(b"who")
+        return sock.recv(256).decode(errors="replace")
+    except OSError as exc:
+        return f"error: {exc.__class__.__name__}"
+    finally:
+        sock.close()
+
+
+def many(namespace: str, vip: str, port: int, count: int, budget_s: float) -> list[tuple[str, str]]:
+    """Up to `count` one-shot connections, stopping when the time budget is spent."""
+    deadline = time.monotonic() + budget_s
+    results = []
+    for _ in range(count):
+        if time.monotonic() > deadline:
+            break
+        results.append(one_shot(namespace, vip, port, timeout=1.0))
+    return results
