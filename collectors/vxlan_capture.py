@@ -58,9 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     from scapy.utils import wrpcap
 
     bind_layers(UDP, VXLAN, dport=args.port)
+    ready = threading.Event()
     sniffer = AsyncSniffer(filter=f"udp port {args.port}", store=True, count=args.max_packets,
-                           lfilter=lambda p: getattr(p, "direction", None) != PACKET_OUTGOING)
+                           lfilter=lambda p: getattr(p, "direction", None) != PACKET_OUTGOING,
+                           started_callback=ready.set)
     sniffer.start()
+    if not ready.wait(timeout=10):
+        print("capture socket did not open", file=sys.stderr)
+        return 1
     print("listening", file=sys.stderr, flush=True)
     closed = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), closed.set()), daemon=True).start()

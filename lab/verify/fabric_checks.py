@@ -90,11 +90,14 @@ def check_tenant_mtu(plan: Plan, specs: Specs) -> list[CheckResult]:
         mtu = specs.mtu or tenant.mtu
         src, dst = pairs[0]
         result = _reach(_ns(plan, f"ep.{src.name}"), [dst.address], "--size", str(mtu), "--df")[0]
+        reply = result.get("reply")
+        answer = f"ICMP {reply['icmp_type']}/{reply['icmp_code']} from {reply['src']}" if reply else "no reply"
         checks.append(CheckResult(
             name=f"tenant.{tenant.name}.mtu", group=GROUP,
             target=f"{mtu} B with DF from {src.name} to {dst.name} (+50 B VXLAN on the underlay)",
-            measured="delivered" if result["reachable"] else f"lost ({result.get('reply') or 'no reply'})",
-            verdict=_verdict(result["reachable"]), evidence=str(result)))
+            measured="delivered" if result["reachable"] else "lost",
+            verdict=_verdict(result["reachable"]), evidence=answer,
+            metrics={"rtt_ms": [result["rtt_ms"]]} if result["rtt_ms"] else {}))
     return checks
 
 

@@ -99,3 +99,20 @@ FABRIC_FAULTS: dict[str, Callable[..., str]] = {
     "fdb-missing": fdb_missing,
     "mtu-lowered": mtu_lowered,
 }
+
+
+# Feature modules exposing FAULTS: dict[str, Callable[..., str]].
+FEATURE_FAULTS = ("lab.compute.faults", "lab.lb.faults")
+
+
+def all_faults() -> dict[str, Callable[..., str]]:
+    import importlib
+
+    faults = dict(FABRIC_FAULTS)
+    for module_name in FEATURE_FAULTS:
+        try:
+            faults.update(importlib.import_module(module_name).FAULTS)
+        except ModuleNotFoundError as exc:
+            if not exc.name or not module_name.startswith(exc.name):
+                raise
+    return faults
