@@ -30,7 +30,8 @@ def _pair(tool: str, device: str, seconds: int, port: int) -> str:
     server = subprocess.Popen(base, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         time.sleep(1.0)
-        client = subprocess.run([*base, "127.0.0.1"], capture_output=True, text=True, timeout=seconds + 30)
+        client = subprocess.run([*base, "127.0.0.1"], capture_output=True, text=True, timeout=seconds + 30,
+                                check=False)
         server.wait(timeout=seconds + 30)
     finally:
         if server.poll() is None:

@@ -26,8 +26,6 @@ def check_rdma(topo: Topology) -> CheckResult:
     claimed = [s.name for s in topo.servers if any(n.rdma for n in s.nics)]
     proc = subprocess.run([sys.executable, str(COLLECTORS / "rdma_perf.py")], capture_output=True,
                           text=True, timeout=180, check=False)
-    import json
-
     data = json.loads(proc.stdout) if proc.returncode == 0 else {"skipped": proc.stderr.strip()[-200:]}
     target = f"RoCEv2 write bandwidth and latency on {', '.join(claimed)}"
     if "skipped" in data:

@@ -63,7 +63,8 @@ def verify(topology: TopologyFile, only: Only = None, fmt: Format = "table") -> 
 
 
 def regress(topology: TopologyFile, only: Only = None,
-            baseline: Annotated[int | None, typer.Option(help="Baseline run id (default: pinned, else last good)")] = None,
+            baseline: Annotated[int | None, typer.Option(
+                help="Baseline run id (default: pinned, else last good)")] = None,
             fmt: Format = "table") -> None:
     """Verify, then compare every metric with the baseline run; exit 1 on a regression."""
     check_format(fmt, ("table", "json"))

@@ -17,7 +17,7 @@ DEFAULT = ROOT / "topologies" / "embedded.yaml"
 
 
 def lab_cli(*args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "lab", *args], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "lab", *args], capture_output=True, text=True, check=False,
                           timeout=timeout, cwd=ROOT)
     if check and proc.returncode != 0:
         raise AssertionError(f"lab {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")

@@ -12,8 +12,8 @@ import pytest
 from pyroute2 import IPRoute, netns
 
 from lab.apply.netns import Sockets, create_namespace, namespace_exists, remove_namespace
-from lab.plan.planner import build_plan
 from lab.model import load_topology
+from lab.plan.planner import build_plan
 from lab.providers import embedded
 from lab.providers.bench import generated_topology
 from lab.providers.state import lab_dir, state_root
