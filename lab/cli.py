@@ -6,7 +6,6 @@ their `commands` module, listed in FEATURE_COMMANDS.
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ import typer
 import yaml
 from rich.console import Console
 
+from lab.features import optional_modules
 from lab.model import TopologyError, load_topology
 
 app = typer.Typer(help="stacklab: bring a lab up from a description, verify it, catch regressions.",
@@ -87,13 +87,7 @@ def validate(topology: TopologyFile,
 
 
 def _register_features() -> None:
-    for module_name in FEATURE_COMMANDS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if not exc.name or not module_name.startswith(exc.name):
-                raise
-            continue
+    for module in optional_modules(FEATURE_COMMANDS):
         module.register(app, bench)
 
 

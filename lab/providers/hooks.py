@@ -10,12 +10,12 @@ Up runs in FEATURES order, down in reverse. Missing modules are skipped.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 from lab.apply.changes import Change
+from lab.features import optional_modules
 from lab.plan.model import Plan
 from lab.providers.state import Journal
 
@@ -23,14 +23,7 @@ FEATURES = ("lab.compute.lifecycle", "lab.lb.lifecycle")
 
 
 def _modules(reverse: bool = False) -> list[ModuleType]:
-    found = []
-    for name in FEATURES[::-1] if reverse else FEATURES:
-        try:
-            found.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if not exc.name or not name.startswith(exc.name):
-                raise
-    return found
+    return optional_modules(FEATURES[::-1] if reverse else FEATURES)
 
 
 def run_up(plan: Plan, journal: Journal, progress: Callable[[str], None]) -> list[Change]:

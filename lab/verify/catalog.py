@@ -3,13 +3,13 @@ server claims an RDMA NIC, and each feature's own (storage, load balancer)."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import subprocess
 import sys
 from functools import partial
 
 from lab.apply.nsexec import COLLECTORS
+from lab.features import optional_modules
 from lab.model.topology import Topology
 from lab.plan.model import Plan
 from lab.verify.fabric_checks import FABRIC_CHECKS
@@ -44,13 +44,7 @@ def checks_for(topo: Topology, plan: Plan) -> list[Check]:
     ]
     if any(n.rdma for s in topo.servers for n in s.nics):
         checks.append(named_check("rdma.perftest", "rdma", partial(check_rdma, topo)))
-    for module_name in FEATURE_CHECKS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if not exc.name or not module_name.startswith(exc.name):
-                raise
-            continue
+    for module in optional_modules(FEATURE_CHECKS):
         if hasattr(module, "verify_checks"):
             checks.extend(module.verify_checks(topo, plan))
     return checks

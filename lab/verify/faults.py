@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pyroute2.netlink.rtnl import ndmsg
 
 from lab.apply.netns import Sockets
+from lab.features import optional_modules
 from lab.plan.model import Plan
 from lab.plan.naming import bridge_name, vxlan_name
 
@@ -106,13 +107,7 @@ FEATURE_FAULTS = ("lab.compute.faults", "lab.lb.faults")
 
 
 def all_faults() -> dict[str, Callable[..., str]]:
-    import importlib
-
     faults = dict(FABRIC_FAULTS)
-    for module_name in FEATURE_FAULTS:
-        try:
-            faults.update(importlib.import_module(module_name).FAULTS)
-        except ModuleNotFoundError as exc:
-            if not exc.name or not module_name.startswith(exc.name):
-                raise
+    for module in optional_modules(FEATURE_FAULTS):
+        faults.update(module.FAULTS)
     return faults
