@@ -3,6 +3,7 @@ affinity, failover, and fault injection proving each check can fail."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -63,17 +64,11 @@ def test_dsr_check_fails_when_xdp_is_detached(lab):
     try:
         result = checks.check_dsr(LAB, connections=5, budget_s=10)
     finally:
-        with with_controller(LAB, "mux1") as ctl:
-            fd = ctl.maps  # keep the controller's maps open while re-attaching
-            pinned = loader.Pinned(loader.pin_root(LAB) / "mux1" / "lb", loader.pin_root(LAB))
-            prog = pinned.prog_fd()
-            try:
-                loader.attach(mux.namespace, "eth0", prog)
-            finally:
-                import os
-
-                os.close(prog)
-            del fd
+        prog = loader.Pinned(loader.pin_root(LAB) / "mux1" / "lb", loader.pin_root(LAB)).prog_fd()
+        try:
+            loader.attach(mux.namespace, "eth0", prog)
+        finally:
+            os.close(prog)
     assert result.verdict == "fail"
 
 
@@ -102,3 +97,29 @@ def test_affinity_check_fails_when_affinity_is_off(lab):
 def test_down_leaves_no_pins_and_no_state(lab):
     assert muxes_of(LAB) == ["mux1"]
     assert (loader.pin_root(LAB) / "mux1" / "lb").exists()
+
+
+def test_vip_and_backends_change_at_run_time_without_reloading_the_program(lab, capsys):
+    from lab.lb import traffic
+    from lab.lb.bpfsys import obj_get, prog_id
+    from lab.lb.spec import FrontendSpec, backend_spec
+
+    fd = obj_get(str(loader.pin_root(LAB) / "mux1" / "lb"))
+    before = prog_id(fd)
+    with with_controller(LAB, "mux1") as ctl:
+        add_vip = ctl.add_frontend("web", FrontendSpec(vip="192.0.2.30", port=80, protocol="tcp"))
+        remove_be = ctl.remove_backend("web", "red-db1")
+        spec = ctl.spec.lb("web")
+    with traffic.echo_backends(spec.backends):
+        seen = {traffic.one_shot(f"{LAB}.client", "192.0.2.30", 80)[0] for _ in range(30)}
+    assert seen <= {"red-web1", "red-web2"} and seen, seen
+    with with_controller(LAB, "mux1") as ctl:
+        add_be = ctl.add_backend("web", backend_spec(lab, "red-db1"))
+        remove_vip = ctl.remove_frontend("web", "192.0.2.30", 80, "tcp")
+    assert traffic.one_shot(f"{LAB}.client", "192.0.2.30", 80, timeout=0.5)[0].startswith("error")
+    assert prog_id(fd) == before
+    os.close(fd)
+    with capsys.disabled():
+        print(f"\nmanagement ops: add VIP {add_vip * 1e3:.1f} ms, remove backend {remove_be * 1e3:.1f} ms, "
+              f"add backend {add_be * 1e3:.1f} ms, remove VIP {remove_vip * 1e3:.1f} ms")
+    assert max(add_vip, remove_be, add_be, remove_vip) < 5.0

@@ -1,0 +1,156 @@
+"""`lab lb ...` and `lab bench lb`: thin wrappers over the LB library."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from lab.cli import check_format, console, emit, fail, load_or_exit, out
+
+Format = Annotated[str, typer.Option("--format", help="table or json")]
+LabOpt = Annotated[str | None, typer.Option("--lab", help="Lab name (instead of a topology file)")]
+TopoArg = Annotated[Path | None, typer.Argument(help="Topology file (or use --lab)")]
+
+
+def _lab(topology: Path | None, lab: str | None) -> str:
+    if (topology is None) == (lab is None):
+        raise fail("give either a topology file or --lab NAME")
+    return lab if lab is not None else load_or_exit(topology).name
+
+
+def _root() -> None:
+    if os.geteuid() != 0:
+        raise fail("this command uses BPF and network namespaces and needs root", 1)
+
+
+def _mux(lab: str, lb_name: str) -> str:
+    from lab.lb.state import load_state, muxes_of
+
+    for mux in muxes_of(lab):
+        if any(lb.name == lb_name for lb in load_state(lab, mux).spec.lbs):
+            return mux
+    raise fail(f"lab '{lab}' has no running load balancer '{lb_name}'")
+
+
+def register(app: typer.Typer, bench: typer.Typer) -> None:
+    lb = typer.Typer(help="The XDP load balancer (SLB MUX): status and run-time changes.",
+                     no_args_is_help=True)
+    app.add_typer(lb, name="lb")
+    lb.command("status")(status)
+    lb.command("add-vip")(add_vip)
+    lb.command("remove-vip")(remove_vip)
+    lb.command("add-backend")(add_backend)
+    lb.command("remove-backend")(remove_backend)
+    bench.command("lb")(bench_lb)
+
+
+def status(topology: TopoArg = None, lab: LabOpt = None, fmt: Format = "table") -> None:
+    """VIPs, backends, health and counters of the lab's MUXes."""
+    check_format(fmt, ("table", "json"))
+    name = _lab(topology, lab)
+    _root()
+    from lab.lb.status import lb_status, render
+
+    data = lb_status(name)
+    if fmt == "json":
+        emit({"lab": name, "muxes": data}, "json")
+    else:
+        render(data, out)
+
+
+def _change(lab: str, lb_name: str, what: str, op) -> None:
+    from lab.lb.control import with_controller
+
+    _root()
+    try:
+        with with_controller(lab, _mux(lab, lb_name)) as ctl:
+            seconds = op(ctl)
+    except (KeyError, ValueError) as exc:
+        raise fail(str(exc).strip("'\"")) from None
+    out.print(f"{what}: done in {seconds * 1000:.1f} ms (no program reload)")
+
+
+def add_vip(lab: Annotated[str, typer.Option("--lab")], lb_name: str, vip: str, port: int,
+            protocol: Annotated[str, typer.Option(help="tcp, udp, or all (with port 0: HA ports)")] = "tcp") -> None:
+    """Open VIP:PORT/PROTOCOL on a running load balancer."""
+    from pydantic import ValidationError
+
+    from lab.lb.spec import FrontendSpec
+
+    try:
+        fe = FrontendSpec(vip=vip, port=port, protocol=protocol)
+    except ValidationError as exc:
+        raise fail(f"bad frontend: {exc.errors()[0]['msg']}") from None
+    if (port == 0) != (protocol == "all"):
+        raise fail("HA ports is port 0 with protocol all; a specific rule needs port 1-65535 and tcp/udp")
+    _change(lab, lb_name, f"add {fe.label()}", lambda ctl: ctl.add_frontend(lb_name, fe))
+
+
+def remove_vip(lab: Annotated[str, typer.Option("--lab")], lb_name: str, vip: str, port: int,
+               protocol: Annotated[str, typer.Option()] = "tcp") -> None:
+    """Close VIP:PORT/PROTOCOL (traffic to it is then dropped and counted)."""
+    _change(lab, lb_name, f"remove {vip}:{port}/{protocol}",
+            lambda ctl: ctl.remove_frontend(lb_name, vip, port, protocol))
+
+
+def add_backend(lab: Annotated[str, typer.Option("--lab")], lb_name: str, vm: str) -> None:
+    """Add a VM of the lab to a load balancer's pool."""
+    from lab.lb.spec import backend_spec
+    from lab.providers.embedded import saved_plan
+
+    plan = saved_plan(lab)
+    if plan is None:
+        raise fail(f"lab '{lab}' is not up (no saved plan)")
+    try:
+        spec = backend_spec(plan, vm)
+    except StopIteration:
+        raise fail(f"lab '{lab}' has no VM '{vm}'") from None
+    _change(lab, lb_name, f"add backend {vm}", lambda ctl: ctl.add_backend(lb_name, spec))
+
+
+def remove_backend(lab: Annotated[str, typer.Option("--lab")], lb_name: str, vm: str) -> None:
+    """Remove a backend; its established flows are re-hashed to the others."""
+    _change(lab, lb_name, f"remove backend {vm}", lambda ctl: ctl.remove_backend(lb_name, vm))
+
+
+LiveOpt = Annotated[bool, typer.Option("--live/--no-live", help="also the live XDP vs nftables run")]
+FramesOpt = Annotated[int, typer.Option(help="frames per live run (bounded)", min=10_000, max=2_000_000)]
+
+
+def bench_lb(fmt: Format = "table", live: LiveOpt = True, frames: FramesOpt = 300_000) -> None:
+    """ns/packet (BPF_PROG_TEST_RUN, vs XDP_DROP) and live CPU/pps vs an nftables DNAT LB."""
+    check_format(fmt, ("table", "json"))
+    _root()
+    from lab.lb.bench import run_test_run_bench
+    from lab.lb.livebench import run_live_bench
+
+    with console.status("lb bench: BPF_PROG_TEST_RUN"):
+        tr = run_test_run_bench()
+    lv = None
+    if live:
+        with console.status("lb bench: live XDP vs nftables"):
+            lv = run_live_bench(frames)
+    data = {"drop_ns": tr.drop_ns, "established_ns": tr.established_ns, "new_flow_ns": tr.new_flow_ns,
+            "xdp_cpu_ns_per_pkt": round(lv.xdp_cpu_ns_per_pkt, 1) if lv else None,
+            "nft_cpu_ns_per_pkt": round(lv.nft_cpu_ns_per_pkt, 1) if lv else None,
+            "xdp_pps": round(lv.xdp_pps) if lv else None, "nft_pps": round(lv.nft_pps) if lv else None}
+    if fmt == "json":
+        emit(data, "json")
+        return
+    t = Table("measure", "value", "vs baseline", "target", title="lab bench lb")
+    t.add_row("XDP_DROP floor", f"{tr.drop_ns:.0f} ns/pkt", "1.00x", "")
+    t.add_row("LB established flow", f"{tr.established_ns:.0f} ns/pkt", f"{tr.established_ratio:.2f}x", "<= 2.0x")
+    t.add_row("LB new flow (SYN)", f"{tr.new_flow_ns:.0f} ns/pkt", f"{tr.new_flow_ratio:.2f}x", "<= 2.0x")
+    if lv:
+        ratio = lv.nft_cpu_ns_per_pkt / max(lv.xdp_cpu_ns_per_pkt, 1e-9)
+        t.add_row("MUX CPU, XDP LB", f"{lv.xdp_cpu_ns_per_pkt:.0f} ns/pkt", "1.00x", "")
+        t.add_row("MUX CPU, nftables DNAT", f"{lv.nft_cpu_ns_per_pkt:.0f} ns/pkt", f"{ratio:.1f}x", ">= 4x")
+        t.add_row("forwarded, XDP LB", f"{lv.xdp_pps / 1e6:.2f} Mpps", "", "")
+        t.add_row("forwarded, nftables", f"{lv.nft_pps / 1e6:.2f} Mpps", "", "")
+    out.print(t)
+    out.print("LB figures include one extra bpf_xdp_adjust_head per packet (the benchmark build "
+              "rewinds the encapsulation so `repeat` re-runs the real path).")
