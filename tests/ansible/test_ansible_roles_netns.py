@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 from ansb_targets import SECRET, NetnsLab, topology, write_inventory
+from pyroute2 import IPRoute
 
-from lab.providers.ansible import RunResult, provision
+from lab.providers.ansible import RunResult, deprovision, provision
 
 pytestmark = pytest.mark.root
 
@@ -161,3 +162,27 @@ def test_rdma_claim_without_an_rdma_device_fails_that_host_clearly(converged, ne
     assert "hv1: the inventory says NIC(s) eth0 are RDMA-capable" in message
     assert "no RDMA devices at all" in message
     assert result.hosts["mux1"].status == "ok"  # a failed host is a result, not a lost run
+
+
+def test_check_mode_reports_drift_without_changing_it(converged, netns_lab):
+    lab_dir, inventory, password = converged[:3]
+    with IPRoute(netns=netns_lab.namespaces["hv1"]) as ipr:
+        ipr.link("set", index=ipr.link_lookup(ifname="eth0")[0], mtu=1500)
+    dry = _run(lab_dir, inventory, password, ping=False, check=True, diff=True)
+    assert dry.succeeded, dry.to_json()
+    assert dry.hosts["hv1"].changed_tasks == ["Set the underlay MTU on the underlay interfaces"]
+    assert dry.hosts["tor"].changed == 0 and dry.hosts["mux1"].changed == 0
+    assert netns_lab.mtu("hv1", "eth0") == 1500
+    fixed = _run(lab_dir, inventory, password, ping=False, limit="hv1", tags=["network"])
+    assert fixed.hosts["hv1"].changed_tasks == ["Set the underlay MTU on the underlay interfaces"]
+    assert netns_lab.mtu("hv1", "eth0") == 9000
+
+
+def test_down_removes_the_lab_config_from_the_tor(converged, netns_lab):
+    lab_dir, inventory, password = converged[:3]
+    result = deprovision(topology(), inventory, lab_dir / "state", vault_password_file=password,
+                         ping=False, limit="tor")
+    assert result.succeeded, result.to_json()
+    assert netns_lab.run("tor", "nft", "list", "table", "inet", "stacklab_tor").returncode != 0
+    frr_conf = converged[1].parent / "files" / "tor" / "frr.conf"
+    assert "router bgp" not in frr_conf.read_text()

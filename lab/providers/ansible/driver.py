@@ -7,6 +7,7 @@ nothing on a host changes before every preflight check has passed.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -84,6 +85,9 @@ def run_playbook(playbook: str, inventories: list[Path], state_dir: Path,
     vault = vault_password_file or checks.vault_password_from_env()
     flags = (["--check"] if check else []) + (["--diff"] if diff else [])
     flags += ["--vault-password-file", str(vault)] if vault else []
+    # ansible-runner keeps inputs (extravars...) in <dir>/env across runs; each run
+    # passes all of its own, so a previous run's must not leak into this one
+    shutil.rmtree(state_dir / "env", ignore_errors=True)
     ident = f"{Path(playbook).stem}-{time.strftime('%Y%m%dT%H%M%S')}-{time.monotonic_ns() % 10**6}"
     with live_progress(f"ansible {playbook}", console) as collector:
         runner = ansible_runner.run(
