@@ -14,7 +14,7 @@ RTPROT_STATIC = 4
 MAIN_TABLE = 254
 
 
-def diff_addresses(host: HostPlan, ipr: IPRoute | None) -> list[Change]:
+def diff_addresses(host: HostPlan, ipr: IPRoute | None, prune: bool = True) -> list[Change]:
     names = {m["index"]: m.get("IFLA_IFNAME") for m in ipr.get_links()} if ipr else {}
     indexes = {name: index for index, name in names.items()}
     have: dict[tuple[str, str], int] = {}
@@ -33,7 +33,7 @@ def diff_addresses(host: HostPlan, ipr: IPRoute | None) -> list[Change]:
         changes.append(Change(host.name, "create", "address", f"{cidr} on {ifname}", add))
     planned_links = {link.name for link in host.links}
     for (ifname, cidr), index in sorted(have.items()):
-        if ifname in planned_links and (ifname, cidr) not in want:
+        if prune and ifname in planned_links and (ifname, cidr) not in want:
             addr, plen = cidr.split("/")
             changes.append(Change(
                 host.name, "delete", "address", f"{cidr} on {ifname}",
@@ -46,7 +46,7 @@ def _route_key(msg) -> tuple[str, str]:
     return (f"{dst}/{msg['dst_len']}" if dst else "default", msg.get("RTA_GATEWAY") or "")
 
 
-def diff_routes(host: HostPlan, ipr: IPRoute | None) -> list[Change]:
+def diff_routes(host: HostPlan, ipr: IPRoute | None, prune: bool = True) -> list[Change]:
     have = set()
     if ipr:
         have = {_route_key(m) for m in ipr.get_routes(family=socket.AF_INET, table=MAIN_TABLE)
@@ -57,7 +57,7 @@ def diff_routes(host: HostPlan, ipr: IPRoute | None) -> list[Change]:
         changes.append(Change(host.name, "create", "route", f"{dst} via {via}",
                               lambda d=dst, v=via: ipr.route("replace", dst=d if d != "default" else "0.0.0.0/0",
                                                              gateway=v, proto=RTPROT_STATIC)))
-    for dst, via in sorted(have - want):
+    for dst, via in sorted(have - want) if prune else ():
         changes.append(Change(host.name, "delete", "route", f"{dst} via {via}",
                               lambda d=dst, v=via: ipr.route("del", dst=d if d != "default" else "0.0.0.0/0",
                                                              gateway=v, proto=RTPROT_STATIC)))

@@ -99,8 +99,9 @@ def diff_link_creation(host: HostPlan, ipr: IPRoute | None, namespace_of: dict[s
 
 
 def diff_link_config(host: HostPlan, ipr: IPRoute | None, mark: str,
-                     keep: frozenset[str] = frozenset()) -> list[Change]:
-    """MTU, MAC, master, port flags, mark and up state; unplanned links removed.
+                     keep: frozenset[str] = frozenset(), prune: bool = True) -> list[Change]:
+    """MTU, MAC, master, port flags, mark and up state; unplanned links removed
+    when `prune` (a lab namespace is all ours; a real server is not).
     `keep` names links managed by another applier (e.g. VM taps)."""
     seen = observe_links(ipr) if ipr else {}
     by_index = {link.index: name for name, link in seen.items()}
@@ -121,7 +122,7 @@ def diff_link_config(host: HostPlan, ipr: IPRoute | None, mark: str,
                                   lambda i=have.index, p=port: ipr.brport("set", index=i, **p)))
     planned = {s.name for s in host.links} | set(keep) | {"lo"}
     for name, have in seen.items():
-        if name not in planned:
+        if prune and name not in planned:
             changes.append(Change(host.name, "delete", "link", name,
                                   lambda i=have.index: ipr.link("del", index=i)))
     return changes

@@ -17,7 +17,7 @@ from lab.plan.naming import digest
 TABLE = "stacklab"
 
 
-def _ruleset_tag(namespace: str) -> str | None:
+def ruleset_tag(namespace: str) -> str | None:
     """The tag our rules carry as comment; "" for a table we did not tag; None if absent."""
     items = list_table(namespace, "ip", TABLE)
     if items is None:
@@ -47,7 +47,7 @@ def diff_snat(host: HostPlan, exists: bool) -> list[Change]:
     if not host.snat:
         return []
     tag = "stacklab " + digest(json.dumps([s.model_dump() for s in host.snat], sort_keys=True))
-    current = _ruleset_tag(host.namespace) if exists else None
+    current = ruleset_tag(host.namespace) if exists else None
     if current == tag:
         return []
 

@@ -30,7 +30,11 @@ def namespace_exists(name: str) -> bool:
 @contextmanager
 def inside(name: str) -> Iterator[None]:
     """Run the body with this thread in namespace `name` (sockets opened
-    here stay bound to it; /proc/sys/net refers to it)."""
+    here stay bound to it; /proc/sys/net refers to it). An empty name is the
+    current namespace (a real server's own)."""
+    if not name:
+        yield
+        return
     netns.pushns(name)
     try:
         yield

@@ -23,6 +23,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     app.command("up")(up)
     app.command("down")(down)
     app.command("status")(status)
+    app.command("apply-host")(apply_host)
     from lab.providers.bench import bench_fabric
 
     bench.command("fabric")(bench_fabric)
@@ -132,3 +133,38 @@ def _print_status(data: dict) -> None:
 def _health(value: str) -> str:
     color = {"ok": "green", "down": "red", "missing": "red"}.get(value, "yellow")
     return f"[{color}]{value}[/]"
+
+
+def apply_host(
+    plan_file: Annotated[Path, typer.Option("--plan", help="JSON: {\"host\": NAME, \"plan\": <lab plan>} or a plan")],
+    host: Annotated[str, typer.Option("--host", help="Which host of the plan this machine is")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change; change nothing")] = False,
+    remove: Annotated[bool, typer.Option("--down", help="Remove this host's planned state instead")] = False,
+    fmt: Format = "table",
+) -> None:
+    """Apply one host's planned fabric state to this machine (real servers, via Ansible)."""
+    import json
+
+    from pydantic import ValidationError
+
+    from lab.plan.model import Plan
+    from lab.providers.host_apply import apply_host as apply_one
+    from lab.providers.host_apply import remove_host
+
+    check_format(fmt, ("table", "json"))
+    try:
+        data = json.loads(plan_file.read_text())
+        plan = Plan.model_validate(data.get("plan", data))
+    except (OSError, ValueError, ValidationError) as exc:
+        raise fail(f"--plan {plan_file}: not a stacklab plan ({str(exc).splitlines()[0]})") from None
+    if host not in {h.name for h in plan.hosts}:
+        raise fail(f"--host {host!r} is not in the plan; hosts: {', '.join(h.name for h in plan.hosts)}")
+    _require_root()
+    changes = (remove_host if remove else apply_one)(plan, host, dry_run=dry_run)
+    if fmt == "json":
+        emit({"host": host, "dry_run": dry_run, "down": remove, "changed": len(changes),
+              "changes": [c.to_json() for c in changes]}, "json")
+        return
+    for change in changes:
+        out.print(f"  {change}", markup=False, highlight=False)
+    out.print(f"{host}: {'would change' if dry_run else 'changed'} {len(changes)} objects")

@@ -1,0 +1,85 @@
+"""`lab apply-host`: one host's planned fabric state applied to the machine
+it runs on, with the embedded provider's appliers (used by the Ansible
+`lab_agent` role on real servers: one code path for both worlds).
+
+On a real server the NICs exist (nothing to create, hardware MAC kept), and
+links, addresses and routes the plan does not mention are left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pyroute2 import IPRoute
+
+from lab.apply import l3, links, nat, overlay
+from lab.apply.changes import Change
+from lab.apply.nft import nft_run
+from lab.plan.model import HostPlan, Plan
+
+
+def real_host(host: HostPlan) -> HostPlan:
+    """The NIC (a veth without master in the embedded lab) exists with its own
+    MAC; ports of namespace stand-in endpoints have no meaning here."""
+    kept = []
+    for link in host.links:
+        if link.kind == "veth" and link.master:
+            continue
+        kept.append(link.model_copy(update={"peer": None, "mac": None}) if link.kind == "veth" else link)
+    return host.model_copy(update={"namespace": "", "links": kept})
+
+
+def _phases(host: HostPlan, ipr: IPRoute, mark: str) -> list[Callable[[], list[Change]]]:
+    return [
+        lambda: links.diff_link_creation(host, ipr, {}),
+        lambda: links.diff_link_config(host, ipr, mark, prune=False),
+        lambda: l3.diff_addresses(host, ipr, prune=False),
+        lambda: l3.diff_routes(host, ipr, prune=False),
+        lambda: l3.diff_sysctls(host, exists=True),
+        lambda: overlay.diff_fdb(host, ipr) + overlay.diff_neighbours(host, ipr),
+        lambda: nat.diff_snat(host, exists=True),
+    ]
+
+
+def apply_host(plan: Plan, name: str, dry_run: bool = False) -> list[Change]:
+    host = real_host(plan.host(name))
+    done: list[Change] = []
+    with IPRoute() as ipr:
+        for phase in _phases(host, ipr, plan.mark):
+            changes = phase()
+            if dry_run:
+                done += changes
+                continue
+            for change in changes:
+                change.apply()
+                done.append(change)
+    return done
+
+
+def remove_host(plan: Plan, name: str, dry_run: bool = False) -> list[Change]:
+    """Undo what apply_host created: the lab's bridges and VXLAN devices (only
+    those carrying the lab's mark), planned addresses and routes, the SNAT table."""
+    host = real_host(plan.host(name))
+    changes: list[Change] = []
+    with IPRoute() as ipr:
+        seen = links.observe_links(ipr)
+        for spec in host.links:
+            have = seen.get(spec.name)
+            if spec.kind in ("bridge", "vxlan") and have and have.alias == plan.mark:
+                changes.append(Change(name, "delete", "link", spec.name,
+                                      lambda i=have.index: ipr.link("del", index=i)))
+        for addr in host.addresses:
+            have = seen.get(addr.ifname)
+            if have and addr.ifname not in {s.name for s in host.links if s.kind in ("bridge", "vxlan")}:
+                ip, plen = addr.cidr.split("/")
+                if any(a.get("IFA_ADDRESS") == ip for a in ipr.get_addr(index=have.index)):
+                    changes.append(Change(name, "delete", "address", addr.cidr,
+                                          lambda i=have.index, a=ip, p=int(plen): ipr.addr("del", index=i,
+                                                                                            address=a, prefixlen=p)))
+        if host.snat and nat.ruleset_tag("") is not None:
+            changes.append(Change(name, "delete", "snat", nat.TABLE, lambda: nft_run(
+                "", [{"delete": {"table": {"family": "ip", "name": nat.TABLE}}}])))
+        if not dry_run:
+            for change in changes:
+                change.apply()
+    return changes
