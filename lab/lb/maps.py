@@ -22,7 +22,7 @@ GLOBAL_COUNTERS = ("non_ipv4_pass", "non_vip_pass", "no_rule_drop", "frag_drop",
 
 _RULE = struct.Struct("=2sBBIII")
 _SLOT_HEAD = struct.Struct("=II")
-_CONN_ENTRY = struct.Struct("=16sII")
+_CONN_ENTRY = struct.Struct("=16sIIII")
 _BACKEND = struct.Struct("=4sI6s6s6sH")
 _CONFIG = struct.Struct("=4s6sHIII")
 _STATS = struct.Struct("=QQQ")
@@ -183,7 +183,11 @@ class LbMaps:
         return result
 
     def _conn_sets(self, idx: int) -> list[bytes]:
-        return self.m["lb_conn"].lookup_percpu(_U32.pack(idx)) or []
+        conn = self.m["lb_conn"]
+        if conn.percpu:
+            return conn.lookup_percpu(_U32.pack(idx)) or []
+        raw = conn.lookup(_U32.pack(idx))
+        return [raw] if raw else []
 
     def conn_backend(self, src: str, dst: str, sport: int, dport: int, proto: int) -> set[int]:
         """Backends recorded for a flow across CPUs (empty: not in the table)."""
@@ -192,7 +196,7 @@ class LbMaps:
         found = set()
         for raw in self._conn_sets(flow_hash(src, dst, sport, dport, proto) & (nsets - 1)):
             for i in range(CONN_WAYS):
-                k, backend, _ = _CONN_ENTRY.unpack_from(raw, 8 + i * _CONN_ENTRY.size)
+                k, backend, _, _, _ = _CONN_ENTRY.unpack_from(raw, 8 + i * _CONN_ENTRY.size)
                 if backend and k == key:
                     found.add(backend)
         return found

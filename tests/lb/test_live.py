@@ -94,9 +94,15 @@ def test_affinity_check_fails_when_affinity_is_off(lab):
     assert result.verdict == "fail", result.measured
 
 
-def test_down_leaves_no_pins_and_no_state(lab):
-    assert muxes_of(LAB) == ["mux1"]
-    assert (loader.pin_root(LAB) / "mux1" / "lb").exists()
+def test_status_shows_vips_backends_health_and_counters(lab):
+    from lab.lb.status import lb_status
+
+    (mux,) = lb_status(LAB)
+    assert mux["xdp_attached"] is True
+    assert {(f["vip"], f["port"]) for f in mux["frontends"]} == {("192.0.2.10", 80), ("192.0.2.20", 0)}
+    assert {b["name"] for b in mux["backends"]} == {"red-web1", "red-web2", "red-db1"}
+    assert all(b["healthy"] for b in mux["backends"])
+    assert mux["counters"]["tx"] > 1000
 
 
 def test_vip_and_backends_change_at_run_time_without_reloading_the_program(lab, capsys):
@@ -123,3 +129,15 @@ def test_vip_and_backends_change_at_run_time_without_reloading_the_program(lab, 
         print(f"\nmanagement ops: add VIP {add_vip * 1e3:.1f} ms, remove backend {remove_be * 1e3:.1f} ms, "
               f"add backend {add_be * 1e3:.1f} ms, remove VIP {remove_vip * 1e3:.1f} ms")
     assert max(add_vip, remove_be, add_be, remove_vip) < 5.0
+
+
+def test_lb_down_detaches_and_leaves_no_pins_or_state(lab):
+    """Runs last: the fixture's own teardown then finds nothing to remove."""
+    tor = next(h for h in lab.hosts if h.role == "tor")
+    tor_port = next(link.name for link in tor.links if link.peer and link.peer.host == "mux1")
+    assert muxes_of(LAB) == ["mux1"]
+    lifecycle.down(LAB)
+    assert muxes_of(LAB) == []
+    assert not loader.pin_root(LAB).exists()
+    assert loader.attached_prog_id(lab.host("mux1").namespace, "eth0") == 0
+    assert loader.attached_prog_id(tor.namespace, tor_port) == 0

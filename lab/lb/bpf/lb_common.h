@@ -102,12 +102,18 @@ struct flow_key {
 	__u8 pad[3];
 };
 
-/* Connection table: per-CPU, set-associative (LB_CONN_WAYS ways per set),
- * least-recently-used way replaced. An array, so lookups are inlined. */
+/* Connection table: set-associative (LB_CONN_WAYS ways per set), the least
+ * recently used way replaced; an array, so lookups are inlined. Shared by all
+ * CPUs, not per-CPU: veth has no RSS, a flow's packets are processed on
+ * whichever CPU its sender runs, and per-CPU tables lost affinity for about
+ * a fifth of the flows in the live test. Entries are written without a lock;
+ * `tag` binds backend to key so a torn entry reads as a miss. */
 struct conn_entry {
 	struct flow_key key;
 	__u32 backend;    /* 0 = free */
+	__u32 tag;        /* fmix32(flow hash ^ backend) */
 	__u32 last_used;  /* the set's clock at the last hit */
+	__u32 pad;
 };
 
 struct conn_set {

@@ -87,7 +87,7 @@ static __always_inline int same_flow(const struct flow_key *a, const struct flow
 
 /* The way holding this flow, else the least recently used way (to replace). */
 static __always_inline struct conn_entry *conn_way(struct conn_set *set, const struct flow_key *k,
-						   int *found)
+						   __u32 hash, int *found)
 {
 	struct conn_entry *victim = &set->way[0];
 
@@ -95,7 +95,7 @@ static __always_inline struct conn_entry *conn_way(struct conn_set *set, const s
 	for (int i = 0; i < LB_CONN_WAYS; i++) {
 		struct conn_entry *e = &set->way[i];
 
-		if (e->backend && same_flow(&e->key, k)) {
+		if (e->backend && same_flow(&e->key, k) && e->tag == fmix32(hash ^ e->backend)) {
 			*found = 1;
 			return e;
 		}
@@ -120,7 +120,7 @@ static __always_inline __u32 choose_backend(const struct vip_rule *rule, struct 
 	if (affinity) {
 		set = bpf_map_lookup_elem(&lb_conn, &set_idx);
 		if (set) {
-			e = conn_way(set, &p->flow, &found);
+			e = conn_way(set, &p->flow, hash, &found);
 			set->clock += 1;
 		}
 		if (found && !is_syn && valid_backend(e->backend)) {
@@ -135,6 +135,7 @@ static __always_inline __u32 choose_backend(const struct vip_rule *rule, struct 
 	if (e && set && id) {
 		e->key = p->flow;
 		e->backend = id;
+		e->tag = fmix32(hash ^ id);
 		e->last_used = set->clock;
 	}
 	return id;

@@ -30,7 +30,7 @@ struct {
 } lb_rings SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, LB_CONN_SETS);
 	__type(key, __u32);
 	__type(value, struct conn_set);
