@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PING_INTERVAL_S = 0.5
+PING_RESEND_S = 3.0  # QEMU holds host->guest bytes until the guest opens its port
 
 
 class AgentError(RuntimeError):
@@ -79,6 +80,15 @@ class _Lines:
         return line.decode(errors="replace").strip()
 
 
+def _send_quietly(s: socket.socket, data: bytes) -> None:
+    """A ping that cannot be queued now (guest not reading yet) is simply retried."""
+    s.settimeout(PING_INTERVAL_S)
+    try:
+        s.sendall(data)
+    except TimeoutError:
+        pass
+
+
 def wait_ready(sock_path: Path, timeout_s: float = 60.0) -> float:
     """Ping until the agent answers; returns seconds waited."""
     start = time.monotonic()
@@ -90,10 +100,10 @@ def wait_ready(sock_path: Path, timeout_s: float = 60.0) -> float:
     token = uuid.uuid4().hex[:8]
     with _channel(sock_path, timeout_s) as s:
         lines = _Lines(s, deadline)
-        last_ping = 0.0
+        last_ping = -PING_RESEND_S
         while True:
-            if time.monotonic() - last_ping >= PING_INTERVAL_S:
-                s.sendall(f"PING {token}\n".encode())
+            if time.monotonic() - last_ping >= PING_RESEND_S:
+                _send_quietly(s, f"PING {token}\n".encode())
                 last_ping = time.monotonic()
             line = lines.next()
             if line is None:

@@ -179,15 +179,17 @@ def plumb_tap(vm: EndpointPlan) -> bool:
     return changed
 
 
-def tap_bridge(vm: EndpointPlan) -> str | None:
-    """Name of the bridge the VM's tap is enslaved to in its server namespace."""
+def tap_bridge(namespace: str, port: str) -> str | None:
+    """Name of the bridge a VM's tap is enslaved to in its server namespace."""
+    if not Path("/run/netns", namespace).exists():
+        return None
     try:
-        with inside(vm.server_namespace):
+        with inside(namespace):
             ipr = IPRoute()
     except OSError:
         return None
     with ipr:
-        tap = ipr.link_lookup(ifname=vm.port)
+        tap = ipr.link_lookup(ifname=port)
         if not tap:
             return None
         master = ipr.get_links(tap[0])[0].get("IFLA_MASTER")

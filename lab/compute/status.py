@@ -42,8 +42,11 @@ def _one(dom: libvirt.virDomain, meta: dict, lab_dir: Path) -> dict:
         d["lease"] = disks.lease_state(lab_dir, Path(str(d["file"])), dom.name(), running)
         disk_rows.append(d)
     prov = provision.read_state(lab_dir, vm)
+    plugged = libvirt_driver.tap_bridge(meta.get("namespace", ""), meta.get("port", "")) if running \
+        else None
     memory_mib = int(root.findtext("memory") or 0) // 1024
-    return {
+    row = {
+        "name": vm,
         "vm": vm,
         "domain": dom.name(),
         "domain_type": root.get("type"),
@@ -65,6 +68,23 @@ def _one(dom: libvirt.virDomain, meta: dict, lab_dir: Path) -> dict:
                          if k in prov},
         "serial_log": str(paths.serial_log(lab_dir, vm)),
     }
+    row["nic"]["plugged_into"] = plugged
+    row["health"] = _health(row)
+    return row
+
+
+def _health(row: dict) -> str:
+    """'ok', or the first thing a person should look at."""
+    if row["state"] != "running":
+        return f"down ({row['state']})"
+    if row["nic"]["plugged_into"] != row["nic"]["bridge"]:
+        return f"nic not on {row['nic']['bridge']}"
+    if not row["leases_consistent"]:
+        return "inconsistent disk lease"
+    prov = row["provisioning"]
+    if prov.get("state") == "failed":
+        return f"provisioning failed (exit {prov.get('exit_code')})"
+    return "ok"
 
 
 def inconsistent_disks(lab: str, lab_dir: Path) -> list[str]:

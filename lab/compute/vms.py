@@ -70,9 +70,13 @@ def ensure_vms(plan: Plan, lab_dir: Path, journal_record: JournalRecord,
         image = ensure_image(progress)
         dtype = libvirt_driver.domain_type(conn, image)
         started: list[EndpointPlan] = []
+        to_start: list[tuple[EndpointPlan, libvirt.virDomain]] = []
         for vm in vms:
             changes += _ensure_domain(conn, plan, lab_dir, vm, image, dtype, journal_record,
-                                      (vips or {}).get(vm.name, []), started)
+                                      (vips or {}).get(vm.name, []), started, to_start)
+        _start_all(to_start)
+        if to_start:
+            progress(f"VMs: {len(to_start)} started ({dtype}), plugging taps into bridges")
         for vm in vms:
             if libvirt_driver.plumb_tap(vm) and vm not in started:
                 changes.append(Change(vm.server, "update", "vm-nic", f"{vm.name} {vm.port}", _done))
@@ -87,7 +91,8 @@ def ensure_vms(plan: Plan, lab_dir: Path, journal_record: JournalRecord,
 
 def _ensure_domain(conn: libvirt.virConnect, plan: Plan, lab_dir: Path, vm: EndpointPlan,
                    image: GuestImage, dtype: str, journal_record: JournalRecord,
-                   vips: list[str], started: list[EndpointPlan]) -> list[Change]:
+                   vips: list[str], started: list[EndpointPlan],
+                   to_start: list[tuple[EndpointPlan, libvirt.virDomain]]) -> list[Change]:
     name = domain_name(plan.lab, vm.name)
     dom = libvirt_driver.lookup(conn, name)
     if dom is not None and dom.isActive():
@@ -105,14 +110,25 @@ def _ensure_domain(conn: libvirt.virConnect, plan: Plan, lab_dir: Path, vm: Endp
     for disk in specs:
         disks.acquire_lease(lab_dir, disk.path, vm.name, name, running)
     paths.agent_socket(lab_dir, vm.name).unlink(missing_ok=True)
-    try:
-        dom.create()
-    except libvirt.libvirtError as exc:
-        raise libvirt_driver.ComputeError(
-            f"VM {vm.name}: cannot start domain {name}: {exc}") from exc
     changes.append(Change(vm.server, "update", "vm", f"{name} started", _done))
     started.append(vm)
+    to_start.append((vm, dom))
     return changes
+
+
+def _start_all(to_start: list[tuple[EndpointPlan, libvirt.virDomain]]) -> None:
+    """Start domains in parallel: each start waits on QEMU's launch, not on CPU."""
+    def start(item: tuple[EndpointPlan, libvirt.virDomain]) -> None:
+        vm, dom = item
+        try:
+            dom.create()
+        except libvirt.libvirtError as exc:
+            raise libvirt_driver.ComputeError(
+                f"VM {vm.name}: cannot start domain {dom.name()}: {exc}") from exc
+
+    if to_start:
+        with ThreadPoolExecutor(max_workers=min(8, len(to_start))) as pool:
+            list(pool.map(start, to_start))
 
 
 def _ensure_disks(lab_dir: Path, vm: EndpointPlan, image: GuestImage,

@@ -40,10 +40,14 @@ from lab.plan.planner import build_plan
 plan = build_plan(Topology.model_validate(json.loads(sys.argv[1])))
 
 def record(kind, name, detail=""):
-    if kind == "domain" and name.endswith("cptx-2"):
-        os.kill(os.getpid(), signal.SIGKILL)  # crash: first VM running, second only disked
+    if sys.argv[3] == "define" and kind == "domain" and name.endswith("cptx-2"):
+        os.kill(os.getpid(), signal.SIGKILL)  # first VM defined, second only has a disk
 
-vms.ensure_vms(plan, Path(sys.argv[2]), record)
+def progress(step):
+    if sys.argv[3] == "start" and "plugging" in step:
+        os.kill(os.getpid(), signal.SIGKILL)  # both VMs running, taps not yet plugged
+
+vms.ensure_vms(plan, Path(sys.argv[2]), record, progress)
 """
 
 
@@ -52,25 +56,33 @@ def _root_has_link(name: str) -> bool:
         return bool(ipr.link_lookup(ifname=name))
 
 
-def test_remove_after_crash_mid_create_leaves_no_domain_disk_or_tap(vm_host):
+@pytest.mark.parametrize(("crash_at", "domains_left"), [
+    ("define", ["cptx.cptx-1"]),
+    ("start", ["cptx.cptx-1", "cptx.cptx-2"]),
+])
+def test_remove_after_crash_mid_create_leaves_no_domain_disk_or_tap(vm_host, crash_at,
+                                                                     domains_left):
     plan = build_plan(Topology.model_validate(TOPOLOGY))
     lab_dir = default_lab_dir(plan.lab)
-    child = subprocess.run([sys.executable, "-c", CHILD, json.dumps(TOPOLOGY), str(lab_dir)],
+    child = subprocess.run([sys.executable, "-c", CHILD, json.dumps(TOPOLOGY), str(lab_dir),
+                            crash_at],
                            check=False, capture_output=True, text=True, timeout=180,
                            env=os.environ.copy())
     try:
         assert child.returncode == -9, child.stderr
         conn = connect()
         try:
-            left = [d.name() for d, _ in lab_domains(conn, mark_for(plan.lab))]
+            left = sorted((d.name(), bool(d.isActive()))
+                          for d, _ in lab_domains(conn, mark_for(plan.lab)))
         finally:
             conn.close()
-        assert left == ["cptx.cptx-1"]  # the crash really left residue behind
+        # the crash really left residue behind (running domains in the "start" case)
+        assert left == [(name, crash_at == "start") for name in domains_left]
         assert sorted(p.name for p in compute_dir(lab_dir).rglob("*.qcow2")) == [
             "data-d1.qcow2", "os.qcow2", "os.qcow2"]
     finally:
         removed = vms.remove_vms(plan.lab, lab_dir)
-    assert "domain cptx.cptx-1" in removed
+    assert sorted(r for r in removed if r.startswith("domain")) == [f"domain {d}" for d in domains_left]
     conn = connect()
     try:
         assert lab_domains(conn, mark_for(plan.lab)) == []

@@ -56,10 +56,12 @@ def test_vms_on_one_bridge_reach_each_other_only_through_the_tap(booted):
         ipr.link("set", index=ipr.link_lookup(ifname=vm_b.port)[0], master=0)
     try:
         assert not operations.exec_vm(plan.lab, lab_dir, "cpt-a", ping).ok
+        assert _row(plan, lab_dir, "cpt-b")["health"] == "nic not on br1001"
     finally:
         changes = vms.ensure_vms(plan, lab_dir, lambda *_: None)  # re-plugs it
     assert [c.kind for c in changes] == ["vm-nic"]
     assert operations.exec_vm(plan.lab, lab_dir, "cpt-a", ping).ok
+    assert _row(plan, lab_dir, "cpt-b")["health"] == "ok"
 
 
 def test_run_command_returns_exit_code_and_output(booted):
@@ -81,6 +83,7 @@ def test_provisioning_failure_and_success_propagate_to_state(booted):
         "update provision hv1: cpt-b failed (exit 7)"]
     prov = _row(plan, lab_dir, "cpt-b")["provisioning"]
     assert (prov["state"], prov["exit_code"], prov["output"]) == ("failed", 7, "boom\n")
+    assert _row(plan, lab_dir, "cpt-b")["health"] == "provisioning failed (exit 7)"
     assert "VMExtensionProvisioningError" in prov["error"]
     vms.ensure_vms(plan, lab_dir, lambda *_: None)  # the fixed script runs again
     prov = _row(plan, lab_dir, "cpt-b")["provisioning"]
