@@ -10,7 +10,7 @@ APT_PACKAGES=(
   iproute2 nftables tcpdump netsniff-ng
   # compute: libvirt/QEMU, guest image, storage benchmark
   libvirt-daemon-system libvirt-dev pkg-config qemu-system-x86 qemu-utils
-  busybox-static fio cpio debootstrap
+  busybox-static fio cpio debootstrap e2fsprogs
   # load balancer datapath
   clang llvm libbpf-dev bpftool
   # provisioning, verification, reporting

@@ -92,7 +92,11 @@ def kernel_package() -> tuple[str, str]:
             return saved["package"], saved["version"]
     except (OSError, ValueError, KeyError):
         pass
-    show = _run("apt-cache", "show", "--no-all-versions", KERNEL_METAPACKAGE)
+    try:
+        show = _run("apt-cache", "show", "--no-all-versions", KERNEL_METAPACKAGE)
+    except ImageError:  # a fresh machine may have empty apt lists
+        _run("apt-get", "update", "-qq")
+        show = _run("apt-cache", "show", "--no-all-versions", KERNEL_METAPACKAGE)
     match = re.search(r"^Depends:.*?(linux-image-[^\s,]+) \(= ([^)]+)\)", show, re.MULTILINE)
     if not match:
         raise ImageError(f"apt knows no kernel behind {KERNEL_METAPACKAGE}: run apt-get update")
