@@ -153,10 +153,12 @@ def check_affinity(lab: str, flows: int = 120) -> CheckResult:
 
 
 @contextmanager
-def _probing(lab: str) -> Iterator[None]:
-    """The lab's probe daemon if it runs; else probe rounds in a thread here."""
+def _probing(lab: str) -> Iterator[list[str]]:
+    """The lab's probe daemon if it runs; else probe rounds in a thread here.
+    Yields the errors the rounds hit (a failed round must not end probing)."""
+    errors: list[str] = []
     if _daemon_pid(lab):
-        yield
+        yield errors
         return
     stop = threading.Event()
     verdicts: dict = {}
@@ -164,7 +166,10 @@ def _probing(lab: str) -> Iterator[None]:
 
     def loop() -> None:
         while not stop.is_set():
-            probed.probe_round(lab, verdicts, due)
+            try:
+                probed.probe_round(lab, verdicts, due)
+            except Exception as exc:  # reported in the check's result
+                errors.append(f"{exc.__class__.__name__}: {exc}")
             stop.wait(probed.TICK_S)
 
     t = threading.Thread(target=loop, name="lb-probes", daemon=True)
@@ -207,7 +212,7 @@ def check_failover(lab: str, flows: int = 60) -> CheckResult:
     def avoided() -> bool:
         return all(traffic.one_shot(client, fe.vip, fe.port, 0.5)[0] != victim.name for _ in range(20))
 
-    with traffic.echo_backends(lb.backends) as procs, _probing(lab):
+    with traffic.echo_backends(lb.backends) as procs, _probing(lab) as probe_errors:
         _wait_for(lambda: healthy(True), 4 * window)
         conns = [traffic.Conn(client, fe.vip, fe.port, timeout=1.0) for _ in range(flows)]
         before = [c.ask() for c in conns]
@@ -229,7 +234,8 @@ def check_failover(lab: str, flows: int = 60) -> CheckResult:
     ok = (avoid_after is not None and avoid_after <= window and moved == 0 and back_used)
     measured = (f"new flows avoid {victim.name} after {_secs(avoid_after)} (window {window:.2f} s); "
                 f"{moved}/{len(on_healthy)} healthy flows moved; "
-                f"back in service: {back_used} after {_secs(back_after)}")
+                f"back in service: {back_used} after {_secs(back_after)}"
+                + (f"; probe errors: {probe_errors[:3]}" if probe_errors else ""))
     return _result(name, f"avoided within {window:.2f} s, 0 healthy flows moved, comes back",
                    measured, ok, t0, metrics={"failover_s": [avoid_after or -1.0],
                                               "healthy_moved_fraction": [frac]})

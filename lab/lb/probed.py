@@ -58,7 +58,10 @@ def main(argv: list[str]) -> int:
     verdicts: dict[tuple[str, str, str], Verdict] = {}
     due: dict[tuple[str, str], float] = {}
     while running and muxes_of(lab):
-        probe_round(lab, verdicts, due)
+        try:
+            probe_round(lab, verdicts, due)
+        except Exception as exc:  # keep probing; the log tells why a round failed
+            print(f"probe round failed: {exc!r}", file=sys.stderr, flush=True)
         time.sleep(TICK_S)
     return 0
 
