@@ -32,6 +32,10 @@ underlay: {subnet: 198.18.0.0/24, mtu: 9000}
 servers:
   - {name: hv1, role: compute, nics: [{name: eth0, rdma: RDMA}]}
   - {name: mux1, role: mux, nics: [{name: eth0}]}
+tenants:
+  - {name: red, vni: 1001, subnets: [{name: web, prefix: 100.64.1.0/24}]}
+vms:
+  - {name: red-web1, tenant: red, subnet: web, server: hv1, kind: netns, address: 100.64.1.10}
 """
 
 
@@ -132,6 +136,9 @@ def write_inventory(lab: NetnsLab, directory: Path, overrides: dict | None = Non
         "tor_nft_path": f"{files}/tor/acl.nft",
         "kvm_host_manage_services": False,
         "lab_agent_install": False,
+        "lab_agent_lab_bin": str(Path(sys.executable).parent / "lab"),
+        "lab_agent_plan_path": f"{files}/{{{{ inventory_hostname }}}}/plan.json",
+        "lab_agent_owner": "root",
         **(overrides or {}),
     }
     hosts = {h: {"ansible_host": ns} for h, ns in lab.namespaces.items()}

@@ -34,7 +34,8 @@ def test_inventory_groups_and_host_vars_follow_the_topology():
     assert set(servers["mux"]["hosts"]) == {"mux1"}
     assert hv1["lab_underlay_ip"] == "198.18.0.11"
     assert hv1["lab_nics"][0] == {"name": "eth0", "speed_gbps": 25, "rdma": True}
-    assert hv1["lab_host_plan"]["name"] == "hv1"
+    assert hv1["lab_plan_host"] == "hv1"
+    assert "hv1" in {h["name"] for h in inv["vars"]["lab_plan"]["hosts"]}
     assert {n["name"]: n["role"] for n in tor["lab_tor_bgp_neighbors"]} == {"hv1": "compute", "mux1": "mux"}
     assert tor["lab_tor_interfaces"][0]["address"] == "198.18.0.1/24"
     assert inv["vars"]["lab_underlay_mtu"] == 9000

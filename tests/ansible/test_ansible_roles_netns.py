@@ -21,13 +21,13 @@ from lab.providers.ansible import RunResult, deprovision, provision
 
 pytestmark = pytest.mark.root
 
-TAGS = ["network", "firewall", "ssh", "secrets", "kvm", "frr", "rdma"]
+TAGS = ["network", "firewall", "ssh", "secrets", "kvm", "frr", "rdma", "plan"]
 
 
 def _run(lab_dir: Path, inventory: Path, password: Path, rdma: bool = False,
          **options) -> RunResult:
     return provision(topology(rdma), inventory, lab_dir / "state", vault_password_file=password,
-                     tags=options.pop("tags", TAGS), skip_tags=["plan"], **options)
+                     tags=options.pop("tags", TAGS), **options)
 
 
 @pytest.fixture(scope="module")
@@ -170,19 +170,39 @@ def test_check_mode_reports_drift_without_changing_it(converged, netns_lab):
         ipr.link("set", index=ipr.link_lookup(ifname="eth0")[0], mtu=1500)
     dry = _run(lab_dir, inventory, password, ping=False, check=True, diff=True)
     assert dry.succeeded, dry.to_json()
-    assert dry.hosts["hv1"].changed_tasks == ["Set the underlay MTU on the underlay interfaces"]
+    # both the role's MTU task and the lab agent's dry run see the drift
+    assert "Set the underlay MTU on the underlay interfaces" in dry.hosts["hv1"].changed_tasks
+    assert set(dry.hosts["hv1"].changed_tasks) <= {"Set the underlay MTU on the underlay interfaces",
+                                                   "Apply the plan with the stacklab appliers"}
     assert dry.hosts["tor"].changed == 0 and dry.hosts["mux1"].changed == 0
     assert netns_lab.mtu("hv1", "eth0") == 1500
-    fixed = _run(lab_dir, inventory, password, ping=False, limit="hv1", tags=["network"])
-    assert fixed.hosts["hv1"].changed_tasks == ["Set the underlay MTU on the underlay interfaces"]
-    assert netns_lab.mtu("hv1", "eth0") == 9000
+    with IPRoute(netns=netns_lab.namespaces["hv1"]) as ipr:
+        ipr.link("set", index=ipr.link_lookup(ifname="eth0")[0], mtu=9000)
 
 
-def test_down_removes_the_lab_config_from_the_tor(converged, netns_lab):
+def _links(lab: NetnsLab, host: str) -> dict[str, dict]:
+    with IPRoute(netns=lab.namespaces[host]) as ipr:
+        return {link.get_attr("IFLA_IFNAME"): link for link in ipr.get_links()}
+
+
+def test_lab_agent_applies_the_hosts_plan_with_the_stacklab_appliers(converged, netns_lab):
+    """hv1 hosts a red endpoint: its bridge and VXLAN device come from `lab apply-host`."""
+    hv1 = _links(netns_lab, "hv1")
+    assert {"br1001", "vx1001"} <= set(hv1)
+    info = hv1["vx1001"].get_attr("IFLA_LINKINFO").get_attr("IFLA_INFO_DATA")
+    assert info.get_attr("IFLA_VXLAN_ID") == 1001
+    assert info.get_attr("IFLA_VXLAN_LOCAL") == "198.18.0.11"
+    assert not {"br1001", "vx1001"} & set(_links(netns_lab, "mux1"))
+    applied = [t for t in converged[3].hosts["hv1"].changed_tasks if "stacklab appliers" in t]
+    assert applied, converged[3].hosts["hv1"].changed_tasks
+
+
+def test_down_removes_the_lab_state_from_servers_and_tor(converged, netns_lab):
     lab_dir, inventory, password = converged[:3]
     result = deprovision(topology(), inventory, lab_dir / "state", vault_password_file=password,
-                         ping=False, limit="tor")
+                         ping=False)
     assert result.succeeded, result.to_json()
+    assert not {"br1001", "vx1001"} & set(_links(netns_lab, "hv1"))
     assert netns_lab.run("tor", "nft", "list", "table", "inet", "stacklab_tor").returncode != 0
     frr_conf = converged[1].parent / "files" / "tor" / "frr.conf"
     assert "router bgp" not in frr_conf.read_text()

@@ -38,6 +38,8 @@ def common_vars(topo: Topology, plan: Plan) -> dict[str, Any]:
         "lab_external_subnet": str(topo.external.subnet),
         "lab_tor_ip": plan.tor_underlay_ip,
         "lab_tenant_prefixes": sorted({str(s.prefix) for t in topo.tenants for s in t.subnets}),
+        # the whole plan, once: `lab apply-host --plan FILE --host NAME` reads a full plan
+        "lab_plan": plan.model_dump(mode="json"),
     }
 
 
@@ -51,7 +53,6 @@ def server_vars(topo: Topology, plan: Plan, name: str) -> dict[str, Any]:
         "lab_underlay_interfaces": [server.nics[0].name],
         "lab_nics": [nic.model_dump() for nic in server.nics],
         "lab_plan_host": name,
-        "lab_host_plan": host.model_dump(mode="json"),
     }
 
 
