@@ -9,7 +9,7 @@ output with `parse_guest_output()` and `summarize()`.
 Why a per-second series: QEMU's throttle lets a short burst through before it
 settles, and fio's own average hides that. The series (fio's IOPS log averaged
 over 1 s windows, ramp time excluded) gives the steady-state IOPS (the windows
-after `settle` seconds) and the peak 1-second window.
+after `settle` seconds, the last window excluded) and the peak 1-second window.
 """
 
 from __future__ import annotations
@@ -52,11 +52,17 @@ def parse_iops_log(text: str) -> list[float]:
 
 
 def summarize(rw: str, fio_json: dict, iops_series: list[float], settle_s: int = 1) -> dict:
-    """One pattern's result; steady state = mean of the windows after `settle_s`."""
+    """One pattern's result; steady state = mean of the windows between the
+    first `settle_s` and the last."""
     job = fio_json["jobs"][0]
     side = job["read" if rw.endswith("read") else "write"]
     pct = side.get("clat_ns", {}).get("percentile", {})
-    steady = iops_series[settle_s:] if len(iops_series) > settle_s + 1 else iops_series
+    # the first `settle_s` windows hold the throttle's burst, the last one may
+    # be cut short by the job's end: neither is steady state
+    if len(iops_series) >= settle_s + 3:
+        steady = iops_series[settle_s:-1]
+    else:
+        steady = iops_series[settle_s:] if len(iops_series) > settle_s + 1 else iops_series
     return {
         "rw": rw,
         "iops": round(side["iops"], 1),
