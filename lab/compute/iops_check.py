@@ -19,7 +19,9 @@ from pathlib import Path
 from types import ModuleType
 
 from lab.compute import operations, paths
+from lab.compute.domain_xml import data_disk_dev
 from lab.model.sizes import DISK_TIERS
+from lab.plan.model import Plan
 from lab.verify.result import CheckResult
 
 COLLECTOR = Path(__file__).resolve().parents[2] / "collectors" / "fio_iops.py"
@@ -102,4 +104,20 @@ def check_disk_iops(lab: str, lab_dir: Path, vm: str, disk: str, dev: str, cap: 
                else compare_uncapped(target, s, evidence=evidence) for s in summaries.values()]
     for r in results:
         r.duration_s = round(time.monotonic() - started, 2)
+    return results
+
+
+def check_plan_disks(plan: Plan, lab_dir: Path, tolerance_pct: float = 5.0,
+                     runtime_s: int = 8) -> list[CheckResult]:
+    """`lab verify`'s storage group: every data disk of every VM in the plan,
+    capped ones against their cap, uncapped ones as controls. Sequential, so
+    disks never compete for the host's CPU (TCG) while being measured."""
+    results = []
+    for vm in plan.endpoints:
+        if vm.kind != "vm":
+            continue
+        for index, disk in enumerate(vm.data_disks):
+            results += check_disk_iops(plan.lab, lab_dir, vm.name, disk.name,
+                                       data_disk_dev(index), disk.iops_cap, tolerance_pct,
+                                       runtime_s=runtime_s)
     return results

@@ -18,9 +18,9 @@ def _check(plan, lab_dir, disk, dev, cap):
 
 def test_capped_disk_within_tolerance_and_uncapped_control_far_above(booted):
     plan, lab_dir, _ = booted
-    capped = _check(plan, lab_dir, "std", "vdb", 500)
-    assert capped.verdict == "pass", capped.measured
-    control = _check(plan, lab_dir, "prem", "vdc", None)
+    capped, control = iops_check.check_plan_disks(plan, lab_dir, 5.0, runtime_s=RUNTIME_S)
+    assert capped.target == "cpt-a/std (/dev/vdb)" and capped.verdict == "pass", capped.measured
+    assert control.target == "cpt-a/prem (/dev/vdc)"
     assert control.verdict == "pass", control.measured  # >= 2 x 500
     assert control.metrics["steady_iops"][0] >= 2 * capped.metrics["steady_iops"][0]
 
