@@ -80,6 +80,7 @@ def check_dsr(lab: str, connections: int = 1000, budget_s: float = 90.0,
             return _skipped(name, "no TCP frontend")
         lb, fe = found
         with traffic.echo_backends(lb.backends), _capture_src(spec.namespace, spec.ifname, fe.vip) as seen:
+            _wait_healthy(lab, muxes[0], lb)
             results = traffic.many(_client_ns(lab), fe.vip, fe.port, connections, budget_s)
         after = ctl.maps.global_counters()
     names = Counter(r for r, _ in results)
@@ -108,6 +109,7 @@ def check_ha_ports(lab: str) -> CheckResult:
         return _skipped(name, "no HA-ports frontend")
     lb, fe = found
     with traffic.echo_backends(lb.backends):
+        _wait_healthy(lab, muxes[0], lb)
         tcp = {port: traffic.one_shot(_client_ns(lab), fe.vip, port)[0] for port in traffic.ECHO_TCP}
         udp = {port: traffic.udp_ask(_client_ns(lab), fe.vip, port) for port in traffic.ECHO_UDP}
     names = {b.name for b in lb.backends}
@@ -131,6 +133,7 @@ def check_affinity(lab: str, flows: int = 120) -> CheckResult:
     victim = lb.backends[0].name
     conns: list[traffic.Conn] = []
     with traffic.echo_backends(lb.backends):
+        _wait_healthy(lab, muxes[0], lb)
         try:
             for _ in range(flows):
                 conns.append(traffic.Conn(_client_ns(lab), fe.vip, fe.port, timeout=1.0))
@@ -175,10 +178,22 @@ def _probing(lab: str) -> Iterator[list[str]]:
     t = threading.Thread(target=loop, name="lb-probes", daemon=True)
     t.start()
     try:
-        yield
+        yield errors
     finally:
         stop.set()
         t.join(timeout=10)
+
+
+def _wait_healthy(lab: str, mux: str, lb: LbSpec) -> None:
+    """The backends' services were just started: wait (bounded) until the
+    probes have put every backend back in the ring, so the traffic measures
+    the balancer, not the probes' reaction time."""
+
+    def healthy() -> bool:
+        state = load_state(lab, mux)
+        return all((b := state.backend(lb.name, x.name)) is not None and b.healthy for x in lb.backends)
+
+    _wait_for(healthy, timeout=lb.probe.interval_s * (lb.probe.threshold + 2) + 2.0)
 
 
 def _wait_for(predicate, timeout: float, step: float = 0.05) -> float | None:
@@ -213,7 +228,7 @@ def check_failover(lab: str, flows: int = 60) -> CheckResult:
         return all(traffic.one_shot(client, fe.vip, fe.port, 0.5)[0] != victim.name for _ in range(20))
 
     with traffic.echo_backends(lb.backends) as procs, _probing(lab) as probe_errors:
-        _wait_for(lambda: healthy(True), 4 * window)
+        _wait_healthy(lab, muxes[0], lb)
         conns = [traffic.Conn(client, fe.vip, fe.port, timeout=1.0) for _ in range(flows)]
         before = [c.ask() for c in conns]
         traffic.stop_echo(procs.pop(victim.name))
@@ -231,7 +246,7 @@ def check_failover(lab: str, flows: int = 60) -> CheckResult:
     on_healthy = [(a, b) for a, b in zip(before, after, strict=True) if a != victim.name]
     moved = sum(1 for a, b in on_healthy if a != b)
     frac = moved / max(1, len(on_healthy))
-    ok = (avoid_after is not None and avoid_after <= window and moved == 0 and back_used)
+    ok = (avoid_after is not None and avoid_after <= window and on_healthy and moved == 0 and back_used)
     measured = (f"new flows avoid {victim.name} after {_secs(avoid_after)} (window {window:.2f} s); "
                 f"{moved}/{len(on_healthy)} healthy flows moved; "
                 f"back in service: {back_used} after {_secs(back_after)}"
@@ -250,3 +265,20 @@ def run_lb_checks(lab: str) -> list[CheckResult]:
     if not muxes_of(lab):
         return []
     return [check_dsr(lab), check_ha_ports(lab), check_affinity(lab), check_failover(lab)]
+
+
+def verify_checks(topo, plan) -> list:
+    """The LB group of `lab verify`, when the topology has load balancers."""
+    from functools import partial
+
+    from lab.verify.runner import named_check
+
+    if not topo.load_balancers:
+        return []
+    p_min = topo.specs.lb_chi_square_p
+    return [
+        named_check("lb.dsr_distribution", "lb", partial(check_dsr, plan.lab, p_min=p_min)),
+        named_check("lb.ha_ports", "lb", partial(check_ha_ports, plan.lab)),
+        named_check("lb.affinity", "lb", partial(check_affinity, plan.lab)),
+        named_check("lb.failover", "lb", partial(check_failover, plan.lab)),
+    ]

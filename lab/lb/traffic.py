@@ -106,5 +106,6 @@ def many(namespace: str, vip: str, port: int, count: int, budget_s: float) -> li
     for _ in range(count):
         if time.monotonic() > deadline:
             break
-        results.append(one_shot(namespace, vip, port, timeout=1.0))
+        # 3 s: room for one SYN retransmission (1 s), as any real client allows
+        results.append(one_shot(namespace, vip, port, timeout=3.0))
     return results

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lab.model.topology import LoadBalancer
+
 HostRole = Literal["tor", "compute", "mux", "client", "gateway", "endpoint"]
 
 
@@ -148,6 +150,7 @@ class Plan(PlanModel):
     hosts: list[HostPlan]
     endpoints: list[EndpointPlan]
     tenants: list[TenantPlan]
+    load_balancers: list[LoadBalancer] = Field(default_factory=list)  # installed by lab.lb
 
     def host(self, name: str) -> HostPlan:
         return next(h for h in self.hosts if h.name == name)

@@ -98,6 +98,7 @@ def build_plan(topo: Topology) -> Plan:
         hosts=hosts,
         endpoints=endpoints,
         tenants=tenants,
+        load_balancers=list(topo.load_balancers),
     )
 
 

@@ -12,7 +12,7 @@ from lab.cli import Format, TopologyFile, check_format, console, emit, fail, loa
 from lab.plan.planner import build_plan
 from lab.providers import embedded
 from lab.verify.catalog import checks_for
-from lab.verify.faults import all_faults
+from lab.verify.faults import all_faults, clear_features
 from lab.verify.history import History, results_dir
 from lab.verify.regress import regress_against_baseline, render_regressions, specs_from_topology
 from lab.verify.runner import VerifyRun, render_summary, run_checks, run_config, topology_hash
@@ -102,8 +102,8 @@ def fault_inject(kind: Annotated[str, typer.Argument(help="Fault kind (see `lab 
 def fault_clear(topology: TopologyFile) -> None:
     """Undo injected faults: converge the lab back to its plan (`lab up`)."""
     _, plan = _running_plan(topology)
-    report = embedded.up(plan)
-    out.print(f"cleared: {len(report.changes)} objects repaired" if report.changes else "nothing to clear")
+    repaired = [str(c) for c in embedded.up(plan).changes] + clear_features(plan)
+    out.print(f"cleared: {len(repaired)} repairs" if repaired else "nothing to clear")
 
 
 @fault_app.command("list")

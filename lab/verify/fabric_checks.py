@@ -18,7 +18,8 @@ from lab.verify.port_counters import count_icmp_per_port
 from lab.verify.result import CheckResult
 
 GROUP = "fabric"
-PROBE_TIMEOUT = "0.5"
+PROBE_TIMEOUT = "1.0"
+PROBE_TRIES = "3"  # a loaded 2-core machine may lose a first reply; never a reason to fail
 
 
 def _netns_endpoints(plan: Plan, tenant: str | None = None) -> list[EndpointPlan]:
@@ -30,7 +31,8 @@ def _ns(plan: Plan, host: str) -> str:
 
 
 def _reach(namespace: str, targets: list[str], *extra: str) -> list[dict]:
-    return run_collector(namespace, "reach", *targets, "--timeout", PROBE_TIMEOUT, *extra)["results"]
+    return run_collector(namespace, "reach", *targets, "--timeout", PROBE_TIMEOUT, "--tries", PROBE_TRIES,
+                         *extra)["results"]
 
 
 def _verdict(ok: bool) -> str:

@@ -106,6 +106,11 @@ FABRIC_FAULTS: dict[str, Callable[..., str]] = {
 FEATURE_FAULTS = ("lab.compute.faults", "lab.lb.faults")
 
 
+def clear_features(plan: Plan) -> list[str]:
+    """Undo faults that `up` does not see (feature state outside the fabric)."""
+    return [r for m in optional_modules(FEATURE_FAULTS) if hasattr(m, "clear") for r in m.clear(plan)]
+
+
 def all_faults() -> dict[str, Callable[..., str]]:
     faults = dict(FABRIC_FAULTS)
     for module in optional_modules(FEATURE_FAULTS):

@@ -141,3 +141,19 @@ def test_lb_down_detaches_and_leaves_no_pins_or_state(lab):
     assert not loader.pin_root(LAB).exists()
     assert loader.attached_prog_id(lab.host("mux1").namespace, "eth0") == 0
     assert loader.attached_prog_id(tor.namespace, tor_port) == 0
+
+
+@pytest.mark.parametrize(("kind", "check"), [
+    ("xdp-detached", lambda: checks.check_dsr(LAB, connections=5, budget_s=15)),
+    ("encap-broken", lambda: checks.check_dsr(LAB, connections=5, budget_s=15)),
+    ("affinity-off", lambda: checks.check_affinity(LAB)),
+])
+def test_lab_fault_kinds_break_their_check_and_clear_repairs_it(lab, kind, check):
+    from lab.lb import faults
+
+    faults.FAULTS[kind](lab)
+    try:
+        assert check().verdict == "fail"
+    finally:
+        faults.clear(lab)
+    assert check().verdict == "pass"
