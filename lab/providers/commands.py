@@ -128,6 +128,26 @@ def _print_status(data: dict) -> None:
     for e in data["endpoints"]:
         eps.add_row(e["name"], e["kind"], e["tenant"], e["server"], e["address"], _health(e["health"]))
     out.print(eps)
+    if data.get("vms"):
+        _print_vms(data["vms"])
+    if data.get("load_balancers"):
+        from lab.lb.status import render
+
+        render(data["load_balancers"], out)
+
+
+def _print_vms(vms: list[dict]) -> None:
+    table = Table("VM", "domain", "type", "size", "memory", "disks (IOPS cap)", "provisioning", "health",
+                  title="virtual machines")
+    for vm in vms:
+        disks = ", ".join(f"{d.get('name')}:{d.get('iops_cap') or 'uncapped'}" for d in vm.get("disks", []))
+        prov = vm.get("provisioning", {})
+        state = prov.get("state", "-") + (f" (exit {prov['exit_code']})" if prov.get("exit_code") else "")
+        table.add_row(vm["name"], vm["domain"], vm["domain_type"] or "-", vm.get("size") or "-",
+                      f"{vm['memory_mib']} MiB", disks or "-", state, _health(vm["health"]))
+    out.print(table)
+    if vms:
+        out.print(f"[dim]memory: {vms[0]['memory_note']}[/]")
 
 
 def _health(value: str) -> str:
