@@ -18,7 +18,8 @@ Progress = Callable[[str], None]
 
 
 def up(plan: Plan, journal: Journal, progress: Progress) -> list[Change]:
-    return vms.ensure_vms(plan, default_lab_dir(plan.lab), journal.record, progress)
+    return vms.ensure_vms(plan, default_lab_dir(plan.lab), journal.record, progress,
+                          vips=vms.lb_vips(plan))
 
 
 def diff(plan: Plan) -> list[Change]:

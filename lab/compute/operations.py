@@ -13,6 +13,13 @@ from lab.compute import agent, disks, domain_xml, libvirt_driver, paths
 from lab.compute.daemons import connect
 from lab.plan.naming import mark_for
 
+DSR_SYSCTLS = (  # as the LB's host side sets for namespace backends
+    ("net.ipv4.conf.all.arp_ignore", "1"),
+    ("net.ipv4.conf.all.arp_announce", "2"),
+    ("net.ipv4.conf.all.rp_filter", "0"),
+    ("net.ipv4.conf.eth0.rp_filter", "0"),
+)
+
 
 class VmNotFound(LookupError):
     """No domain of this lab carries that VM name."""
@@ -92,9 +99,9 @@ def add_vips(lab: str, lab_dir: Path, vm: str, vips: list[str]) -> agent.RunResu
     on the kernel command line instead (ensure_vms(vips=...))."""
     addrs = [str(ipaddress.IPv4Address(v)) for v in vips]  # validates: no shell injection
     script = "\n".join(
-        ["sysctl -q -w net.ipv4.conf.all.arp_ignore=1",
-         "sysctl -q -w net.ipv4.conf.all.arp_announce=2"]
-        + [f"ip addr show dev lo | grep -q ' {a}/32' || ip addr add {a}/32 dev lo" for a in addrs]
+        [f"sysctl -q -w {key}={value}" for key, value in DSR_SYSCTLS]
+        + [f"ip addr show dev lo | grep -q ' {a}/32' || {{ ip addr add {a}/32 dev lo && "
+           f"echo 'added {a}'; }}" for a in addrs]
         + ["ip -4 addr show dev lo"])
     result = exec_vm(lab, lab_dir, vm, script, timeout_s=30)
     if not result.ok:

@@ -22,6 +22,7 @@ from lab.compute import agent, daemons, disks, domain_xml, libvirt_driver, paths
 from lab.compute.daemons import connect
 from lab.compute.domain_xml import DiskSpec, DomainSpec, domain_name
 from lab.compute.image import GuestImage, build_image, find_image
+from lab.compute.operations import add_vips
 from lab.plan.model import EndpointPlan, Plan
 from lab.plan.naming import mark_for
 
@@ -84,6 +85,7 @@ def ensure_vms(plan: Plan, lab_dir: Path, journal_record: JournalRecord,
             progress(f"VMs: waiting for {len(started)} agent(s) ({dtype})")
         _wait_agents(lab_dir, started, boot_timeout_s)
         changes += _provision_all(lab_dir, vms, progress)
+        changes += _ensure_vips(plan, lab_dir, vips or {})
     finally:
         conn.close()
     return changes
@@ -190,6 +192,33 @@ def _provision_all(lab_dir: Path, vms: list[EndpointPlan], progress: Progress) -
                    f"{vm.name} {st['state']}" + (f" (exit {st['exit_code']})"
                                                  if st["state"] == "failed" else ""), _done)
             for vm, st in zip(todo, states, strict=True)]
+
+
+def lb_vips(plan: Plan) -> dict[str, list[str]]:
+    """VM backends of the plan's load balancers -> the VIPs they must hold on
+    lo (DSR: the backend answers from the VIP itself)."""
+    vm_names = {vm.name for vm in planned_vms(plan)}
+    vips: dict[str, list[str]] = {}
+    for lb in plan.load_balancers:
+        for backend in lb.backends:
+            if backend in vm_names:
+                for frontend in lb.frontends:
+                    held = vips.setdefault(backend, [])
+                    if str(frontend.vip) not in held:
+                        held.append(str(frontend.vip))
+    return vips
+
+
+def _ensure_vips(plan: Plan, lab_dir: Path, vips: dict[str, list[str]]) -> list[Change]:
+    """VIPs on the guests' lo, through the agent (also for VMs booted before
+    the load balancer existed); reports only the VIPs it added."""
+    changes = []
+    for vm in planned_vms(plan):
+        if vips.get(vm.name):
+            output = add_vips(plan.lab, lab_dir, vm.name, vips[vm.name]).output
+            changes += [Change(vm.server, "create", "vip", f"{vm.name} lo {line.split()[1]}", _done)
+                        for line in output.splitlines() if line.startswith("added ")]
+    return changes
 
 
 def _remove_unplanned(conn: libvirt.virConnect, plan: Plan, lab_dir: Path,

@@ -136,3 +136,17 @@ def test_collector_runs_fio_standalone_and_prints_one_json(tmp_path):
     bad = subprocess.run([sys.executable, str(COLLECTOR), "--target", "x", "--runtime", "0"],
                          capture_output=True, text=True, check=False)
     assert bad.returncode == 2
+
+
+def test_vm_backends_of_load_balancers_get_every_frontend_vip():
+    from lab.compute.vms import lb_vips
+    from lab.model.topology import LoadBalancer
+
+    plan = build_plan(load_topology(TOPOLOGY))
+    lb = LoadBalancer.model_validate({
+        "name": "web", "tenant": "red", "backends": ["cpt-a", "cpt-b"],
+        "frontends": [{"vip": "192.0.2.10", "port": 80}, {"vip": "192.0.2.10", "port": 443},
+                      {"vip": "192.0.2.11", "port": 0, "protocol": "all"}]})
+    plan = plan.model_copy(update={"load_balancers": [lb]})
+    assert lb_vips(plan) == {"cpt-a": ["192.0.2.10", "192.0.2.11"],
+                             "cpt-b": ["192.0.2.10", "192.0.2.11"]}

@@ -91,13 +91,15 @@ def test_provisioning_failure_and_success_propagate_to_state(booted):
     assert provision.read_state(lab_dir, "cpt-b")["output"] == "provisioned-cpt-b\n"
 
 
-def test_vips_go_on_lo_without_arp(booted):
+def test_lb_vips_go_on_lo_without_arp_once(booted):
     plan, lab_dir, _ = booted
-    out = operations.add_vips(plan.lab, lab_dir, "cpt-a", ["192.0.2.10"]).output
-    assert "192.0.2.10/32" in out
-    operations.add_vips(plan.lab, lab_dir, "cpt-a", ["192.0.2.10"])  # idempotent
-    arp = operations.exec_vm(plan.lab, lab_dir, "cpt-a", "cat /proc/sys/net/ipv4/conf/all/arp_ignore")
-    assert arp.output.strip() == "1"
+    vips = {"cpt-a": ["192.0.2.10", "192.0.2.11"]}
+    changes = vms.ensure_vms(plan, lab_dir, lambda *_: None, vips=vips)
+    assert sorted(c.target for c in changes) == ["cpt-a lo 192.0.2.10", "cpt-a lo 192.0.2.11"]
+    assert vms.ensure_vms(plan, lab_dir, lambda *_: None, vips=vips) == []  # idempotent
+    out = operations.exec_vm(plan.lab, lab_dir, "cpt-a",
+                             "ip -4 addr show dev lo; cat /proc/sys/net/ipv4/conf/all/arp_ignore")
+    assert "192.0.2.10/32" in out.output and out.output.rstrip().endswith("1")
     with pytest.raises(ValueError):
         operations.add_vips(plan.lab, lab_dir, "cpt-a", ["1.2.3.4; reboot"])
 
