@@ -149,6 +149,14 @@ def live_iops_cap(dom: libvirt.virDomain, dev: str) -> int | None:
     return int(value) or None
 
 
+def tap_mac(guest_mac: str) -> str:
+    """The tap's own MAC: near the top of the unicast range. A bridge without
+    an explicit MAC takes its lowest port's, and a bridge MAC change flushes
+    every neighbour entry on it, including the fabric's permanent ARP-
+    suppression entries; a tap above every random MAC never triggers that."""
+    return "fe:ff:ff:" + guest_mac.lower()[-8:]
+
+
 def plumb_tap(vm: EndpointPlan) -> bool:
     """Move the VM's tap from the root namespace into its server's namespace,
     enslave it to the tenant bridge, set MTU and up. Idempotent: returns
@@ -171,6 +179,9 @@ def plumb_tap(vm: EndpointPlan) -> bool:
             raise ComputeError(f"VM {vm.name}: bridge {vm.bridge} missing in "
                                f"{vm.server_namespace}: the fabric must be up first")
         link = ipr.get_links(tap[0])[0]
+        if link.get("IFLA_ADDRESS") != tap_mac(vm.mac):  # before it joins the bridge
+            ipr.link("set", index=tap[0], address=tap_mac(vm.mac))
+            changed = True
         want = {"master": bridge[0], "mtu": vm.mtu}
         have = {"master": link.get("IFLA_MASTER"), "mtu": link.get("IFLA_MTU")}
         if have != want or link.get("flags", 0) & 1 == 0:

@@ -25,6 +25,24 @@ def test_vm_boots_and_serial_log_shows_the_boot(booted):
     caps = {d["name"]: d["iops_cap"] for d in row["disks"]}
     assert caps == {"os": None, "std": 500, "prem": None}
     assert all(d["lease"] == "held" for d in row["disks"]) and row["leases_consistent"]
+    assert row["nic"]["plugged_into"] == "br1001" and row["health"] == "ok"
+
+
+def test_tap_mac_never_becomes_the_bridge_mac(booted):
+    """A bridge adopts its lowest port MAC, and a bridge MAC change flushes the
+    fabric's permanent neighbour entries: the tap must sort above them."""
+    plan, _, _ = booted
+    from pyroute2 import IPRoute
+
+    from lab.apply.netns import inside
+    from lab.compute.libvirt_driver import tap_mac
+
+    vm = plan.endpoint("cpt-a")
+    with inside(vm.server_namespace):
+        ipr = IPRoute()
+    with ipr:
+        tap = ipr.get_links(ipr.link_lookup(ifname=vm.port)[0])[0]
+    assert tap.get("IFLA_ADDRESS") == tap_mac(vm.mac) and tap_mac(vm.mac).startswith("fe:ff:ff:")
 
 
 def test_every_disk_and_domain_is_journaled_before_it_exists(booted):
