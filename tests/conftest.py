@@ -8,6 +8,7 @@ developer machine without root they skip and say why.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -16,9 +17,18 @@ IN_CI = bool(os.environ.get("CI"))
 IS_ROOT = os.geteuid() == 0
 
 
+_CREATED_HOME: list[str] = []
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if "STACKLAB_HOME" not in os.environ:
         os.environ["STACKLAB_HOME"] = tempfile.mkdtemp(prefix="stacklab-test-")
+        _CREATED_HOME.append(os.environ["STACKLAB_HOME"])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for path in _CREATED_HOME:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -234,9 +234,11 @@ def _client(topo: Topology) -> HostPlan:
     )
 
 
-def _overlay_links(vni: int, mtu: int, local: str) -> list[LinkSpec]:
+def _overlay_links(vni: int, mtu: int, local: str, bridge_mac: str) -> list[LinkSpec]:
+    # a fixed bridge MAC: a port joining with a lower MAC would otherwise
+    # change it, and the kernel then flushes the bridge's neighbour entries
     return [
-        LinkSpec(name=bridge_name(vni), kind="bridge", mtu=mtu),
+        LinkSpec(name=bridge_name(vni), kind="bridge", mtu=mtu, mac=bridge_mac),
         LinkSpec(name=vxlan_name(vni), kind="vxlan", mtu=mtu, master=bridge_name(vni),
                  vxlan=VxlanOpts(vni=vni, local=local), learning=False, flood=False,
                  neigh_suppress=True),
@@ -258,7 +260,8 @@ def _server(topo: Topology, name: str, underlay_ips: dict[str, str],
     links = [nic]
     local = [e for e in endpoints if e.server == name]
     for vni in sorted({e.vni for e in local}):
-        links += _overlay_links(vni, next(e.mtu for e in local if e.vni == vni), ip)
+        links += _overlay_links(vni, next(e.mtu for e in local if e.vni == vni), ip,
+                                mac_for(topo.name, name, "bridge", str(vni)))
     links += [LinkSpec(name=e.port, kind="veth", mtu=e.mtu, master=e.bridge,
                        peer=VethPeer(host=endpoint_host(e.name), name="eth0"))
               for e in local if e.kind == "netns"]
@@ -269,8 +272,7 @@ def _server(topo: Topology, name: str, underlay_ips: dict[str, str],
 def _gateway(topo: Topology, tenant: TenantPlan, endpoints: list[EndpointPlan]) -> HostPlan:
     host = tenant.gateway_host
     nic, addr, route = _underlay_nic(topo, host, "eth0", tenant.gateway_underlay_ip)
-    overlay = _overlay_links(tenant.vni, tenant.mtu, tenant.gateway_underlay_ip)
-    overlay[0] = overlay[0].model_copy(update={"mac": tenant.gateway_mac})
+    overlay = _overlay_links(tenant.vni, tenant.mtu, tenant.gateway_underlay_ip, tenant.gateway_mac)
     addresses = [addr] + [
         AddressSpec(ifname=bridge_name(tenant.vni),
                     cidr=f"{ipaddress.ip_network(p).network_address + 1}/{ipaddress.ip_network(p).prefixlen}")

@@ -32,7 +32,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 def plan(topology: TopologyFile, fmt: Format = "yaml") -> None:
     """Print the per-host desired state the topology turns into (pure, no root)."""
     check_format(fmt, ("yaml", "json"))
-    emit(build_plan(load_or_exit(topology)).model_dump(), fmt)
+    emit(build_plan(load_or_exit(topology)).model_dump(mode="json"), fmt)
 
 
 def _require_root() -> None:

@@ -67,7 +67,7 @@ def up(plan: Plan, dry_run: bool = False, progress: Progress = _quiet) -> UpRepo
             progress("failed: rolling back")
             _teardown(plan.lab, progress)
             raise
-        write_json(lab_dir(plan.lab) / "plan.json", plan.model_dump())
+        write_json(lab_dir(plan.lab) / "plan.json", plan.model_dump(mode="json"))
         return report
 
 

@@ -53,8 +53,10 @@ def test_each_vtep_knows_every_remote_member_of_its_tenants_and_no_local_or_fore
     hv1 = plan.host("hv1")
     remote_red = {e.mac for e in plan.endpoints if e.tenant == "red" and e.server != "hv1"}
     remote_red.add(plan.tenant("red").gateway_mac)
-    assert {f.mac for f in hv1.fdb} == remote_red
-    assert all(f.ifname == "vx1001" for f in hv1.fdb)
+    assert {f.mac for f in hv1.fdb if f.ifname == "vx1001"} == remote_red
+    remote_blue = {e.mac for e in plan.endpoints if e.tenant == "blue" and e.server != "hv1"}
+    remote_blue.add(plan.tenant("blue").gateway_mac)
+    assert {f.mac for f in hv1.fdb if f.ifname == "vx1002"} == remote_blue
     red_web2 = plan.endpoint("red-web2")
     assert any(f.mac == red_web2.mac and f.dst == "198.18.0.12" for f in hv1.fdb)
     neigh = {(n.ip, n.mac) for n in hv1.neighbours}
@@ -93,7 +95,8 @@ def test_lab_plan_cli_prints_json_and_yaml():
     result = runner.invoke(app, ["plan", str(DEFAULT), "--format", "json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["lab"] == "demo" and len(data["hosts"]) == 14
+    assert data["lab"] == "demo" and len(data["hosts"]) == 14  # VMs are endpoints, not hosts
+    assert {e["kind"] for e in data["endpoints"]} == {"netns", "vm"}
     result = runner.invoke(app, ["plan", str(DEFAULT)])
     assert result.exit_code == 0 and "hosts:" in result.output
 
