@@ -62,9 +62,20 @@ def measure_in_guest(lab: str, lab_dir: Path, vm: str, dev: str,
     return summaries
 
 
-def _metrics(summary: dict) -> dict[str, list[float]]:
-    return {"steady_iops": [summary["steady_iops"]], "peak_1s_iops": [summary["peak_1s_iops"]],
-            "iops_series": list(summary["iops_series"])}
+def _metrics(summary: dict, cap: int | None) -> dict[str, list[float]]:
+    """`iops` holds the steady-state 1-second samples, so `lab regress` can
+    test them; with `iops_target` it judges the distance from the cap."""
+    series = list(summary["iops_series"])
+    steady = series[summary["settle_s"]:-1] if len(series) >= summary["settle_s"] + 3 else series
+    metrics = {"iops": steady, "steady_iops": [summary["steady_iops"]], "peak_1s_iops": [summary["peak_1s_iops"]]}
+    if cap is not None:
+        metrics["iops_target"] = [float(cap)]
+    return metrics
+
+
+def _name(target: str, rw: str) -> str:
+    """storage.<vm>/<disk>.<pattern>: one name per disk, stable across runs."""
+    return f"storage.{target.split(maxsplit=1)[0]}.{rw}"
 
 
 def compare_to_cap(target: str, summary: dict, cap: int, tolerance_pct: float = 5.0,
@@ -74,10 +85,10 @@ def compare_to_cap(target: str, summary: dict, cap: int, tolerance_pct: float = 
     low, high = cap * (1 - tolerance_pct / 100), cap * (1 + tolerance_pct / 100)
     ok = low <= measured <= high
     return CheckResult(
-        name=f"disk IOPS cap {summary['rw']}", group=GROUP, target=target,
+        name=_name(target, summary["rw"]), group=GROUP, target=target,
         measured=(f"{measured:.0f} IOPS steady (peak 1 s {summary['peak_1s_iops']:.0f}), "
                   f"expected {cap} +-{tolerance_pct:g}% [{low:.0f}..{high:.0f}]"),
-        verdict="pass" if ok else "fail", evidence=evidence, metrics=_metrics(summary))
+        verdict="pass" if ok else "fail", evidence=evidence, metrics=_metrics(summary, cap))
 
 
 def compare_uncapped(target: str, summary: dict, reference_cap: int | None = None,
@@ -87,9 +98,9 @@ def compare_uncapped(target: str, summary: dict, reference_cap: int | None = Non
     measured = summary["steady_iops"]
     ok = measured >= factor * reference
     return CheckResult(
-        name=f"uncapped disk IOPS {summary['rw']}", group=GROUP, target=target,
+        name=_name(target, summary["rw"]) + ".control", group=GROUP, target=target,
         measured=f"{measured:.0f} IOPS steady, expected >= {factor:g} x {reference} (uncapped)",
-        verdict="pass" if ok else "fail", evidence=evidence, metrics=_metrics(summary))
+        verdict="pass" if ok else "fail", evidence=evidence, metrics=_metrics(summary, None))
 
 
 def check_disk_iops(lab: str, lab_dir: Path, vm: str, disk: str, dev: str, cap: int | None,

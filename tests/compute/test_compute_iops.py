@@ -21,6 +21,8 @@ def test_capped_disk_within_tolerance_and_uncapped_control_far_above(booted):
     capped, control = iops_check.check_plan_disks(plan, lab_dir, 5.0, runtime_s=RUNTIME_S)
     assert capped.target == "cpt-a/std (/dev/vdb)" and capped.verdict == "pass", capped.measured
     assert control.target == "cpt-a/prem (/dev/vdc)"
+    assert (capped.name, control.name) == ("storage.cpt-a/std.randread", "storage.cpt-a/prem.randread.control")
+    assert capped.metrics["iops_target"] == [500.0] and len(capped.metrics["iops"]) >= 3
     assert control.verdict == "pass", control.measured  # >= 2 x 500
     assert control.metrics["steady_iops"][0] >= 2 * capped.metrics["steady_iops"][0]
 
