@@ -45,6 +45,10 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     lb.command("remove-vip")(remove_vip)
     lb.command("add-backend")(add_backend)
     lb.command("remove-backend")(remove_backend)
+    from lab.lb.metrics import lb_collector
+    from lab.report.live import register_live_collector
+
+    register_live_collector("lb", lb_collector)
     bench.command("lb")(bench_lb)
 
 

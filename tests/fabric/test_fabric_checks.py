@@ -81,3 +81,16 @@ def test_tenant_reaches_the_client_through_its_gateway_with_snat(lab):
     results = run_collector(plan.host("ep.blue-web2").namespace, "reach", plan.client_address,
                             "--timeout", "0.5")["results"]
     assert results[0]["reachable"]
+
+
+def test_exporter_fabric_collector_reports_every_planned_interface(lab):
+    from pathlib import Path
+
+    from lab.providers.metrics import fabric_collector
+
+    plan, _ = lab
+    families = {f.name: f for f in fabric_collector(Path("/nonexistent"), plan.lab).collect()}
+    rx = {(s.labels["server"], s.labels["interface"]) for s in families["stacklab_fabric_receive_packets"].samples}
+    assert {("hv1", "vx1001"), ("hv2", "vx1002"), ("tor", "underlay")} <= rx
+    fdb = {(s.labels["server"], s.labels["vni"]): s.value for s in families["stacklab_fabric_vxlan_fdb_entries"].samples}
+    assert fdb[("hv1", "1001")] == len([f for f in plan.host("hv1").fdb if f.ifname == "vx1001"])

@@ -157,3 +157,13 @@ def test_lab_fault_kinds_break_their_check_and_clear_repairs_it(lab, kind, check
     finally:
         faults.clear(lab)
     assert check().verdict == "pass"
+
+
+def test_exporter_lb_collector_reads_live_counters_from_the_maps(lab):
+    from lab.lb.metrics import lb_collector
+
+    checks.check_ha_ports(LAB)
+    families = {f.name: f for f in lb_collector(Path("/nonexistent"), LAB).collect()}
+    samples = families["stacklab_lb_packets"].samples
+    assert {s.labels["backend"] for s in samples} >= {"red-web1", "red-web2"}
+    assert sum(s.value for s in samples) > 0
