@@ -90,7 +90,8 @@ def test_exporter_fabric_collector_reports_every_planned_interface(lab):
 
     plan, _ = lab
     families = {f.name: f for f in fabric_collector(Path("/nonexistent"), plan.lab).collect()}
-    rx = {(s.labels["server"], s.labels["interface"]) for s in families["stacklab_fabric_receive_packets"].samples}
+    samples = families["stacklab_fabric_receive_packets"].samples
+    rx = {(s.labels["server"], s.labels["interface"]) for s in samples}
     assert {("hv1", "vx1001"), ("hv2", "vx1002"), ("tor", "underlay")} <= rx
     fdb = {(s.labels["server"], s.labels["vni"]): s.value for s in families["stacklab_fabric_vxlan_fdb_entries"].samples}
     assert fdb[("hv1", "1001")] == len([f for f in plan.host("hv1").fdb if f.ifname == "vx1001"])
