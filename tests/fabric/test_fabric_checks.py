@@ -93,5 +93,6 @@ def test_exporter_fabric_collector_reports_every_planned_interface(lab):
     samples = families["stacklab_fabric_receive_packets"].samples
     rx = {(s.labels["server"], s.labels["interface"]) for s in samples}
     assert {("hv1", "vx1001"), ("hv2", "vx1002"), ("tor", "underlay")} <= rx
-    fdb = {(s.labels["server"], s.labels["vni"]): s.value for s in families["stacklab_fabric_vxlan_fdb_entries"].samples}
+    entries = families["stacklab_fabric_vxlan_fdb_entries"].samples
+    fdb = {(s.labels["server"], s.labels["vni"]): s.value for s in entries}
     assert fdb[("hv1", "1001")] == len([f for f in plan.host("hv1").fdb if f.ifname == "vx1001"])
