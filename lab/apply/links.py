@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from typing import Any
 
 from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
 
 from lab.apply.changes import Change
 from lab.plan.model import HostPlan, LinkSpec
@@ -124,8 +126,17 @@ def diff_link_config(host: HostPlan, ipr: IPRoute | None, mark: str,
     for name, have in seen.items():
         if prune and name not in planned:
             changes.append(Change(host.name, "delete", "link", name,
-                                  lambda i=have.index: ipr.link("del", index=i)))
+                                  lambda i=have.index: delete_link(ipr, i)))
     return changes
+
+
+def delete_link(ipr: IPRoute, index: int) -> None:
+    """Delete a link; already gone is fine (the peer of a deleted veth goes with it)."""
+    try:
+        ipr.link("del", index=index)
+    except NetlinkError as exc:
+        if exc.code != errno.ENODEV:
+            raise
 
 
 def _link_attr_diff(spec: LinkSpec, have: ObservedLink, by_index: dict[int, str], mark: str) -> dict[str, Any]:

@@ -30,6 +30,24 @@ def _ns(plan: Plan, host: str) -> str:
     return plan.host(host).namespace
 
 
+def _ping_from_vm(plan: Plan, vm: EndpointPlan, targets: list[str], tries: int) -> list[dict]:
+    """ICMP echo from inside a guest (busybox ping, via run-command)."""
+    from lab.compute.operations import exec_vm
+
+    attempt = " || ".join(["ping -c 1 -W 1 $t >/dev/null 2>&1"] * tries)
+    script = f"for t in {' '.join(targets)}; do if {attempt}; then echo \"$t ok\"; else echo \"$t lost\"; fi; done"
+    result = exec_vm(plan.lab, lab_dir(plan.lab), vm.name, script, timeout_s=30 + 3 * tries * len(targets))
+    answered = {line.split()[0] for line in result.output.splitlines() if line.endswith(" ok")}
+    return [{"target": t, "reachable": t in answered} for t in targets]
+
+
+def _probe_from(plan: Plan, source: EndpointPlan, targets: list[str], tries: int = 3) -> list[dict]:
+    """Reachability from an endpoint, whatever it is: a namespace or a VM."""
+    if source.kind == "vm":
+        return _ping_from_vm(plan, source, targets, tries)
+    return _reach(_ns(plan, f"ep.{source.name}"), targets, "--tries", str(tries))
+
+
 def _reach(namespace: str, targets: list[str], *extra: str) -> list[dict]:
     return run_collector(namespace, "reach", *targets, "--timeout", PROBE_TIMEOUT, "--tries", PROBE_TRIES,
                          *extra)["results"]
@@ -53,24 +71,26 @@ def check_underlay(plan: Plan, specs: Specs) -> list[CheckResult]:
         metrics={"underlay_unreachable": [float(len(bad))]})]
 
 
-def _cross_server_pairs(plan: Plan, tenant: str) -> list[tuple[EndpointPlan, EndpointPlan]]:
+def _cross_server_pairs(plan: Plan, tenant: str, sources: str = "netns") -> list[tuple[EndpointPlan, EndpointPlan]]:
+    """(source, target) endpoint pairs of a tenant on different servers;
+    sources of kind `sources` ("netns", "vm" or "any")."""
     eps = [e for e in plan.endpoints if e.tenant == tenant]
     return [(a, b) for a, b in itertools.permutations(eps, 2)
-            if a.kind == "netns" and a.server != b.server]
+            if sources in ("any", a.kind) and a.server != b.server]
 
 
 def check_tenant_reachability(plan: Plan, specs: Specs) -> list[CheckResult]:
-    """Within each tenant: every endpoint reaches every other one on another
-    server over the overlay, and its gateway."""
+    """Within each tenant: every endpoint (namespace or VM) reaches every
+    other one on another server over the overlay, and its gateway."""
     checks = []
     for tenant in plan.tenants:
-        sources = _netns_endpoints(plan, tenant.name)
+        sources = [e for e in plan.endpoints if e.tenant == tenant.name]
         if not sources:
             continue
         total, failed = 0, []
         for src in sources:
-            targets = [b.address for a, b in _cross_server_pairs(plan, tenant.name) if a == src]
-            results = _reach(_ns(plan, f"ep.{src.name}"), [*targets, src.gateway])
+            targets = [b.address for a, b in _cross_server_pairs(plan, tenant.name, "any") if a == src]
+            results = _probe_from(plan, src, [*targets, src.gateway])
             total += len(results)
             failed += [f"{src.name}->{r['target']}" for r in results if not r["reachable"]]
         checks.append(CheckResult(
@@ -110,18 +130,22 @@ def check_isolation(plan: Plan, specs: Specs) -> list[CheckResult]:
     by_port = {(e.server_namespace, e.port): e for e in plan.endpoints}
     checks = []
     for tenant in plan.tenants:
-        sources = _netns_endpoints(plan, tenant.name)
+        mine = [e for e in plan.endpoints if e.tenant == tenant.name]
+        # one source of each kind: a namespace stand-in and a real VM
+        sources = [next(e for e in mine if e.kind == k) for k in ("netns", "vm") if any(e.kind == k for e in mine)]
         foreign = sorted({e.address for e in plan.endpoints if e.tenant != tenant.name})
         if not sources or not foreign:
             continue
         with count_icmp_per_port(plan) as counts:
-            _reach(_ns(plan, f"ep.{sources[0].name}"), foreign, "--tries", "1")
+            for src in sources:
+                _probe_from(plan, src, foreign, tries=1)
             seen = counts()
         leaks = [f"{by_port[k].name} ({n} pkts)" for k, n in seen.items()
                  if n and k in by_port and by_port[k].tenant != tenant.name]
         checks.append(CheckResult(
             name=f"tenant.{tenant.name}.isolation", group=GROUP,
-            target=f"probes from {tenant.name} to {len(foreign)} addresses of other tenants reach none of them",
+            target=(f"probes from {', '.join(s.name for s in sources)} to {len(foreign)} addresses "
+                    "of other tenants reach none of them"),
             measured=f"{len(leaks)} foreign endpoints reached", verdict=_verdict(not leaks),
             evidence="; ".join(leaks) or "no foreign endpoint saw a probe",
             metrics={"isolation_leaks": [float(len(leaks))]}))

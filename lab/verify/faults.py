@@ -26,11 +26,14 @@ def _server_tenant(plan: Plan, server: str | None, tenant: str | None) -> tuple[
 
 
 def wrong_vni(plan: Plan, server: str | None = None, tenant: str | None = None) -> str:
-    """Re-create the tenant's VXLAN device with another tenant's VNI, FDB and
-    port settings kept (a host programmed with the wrong VNI)."""
+    """Re-create the tenant's VXLAN device with a wrong VNI (another tenant's
+    when that one is not on the host, else an unused one), FDB and port
+    settings kept: a host programmed with the wrong VNI."""
     ns, vni = _server_tenant(plan, server, tenant)
     host = next(h for h in plan.hosts if h.namespace == ns)
-    wrong = next((t.vni for t in plan.tenants if t.vni != vni), vni + 1)
+    on_host = {link.vxlan.vni for link in host.links if link.vxlan}
+    others = [t.vni for t in plan.tenants if t.vni not in on_host]
+    wrong = others[0] if others else max(t.vni for t in plan.tenants) + 1000
     with Sockets() as sockets:
         ipr = sockets(ns)
         old = ipr.get_links(ipr.link_lookup(ifname=vxlan_name(vni))[0])[0]
@@ -84,6 +87,26 @@ def fdb_missing(plan: Plan, server: str | None = None, tenant: str | None = None
     return f"learning on and FDB entries for {owner} ({victim.mac}) removed in {ns}"
 
 
+def tenant_leak(plan: Plan, server: str | None = None, tenant: str | None = None) -> str:
+    """Mis-cable a server: a veth joins two tenants' bridges, so one tenant's
+    broadcasts and unknown frames reach the other's endpoints."""
+    first = plan.tenants[0] if tenant is None else plan.tenant(tenant)
+    other = next(t for t in plan.tenants if t.name != first.name)
+    hosts = [h for h in plan.hosts if {first.vni, other.vni} <= {x.vxlan.vni for x in h.links if x.vxlan}
+             and h.role == "compute" and (server is None or h.name == server)]
+    if not hosts:
+        raise TypeError(f"no server hosts both {first.name} and {other.name}")
+    netns_sources = {e.server for e in plan.endpoints if e.tenant == first.name and e.kind == "netns"}
+    host = next((h for h in hosts if h.name in netns_sources), hosts[0])
+    with Sockets() as sockets:
+        ipr = sockets(host.namespace)
+        ipr.link("add", ifname="leak0", kind="veth", peer={"ifname": "leak1"})
+        for end, vni in (("leak0", first.vni), ("leak1", other.vni)):
+            ipr.link("set", index=ipr.link_lookup(ifname=end)[0], state="up",
+                     master=ipr.link_lookup(ifname=bridge_name(vni))[0])
+    return f"{bridge_name(first.vni)} and {bridge_name(other.vni)} joined by a veth on {host.name}"
+
+
 def mtu_lowered(plan: Plan, server: str | None = None, mtu: int = 1500) -> str:
     """Lower a server's underlay NIC MTU: VXLAN frames of a full tenant MTU no longer fit."""
     host = plan.host(server) if server else next(h for h in plan.hosts if h.role == "compute")
@@ -97,6 +120,7 @@ def mtu_lowered(plan: Plan, server: str | None = None, mtu: int = 1500) -> str:
 FABRIC_FAULTS: dict[str, Callable[..., str]] = {
     "wrong-vni": wrong_vni,
     "flooding": flooding,
+    "tenant-leak": tenant_leak,
     "fdb-missing": fdb_missing,
     "mtu-lowered": mtu_lowered,
 }
