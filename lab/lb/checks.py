@@ -205,9 +205,10 @@ def _wait_for(predicate, timeout: float, step: float = 0.05) -> float | None:
     return None
 
 
-def check_failover(lab: str, flows: int = 60) -> CheckResult:
-    """Kill one backend: new flows avoid it within 3 probe intervals, flows on
-    healthy backends stay where they are, and it comes back when healthy."""
+def check_failover(lab: str, flows: int = 60, spec_s: float | None = None) -> CheckResult:
+    """Kill one backend: new flows avoid it within 3 probe intervals (and
+    within the topology's failover spec, `spec_s`), flows on healthy backends
+    stay where they are, and it comes back when healthy."""
     name, t0 = "lb_failover", time.monotonic()
     muxes = muxes_of(lab)
     if not muxes:
@@ -218,7 +219,7 @@ def check_failover(lab: str, flows: int = 60) -> CheckResult:
         return _skipped(name, "no TCP frontend")
     lb, fe = found
     victim = lb.backends[0]
-    window = 3 * lb.probe.interval_s
+    window = 3 * lb.probe.interval_s if spec_s is None else min(3 * lb.probe.interval_s, spec_s)
     client = _client_ns(lab)
 
     def healthy(want: bool) -> bool:
@@ -275,10 +276,14 @@ def verify_checks(topo, plan) -> list:
 
     if not topo.load_balancers:
         return []
+    from lab.lb.frontend_checks import check_frontends, check_no_rule_dropped
+
     p_min = topo.specs.lb_chi_square_p
     return [
+        named_check("lb.frontends", "lb", partial(check_frontends, plan.lab)),
+        named_check("lb.no_rule", "lb", partial(check_no_rule_dropped, plan.lab)),
         named_check("lb.dsr_distribution", "lb", partial(check_dsr, plan.lab, p_min=p_min)),
         named_check("lb.ha_ports", "lb", partial(check_ha_ports, plan.lab)),
         named_check("lb.affinity", "lb", partial(check_affinity, plan.lab)),
-        named_check("lb.failover", "lb", partial(check_failover, plan.lab)),
+        named_check("lb.failover", "lb", partial(check_failover, plan.lab, spec_s=topo.specs.failover_s)),
     ]

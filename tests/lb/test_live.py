@@ -167,3 +167,37 @@ def test_exporter_lb_collector_reads_live_counters_from_the_maps(lab):
     samples = families["stacklab_lb_packets"].samples
     assert {s.labels["backend"] for s in samples} >= {"red-web1", "red-web2"}
     assert sum(s.value for s in samples) > 0
+
+
+def test_every_frontend_answers_from_its_vip_and_no_rule_ports_are_dropped(lab):
+    from lab.lb.frontend_checks import check_frontends, check_no_rule_dropped
+
+    frontends = check_frontends(LAB)
+    assert {r.name for r in frontends} >= {"lb.web.192.0.2.10:80/tcp", "lb.ha.192.0.2.20:5353/udp"}
+    assert {r.verdict for r in frontends} == {"pass"}, [r.measured for r in frontends]
+    assert {r.verdict for r in check_no_rule_dropped(LAB)} == {"pass"}
+
+
+@pytest.mark.parametrize("kind", ["xdp-detached", "encap-broken"])
+def test_frontend_check_fails_when_the_datapath_is_broken(lab, kind):
+    from lab.lb import faults
+    from lab.lb.frontend_checks import check_frontends
+
+    faults.FAULTS[kind](lab)
+    try:
+        verdicts = {r.name: r.verdict for r in check_frontends(LAB, attempts=1)}
+    finally:
+        faults.clear(lab)
+    assert verdicts["lb.web.192.0.2.10:80/tcp"] == "fail"
+
+
+def test_no_rule_check_fails_when_nothing_enforces_the_rules(lab):
+    from lab.lb import faults
+    from lab.lb.frontend_checks import check_no_rule_dropped
+
+    faults.xdp_detached(lab)
+    try:
+        results = check_no_rule_dropped(LAB, attempts=1)
+    finally:
+        faults.clear(lab)
+    assert {r.verdict for r in results} == {"fail"}

@@ -1,0 +1,70 @@
+"""Per-frontend LB checks, measured with the standalone collectors/lb_probe.py
+from the client namespace: every VIP answers on its rules (from the VIP:
+DSR), and a VIP port without a rule is dropped and counted (secure by default)."""
+
+from __future__ import annotations
+
+import time
+
+from lab.apply.nsexec import run_collector
+from lab.lb import traffic
+from lab.lb.checks import _client_ns, _result, _wait_healthy
+from lab.lb.control import MuxController
+from lab.lb.spec import FrontendSpec
+from lab.lb.state import load_state, muxes_of
+from lab.verify.result import CheckResult
+
+HA_PROBES = ((80, "tcp"), (31337, "tcp"), (5353, "udp"))
+NO_RULE_PORT = 81  # a port no test frontend opens
+
+
+def _probes(fe: FrontendSpec) -> tuple[tuple[int, str], ...]:
+    return HA_PROBES if fe.port == 0 else ((fe.port, fe.protocol),)
+
+
+def _probe(lab: str, vip: str, port: int, proto: str, count: int, timeout: float = 3.0) -> dict:
+    return run_collector(_client_ns(lab), "lb_probe", vip, str(port), "--proto", proto,
+                         "--count", str(count), "--timeout", str(timeout), "--budget", "60")
+
+
+def check_frontends(lab: str, attempts: int = 3) -> list[CheckResult]:
+    """Each frontend (VIP:port/protocol; HA ports on several ports and UDP)
+    answers every attempt, from its VIP."""
+    results = []
+    for mux in muxes_of(lab):
+        spec = load_state(lab, mux).spec
+        for lb in spec.lbs:
+            with traffic.echo_backends(lb.backends):
+                _wait_healthy(lab, mux, lb)
+                for fe in lb.frontends:
+                    for port, proto in _probes(fe):
+                        t0 = time.monotonic()
+                        data = _probe(lab, fe.vip, port, proto, attempts)
+                        ok = data["answered"] == attempts and data["from_vip"] == attempts
+                        results.append(_result(
+                            f"lb.{lb.name}.{fe.vip}:{port}/{proto}",
+                            f"{attempts}/{attempts} answered from {fe.vip} ({fe.label()})",
+                            f"{data['answered']}/{data['attempts']} answered, {data['from_vip']} from the VIP, "
+                            f"by {', '.join(data['replies']) or 'nobody'}", ok, t0))
+    return results
+
+
+def check_no_rule_dropped(lab: str, attempts: int = 3) -> list[CheckResult]:
+    """Secure by default: a VIP port that no rule opens gets no answer, and
+    the datapath counts the drops."""
+    results = []
+    for mux in muxes_of(lab):
+        spec = load_state(lab, mux).spec
+        vips = sorted({fe.vip for lb in spec.lbs for fe in lb.frontends if fe.port != 0})
+        for vip in vips:
+            t0 = time.monotonic()
+            with MuxController.open(lab, mux) as ctl:
+                before = ctl.maps.global_counters()["no_rule_drop"]
+                data = _probe(lab, vip, NO_RULE_PORT, "tcp", attempts, timeout=1.0)
+                counted = ctl.maps.global_counters()["no_rule_drop"] - before
+            ok = data["answered"] == 0 and counted >= attempts
+            results.append(_result(
+                f"lb.no_rule.{vip}:{NO_RULE_PORT}", f"no answer and >= {attempts} drops counted",
+                f"{data['answered']} answered, {counted} no-rule drops counted", ok, t0,
+                metrics={"no_rule_drops": [float(counted)]}))
+    return results
