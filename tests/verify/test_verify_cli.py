@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from fabric.helpers import default_topology_as, lab_cli
 
 from lab.verify.history import results_dir
-
-from fabric.helpers import default_topology_as, lab_cli
 
 pytestmark = pytest.mark.root
 LAB = "vf"
