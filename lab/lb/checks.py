@@ -79,7 +79,7 @@ def check_dsr(lab: str, connections: int = 1000, budget_s: float = 90.0,
         if found is None:
             return _skipped(name, "no TCP frontend")
         lb, fe = found
-        with traffic.echo_backends(lb.backends), _capture_src(spec.namespace, spec.ifname, fe.vip) as seen:
+        with traffic.echo_backends(lb.backends, lab), _capture_src(spec.namespace, spec.ifname, fe.vip) as seen:
             _wait_healthy(lab, muxes[0], lb)
             results = traffic.many(_client_ns(lab), fe.vip, fe.port, connections, budget_s)
         after = ctl.maps.global_counters()
@@ -108,7 +108,7 @@ def check_ha_ports(lab: str) -> CheckResult:
     if found is None:
         return _skipped(name, "no HA-ports frontend")
     lb, fe = found
-    with traffic.echo_backends(lb.backends):
+    with traffic.echo_backends(lb.backends, lab):
         _wait_healthy(lab, muxes[0], lb)
         tcp = {port: traffic.one_shot(_client_ns(lab), fe.vip, port)[0] for port in traffic.ECHO_TCP}
         udp = {port: traffic.udp_ask(_client_ns(lab), fe.vip, port) for port in traffic.ECHO_UDP}
@@ -132,7 +132,7 @@ def check_affinity(lab: str, flows: int = 120) -> CheckResult:
     lb, fe = found
     victim = lb.backends[0].name
     conns: list[traffic.Conn] = []
-    with traffic.echo_backends(lb.backends):
+    with traffic.echo_backends(lb.backends, lab):
         _wait_healthy(lab, muxes[0], lb)
         try:
             for _ in range(flows):
@@ -228,7 +228,7 @@ def check_failover(lab: str, flows: int = 60, spec_s: float | None = None) -> Ch
     def avoided() -> bool:
         return all(traffic.one_shot(client, fe.vip, fe.port, 0.5)[0] != victim.name for _ in range(20))
 
-    with traffic.echo_backends(lb.backends) as procs, _probing(lab) as probe_errors:
+    with traffic.echo_backends(lb.backends, lab) as procs, _probing(lab) as probe_errors:
         _wait_healthy(lab, muxes[0], lb)
         conns = [traffic.Conn(client, fe.vip, fe.port, timeout=1.0) for _ in range(flows)]
         before = [c.ask() for c in conns]
@@ -239,7 +239,7 @@ def check_failover(lab: str, flows: int = 60, spec_s: float | None = None) -> Ch
         after = [c.ask() for c in conns]
         for c in conns:
             c.close()
-        procs[victim.name] = traffic.start_echo(victim)
+        procs[victim.name] = traffic.start_echo(victim, lab)
         back_after = _wait_for(lambda: healthy(True), 4 * window)
         back_used = back_after is not None and _wait_for(
             lambda: any(traffic.one_shot(client, fe.vip, fe.port, 0.5)[0] == victim.name

@@ -11,29 +11,37 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from lab.apply.nsexec import popen_in_namespace
+from lab.lb import vm_backend
 from lab.lb.netns_socket import socket_in
 from lab.lb.spec import BackendSpec
 
 ECHO_TCP = (80, 8080, 31337)
 ECHO_UDP = (5353,)
+EchoHandle = subprocess.Popen | vm_backend.VmEcho  # both have kill() and wait()
 
 
 @contextmanager
-def echo_backends(backends: list[BackendSpec]) -> Iterator[dict[str, subprocess.Popen]]:
-    """An echo server in every netns backend (name -> process); all stopped after."""
-    procs: dict[str, subprocess.Popen] = {}
+def echo_backends(backends: list[BackendSpec], lab: str | None = None) -> Iterator[dict[str, EchoHandle]]:
+    """An echo server in every backend (name -> handle); all stopped after.
+    VM backends get theirs through run-command, so only when `lab` is given."""
+    procs: dict[str, EchoHandle] = {}
     try:
         for b in backends:
-            if b.namespace is None:
-                continue
-            procs[b.name] = start_echo(b)
+            if b.namespace is not None:
+                procs[b.name] = start_echo(b)
+        if lab is not None:
+            procs.update(vm_backend.start_all(lab, [b for b in backends if b.namespace is None], ECHO_TCP))
         yield procs
     finally:
         for p in procs.values():
             stop_echo(p)
 
 
-def start_echo(b: BackendSpec) -> subprocess.Popen:
+def start_echo(b: BackendSpec, lab: str | None = None) -> EchoHandle:
+    if b.namespace is None:
+        if lab is None:
+            raise ValueError(f"VM backend {b.name}: starting its echo service needs the lab name")
+        return vm_backend.start(lab, b, ECHO_TCP)
     proc = popen_in_namespace(
         b.namespace or "", [sys.executable, "-m", "lab.lb.echo", b.name,
                             "--tcp", ",".join(map(str, ECHO_TCP)),
@@ -47,7 +55,7 @@ def start_echo(b: BackendSpec) -> subprocess.Popen:
     return proc
 
 
-def stop_echo(proc: subprocess.Popen) -> None:
+def stop_echo(proc: EchoHandle) -> None:
     proc.kill()
     proc.wait(timeout=5)
 
