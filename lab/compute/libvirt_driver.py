@@ -125,13 +125,19 @@ def is_running(conn: libvirt.virConnect, name: str) -> bool:
     return bool(dom and dom.isActive())
 
 
+QEMU_LOG_DIR = Path("/var/log/libvirt/qemu")
+
+
 def remove_domain(dom: libvirt.virDomain) -> None:
-    """Destroy and undefine; the tap goes with the QEMU process."""
+    """Destroy and undefine; the tap goes with the QEMU process, and libvirt's
+    own per-domain log (which it keeps after undefine) goes too: no residue."""
+    name = dom.name()
     _destroy(dom)
     try:
         dom.undefine()
     except libvirt.libvirtError:
         pass  # transient, or already undefined
+    (QEMU_LOG_DIR / f"{name}.log").unlink(missing_ok=True)
 
 
 def set_iops_cap(dom: libvirt.virDomain, dev: str, cap: int | None) -> None:

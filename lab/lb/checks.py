@@ -53,9 +53,13 @@ def _skipped(name: str, why: str) -> CheckResult:
 def _capture_src(namespace: str, ifname: str, src: str) -> Iterator[list[int]]:
     """Count frames from `src` seen on the MUX NIC (return traffic must be 0)."""
     proc = popen_in_namespace(namespace, ["tcpdump", "-nn", "-q", "-l", "-i", ifname, f"src host {src}"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     count = [0]
-    time.sleep(0.5)  # tcpdump attaches before the traffic starts
+    deadline = time.monotonic() + 10
+    while "listening on" not in (line := proc.stderr.readline()):  # attached before any traffic
+        if (not line and proc.poll() is not None) or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"tcpdump on {namespace}/{ifname} did not start: {line.strip()}")
     try:
         yield count
     finally:
@@ -89,11 +93,13 @@ def check_dsr(lab: str, connections: int = 1000, budget_s: float = 90.0,
     counts = [names.get(b.name, 0) for b in lb.backends]
     p = float(chisquare(counts).pvalue) if ok_conns else 0.0
     passed_back = after["non_vip_pass"] - before["non_vip_pass"]
-    ok = (ok_conns == connections and from_vip == ok_conns and seen[0] == 0 and passed_back == 0
-          and p > p_min)
+    # the capture counts exactly the return direction (source = VIP) at the MUX;
+    # the datapath's non-VIP counter is any other IPv4 and only evidence
+    ok = ok_conns == connections and from_vip == ok_conns and seen[0] == 0 and p > p_min
     spread = dict(zip([b.name for b in lb.backends], counts, strict=True))
     measured = (f"{ok_conns}/{connections} answered from {fe.vip}; per backend {spread}; "
-                f"chi-square p={p:.3g}; return packets at MUX: capture {seen[0]}, counter {passed_back}")
+                f"chi-square p={p:.3g}; return packets at MUX: {seen[0]} captured "
+                f"(non-VIP IPv4 at the MUX: {passed_back})")
     return _result(name, f"{connections} conns ok, replies from VIP, 0 return pkts at MUX, p>{p_min}",
                    measured, ok, t0, evidence=", ".join(f"{k}={v}" for k, v in names.items()),
                    metrics={"chi_square_p": [p], "connections_ok": [ok_conns]})

@@ -39,6 +39,24 @@ def affinity_off(plan: Plan, server: str | None = None, **_: str) -> str:
     return "flow affinity off"
 
 
+def dsr_broken(plan: Plan, server: str | None = None, **_: str) -> str:
+    """Route replies through the MUX: each LB tenant's gateway sends traffic
+    for the client network to the MUX instead of the ToR (no more DSR).
+    `lab fault clear` (up) removes the route: it is not in the plan."""
+    from lab.apply.netns import Sockets
+
+    import ipaddress
+
+    mux_ip = plan.host(_mux(plan, server)).underlay_ip
+    tor = next(h for h in plan.hosts if h.role == "tor")
+    client_net = str(ipaddress.ip_interface(next(a.cidr for a in tor.addresses if a.ifname == "client")).network)
+    gateways = sorted({plan.tenant(lb.tenant).gateway_host for lb in plan.load_balancers})
+    with Sockets() as sockets:
+        for gw in gateways:
+            sockets(plan.host(gw).namespace).route("replace", dst=client_net, gateway=mux_ip, proto=4)
+    return f"{', '.join(gateways)} route {client_net} via the MUX {mux_ip}"
+
+
 def clear(plan: Plan) -> list[str]:
     """Undo every LB fault: program attached, encapsulation and affinity restored."""
     repaired = []
@@ -59,4 +77,5 @@ def clear(plan: Plan) -> list[str]:
     return repaired
 
 
-FAULTS = {"xdp-detached": xdp_detached, "encap-broken": encap_broken, "affinity-off": affinity_off}
+FAULTS = {"xdp-detached": xdp_detached, "encap-broken": encap_broken, "affinity-off": affinity_off,
+          "dsr-broken": dsr_broken}

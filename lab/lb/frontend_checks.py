@@ -34,7 +34,7 @@ def check_frontends(lab: str, attempts: int = 3) -> list[CheckResult]:
     for mux in muxes_of(lab):
         spec = load_state(lab, mux).spec
         for lb in spec.lbs:
-            with traffic.echo_backends(lb.backends):
+            with traffic.echo_backends(lb.backends, lab):
                 _wait_healthy(lab, mux, lb)
                 for fe in lb.frontends:
                     for port, proto in _probes(fe):

@@ -26,7 +26,7 @@ NS = "ahtest.server"
 def server(tmp_path):
     plan = build_plan(load_topology(DEFAULT))
     plan_file = tmp_path / "plan.json"
-    plan_file.write_text(json.dumps({"host": "hv2", "plan": plan.model_dump()}))
+    plan_file.write_text(json.dumps({"host": "hv2", "plan": plan.model_dump(mode="json")}))
     netns.create(NS)
     try:
         with Sockets() as sockets:

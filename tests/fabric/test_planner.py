@@ -95,7 +95,9 @@ def test_lab_plan_cli_prints_json_and_yaml():
     result = runner.invoke(app, ["plan", str(DEFAULT), "--format", "json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["lab"] == "demo" and len(data["hosts"]) == 14  # VMs are endpoints, not hosts
+    # every namespace stand-in is a host; VMs are endpoints on their server's bridge
+    netns_endpoints = [e for e in data["endpoints"] if e["kind"] == "netns"]
+    assert data["lab"] == "demo" and len(data["hosts"]) == 9 + len(netns_endpoints)
     assert {e["kind"] for e in data["endpoints"]} == {"netns", "vm"}
     result = runner.invoke(app, ["plan", str(DEFAULT)])
     assert result.exit_code == 0 and "hosts:" in result.output
@@ -104,3 +106,18 @@ def test_lab_plan_cli_prints_json_and_yaml():
 def test_lab_plan_rejects_unknown_format_with_exit_2():
     result = CliRunner().invoke(app, ["plan", str(DEFAULT), "--format", "xml"])
     assert result.exit_code == 2
+
+
+def test_default_topology_is_the_lab_the_issues_ask_for():
+    topo = load_topology(DEFAULT)
+    computes = [s for s in topo.servers if s.role == "compute"]
+    assert len(computes) >= 4 and [s.role for s in topo.servers].count("mux") == 1
+    red, blue = (t.subnets[0].prefix for t in topo.tenants)
+    assert red.overlaps(blue) and red.subnet_of(ipaddress.ip_network("100.64.0.0/10"))
+    for tenant in ("red", "blue"):
+        for kind in ("netns", "vm"):
+            servers = {v.server for v in topo.vms if v.tenant == tenant and v.kind == kind}
+            assert len(servers) >= 2, (tenant, kind)
+    tiers = [d.tier for v in topo.vms for d in v.data_disks]
+    assert tiers.count("standard") >= 2 and "premium" in tiers
+    assert any(fe.is_ha_ports for lb in topo.load_balancers for fe in lb.frontends)

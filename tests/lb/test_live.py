@@ -131,18 +131,6 @@ def test_vip_and_backends_change_at_run_time_without_reloading_the_program(lab, 
     assert max(add_vip, remove_be, add_be, remove_vip) < 5.0
 
 
-def test_lb_down_detaches_and_leaves_no_pins_or_state(lab):
-    """Runs last: the fixture's own teardown then finds nothing to remove."""
-    tor = next(h for h in lab.hosts if h.role == "tor")
-    tor_port = next(link.name for link in tor.links if link.peer and link.peer.host == "mux1")
-    assert muxes_of(LAB) == ["mux1"]
-    lifecycle.down(LAB)
-    assert muxes_of(LAB) == []
-    assert not loader.pin_root(LAB).exists()
-    assert loader.attached_prog_id(lab.host("mux1").namespace, "eth0") == 0
-    assert loader.attached_prog_id(tor.namespace, tor_port) == 0
-
-
 @pytest.mark.parametrize(("kind", "check"), [
     ("xdp-detached", lambda: checks.check_dsr(LAB, connections=5, budget_s=15)),
     ("encap-broken", lambda: checks.check_dsr(LAB, connections=5, budget_s=15)),
@@ -201,3 +189,28 @@ def test_no_rule_check_fails_when_nothing_enforces_the_rules(lab):
     finally:
         faults.clear(lab)
     assert {r.verdict for r in results} == {"fail"}
+
+
+def test_dsr_check_fails_when_replies_are_routed_through_the_mux(lab):
+    from lab.lb import faults
+    from lab.providers import embedded
+
+    faults.dsr_broken(lab)
+    try:
+        result = checks.check_dsr(LAB, connections=5, budget_s=20)
+    finally:
+        embedded.up(lab)  # the route is not in the plan: up removes it
+    assert result.verdict == "fail" and "0 captured" not in result.measured, result.measured
+    assert checks.check_dsr(LAB, connections=20, budget_s=30).verdict == "pass"
+
+
+def test_lb_down_detaches_and_leaves_no_pins_or_state(lab):
+    """Runs last: the fixture's own teardown then finds nothing to remove."""
+    tor = next(h for h in lab.hosts if h.role == "tor")
+    tor_port = next(link.name for link in tor.links if link.peer and link.peer.host == "mux1")
+    assert muxes_of(LAB) == ["mux1"]
+    lifecycle.down(LAB)
+    assert muxes_of(LAB) == []
+    assert not loader.pin_root(LAB).exists()
+    assert loader.attached_prog_id(lab.host("mux1").namespace, "eth0") == 0
+    assert loader.attached_prog_id(tor.namespace, tor_port) == 0
