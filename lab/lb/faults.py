@@ -43,9 +43,9 @@ def dsr_broken(plan: Plan, server: str | None = None, **_: str) -> str:
     """Route replies through the MUX: each LB tenant's gateway sends traffic
     for the client network to the MUX instead of the ToR (no more DSR).
     `lab fault clear` (up) removes the route: it is not in the plan."""
-    from lab.apply.netns import Sockets
-
     import ipaddress
+
+    from lab.apply.netns import Sockets
 
     mux_ip = plan.host(_mux(plan, server)).underlay_ip
     tor = next(h for h in plan.hosts if h.role == "tor")
