@@ -16,6 +16,9 @@ from lab.providers.state import LabBusyError, known_labs
 from lab.providers.status import lab_status
 
 LabOption = Annotated[str | None, typer.Option("--lab", help="Lab name (when the topology file is gone)")]
+Provider = Annotated[str, typer.Option(help="embedded (this machine) or ansible (real servers)")]
+Inventory = Annotated[Path | None, typer.Option("--inventory", "-i", help="Ansible inventory (provider ansible)")]
+VaultFile = Annotated[Path | None, typer.Option(help="ansible-vault password file (or $STACKLAB_VAULT_PASSWORD_FILE)")]
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
@@ -48,13 +51,14 @@ def _require_root() -> None:
 
 def up(topology: TopologyFile,
        dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change; change nothing")] = False,
-       provider: Annotated[str, typer.Option(help="embedded (this machine) or ansible (real servers)")] = "embedded",
+       provider: Provider = "embedded", inventory: Inventory = None, vault_password_file: VaultFile = None,
        fmt: Format = "table") -> None:
     """Bring the lab up, or converge it to the topology (idempotent)."""
     check_format(fmt, ("table", "json"))
-    if provider != "embedded":
-        raise fail(f"--provider {provider!r}: only 'embedded' is available in this command so far")
     topo = load_or_exit(topology)
+    if _provider(provider, inventory) == "ansible":
+        _ansible("up", topo, inventory, vault_password_file, dry_run, fmt)
+        return
     _require_root()
     started = time.monotonic()
     try:
@@ -87,8 +91,14 @@ def _print_changes(lab: str, report: embedded.UpReport, elapsed: float) -> None:
 
 
 def down(topology: Annotated[Path | None, typer.Argument(help="Topology file (or use --lab)")] = None,
-         lab: LabOption = None) -> None:
+         lab: LabOption = None, provider: Provider = "embedded", inventory: Inventory = None,
+         vault_password_file: VaultFile = None) -> None:
     """Remove everything the lab created (namespaces, links, VMs, pins, files) and nothing else."""
+    if _provider(provider, inventory) == "ansible":
+        if topology is None:
+            raise fail("--provider ansible needs the topology file (it says which hosts to clean)")
+        _ansible("down", load_or_exit(topology), inventory, vault_password_file, False, "table")
+        return
     name = _lab_name(topology, lab)
     _require_root()
     try:
@@ -192,3 +202,34 @@ def apply_host(
     for change in changes:
         out.print(f"  {change}", markup=False, highlight=False)
     out.print(f"{host}: {'would change' if dry_run else 'changed'} {len(changes)} objects")
+
+
+def _provider(provider: str, inventory: Path | None) -> str:
+    if provider not in ("embedded", "ansible"):
+        raise fail(f"--provider {provider!r}: use embedded (this machine) or ansible (real servers)")
+    if provider == "ansible" and inventory is None:
+        raise fail("--provider ansible needs -i INVENTORY (the real servers and the ToR)")
+    if provider == "embedded" and inventory is not None:
+        raise fail("-i INVENTORY is for --provider ansible")
+    return provider
+
+
+def _ansible(action: str, topo, inventory: Path, vault: Path | None, check: bool, fmt: str) -> None:
+    """Provision (or clean) real servers with the playbooks; a failed host is
+    a result in the table, and makes the exit code 1."""
+    from lab.providers.ansible.driver import ProvisionError, deprovision, provision
+    from lab.providers.state import lab_dir
+
+    run = provision if action == "up" else deprovision
+    try:
+        result = run(topo, inventory, lab_dir(topo.name) / "ansible", plan=build_plan(topo),
+                     vault_password_file=vault, console=None if fmt == "json" else out,
+                     check=check, diff=check)
+    except ProvisionError as exc:
+        console.print(f"[bold red]{len(exc.problems)} problem(s); nothing was changed:[/]")
+        for problem in exc.problems:
+            console.print(f"  {problem}", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if fmt == "json":
+        emit(result.to_json(), "json")
+    raise typer.Exit(0 if result.succeeded else 1)
