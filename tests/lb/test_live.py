@@ -204,6 +204,24 @@ def test_dsr_check_fails_when_replies_are_routed_through_the_mux(lab):
     assert checks.check_dsr(LAB, connections=20, budget_s=30).verdict == "pass"
 
 
+def test_ha_ports_check_fails_when_encapsulation_is_broken(lab):
+    from lab.lb import faults
+
+    faults.encap_broken(lab)
+    try:
+        result = checks.check_ha_ports(LAB)
+    finally:
+        faults.clear(lab)
+    assert result.verdict == "fail", result.measured
+
+
+def test_failover_check_fails_when_probes_cannot_meet_the_spec(lab):
+    """Probing every 0.5 s with threshold 2 cannot take a dead backend out
+    within a 0.2 s failover spec: the check must say so."""
+    result = checks.check_failover(LAB, flows=10, spec_s=0.2)
+    assert result.verdict == "fail" and "window 0.20 s" in result.measured, result.measured
+
+
 def test_lb_down_detaches_and_leaves_no_pins_or_state(lab):
     """Runs last: the fixture's own teardown then finds nothing to remove."""
     tor = next(h for h in lab.hosts if h.role == "tor")
