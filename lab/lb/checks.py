@@ -38,6 +38,15 @@ def _frontend(mux: MuxSpec, ha: bool) -> tuple[LbSpec, FrontendSpec] | None:
     return None
 
 
+def _tcp_target(lab: str) -> tuple[list[str], LbSpec, FrontendSpec] | str:
+    """The MUXes and the first TCP frontend to measure, or why there is none."""
+    muxes = muxes_of(lab)
+    if not muxes:
+        return "no load balancer in this lab"
+    found = _frontend(load_state(lab, muxes[0]).spec, ha=False)
+    return (muxes, *found) if found else "no TCP frontend"
+
+
 def _result(name: str, target: str, measured: str, ok: bool, t0: float, evidence: str = "",
             metrics: dict[str, list[float]] | None = None) -> CheckResult:
     return CheckResult(name=name, group=GROUP, target=target, measured=measured,
@@ -128,14 +137,10 @@ def check_affinity(lab: str, flows: int = 120) -> CheckResult:
     """Open flows keep their backend when the ring changes (one backend taken
     out of the ring: its established flows stay too, as with failed probes)."""
     name, t0 = "lb_flow_affinity", time.monotonic()
-    muxes = muxes_of(lab)
-    if not muxes:
-        return _skipped(name, "no load balancer in this lab")
-    spec = load_state(lab, muxes[0]).spec
-    found = _frontend(spec, ha=False)
-    if found is None:
-        return _skipped(name, "no TCP frontend")
-    lb, fe = found
+    target = _tcp_target(lab)
+    if isinstance(target, str):
+        return _skipped(name, target)
+    muxes, lb, fe = target
     victim = lb.backends[0].name
     conns: list[traffic.Conn] = []
     with traffic.echo_backends(lb.backends, lab):
@@ -216,14 +221,10 @@ def check_failover(lab: str, flows: int = 60, spec_s: float | None = None) -> Ch
     within the topology's failover spec, `spec_s`), flows on healthy backends
     stay where they are, and it comes back when healthy."""
     name, t0 = "lb_failover", time.monotonic()
-    muxes = muxes_of(lab)
-    if not muxes:
-        return _skipped(name, "no load balancer in this lab")
-    spec = load_state(lab, muxes[0]).spec
-    found = _frontend(spec, ha=False)
-    if found is None:
-        return _skipped(name, "no TCP frontend")
-    lb, fe = found
+    target = _tcp_target(lab)
+    if isinstance(target, str):
+        return _skipped(name, target)
+    muxes, lb, fe = target
     victim = lb.backends[0]
     window = 3 * lb.probe.interval_s if spec_s is None else min(3 * lb.probe.interval_s, spec_s)
     client = _client_ns(lab)
