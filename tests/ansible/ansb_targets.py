@@ -146,12 +146,17 @@ def write_inventory(lab: NetnsLab, directory: Path, overrides: dict | None = Non
     inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts, "vars": common}}))
     for host in lab.namespaces:
         (files / host).mkdir(parents=True, exist_ok=True)
-    password = directory / "vault-pass"
+    password = vault_secret(directory, {"baseline_secrets": {"bmc_password": SECRET}})
+    return inventory, password
+
+
+def vault_secret(inventory_dir: Path, data: dict) -> Path:
+    """Encrypt data into inventory_dir/group_vars/all/vault.yml; return the password file."""
+    password = inventory_dir / "vault-pass"
     password.write_text(secrets.token_hex(16) + "\n")
     password.chmod(0o600)
     vault = VaultLib([("default", VaultSecret(password.read_text().strip().encode()))])
-    vars_dir = directory / "group_vars" / "all"
+    vars_dir = inventory_dir / "group_vars" / "all"
     vars_dir.mkdir(parents=True, exist_ok=True)
-    plain = yaml.safe_dump({"baseline_secrets": {"bmc_password": SECRET}})
-    (vars_dir / "vault.yml").write_bytes(vault.encrypt(plain))
-    return inventory, password
+    (vars_dir / "vault.yml").write_bytes(vault.encrypt(yaml.safe_dump(data)))
+    return password

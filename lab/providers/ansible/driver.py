@@ -88,6 +88,7 @@ def run_playbook(playbook: str, inventories: list[Path], state_dir: Path,
     # ansible-runner keeps inputs (extravars...) in <dir>/env across runs; each run
     # passes all of its own, so a previous run's must not leak into this one
     shutil.rmtree(state_dir / "env", ignore_errors=True)
+    state_dir.mkdir(parents=True, exist_ok=True)
     ident = f"{Path(playbook).stem}-{time.strftime('%Y%m%dT%H%M%S')}-{time.monotonic_ns() % 10**6}"
     with live_progress(f"ansible {playbook}", console) as collector:
         runner = ansible_runner.run(

@@ -113,7 +113,7 @@ class EventCollector:
 def _message(res: dict[str, Any]) -> str:
     """The most useful line of a failed result: msg, else stderr, else a loop item's msg."""
     for item in res.get("results") or []:
-        if isinstance(item, dict) and item.get("failed"):
+        if isinstance(item, dict) and (item.get("failed") or item.get("unreachable")):
             return _message(item)
     parts = [res.get("msg"), res.get("stderr") or res.get("module_stderr")]
     return " ".join(" ".join(str(p) for p in parts if p).split())

@@ -1,0 +1,155 @@
+"""Boot the disposable Debian VM under libvirt with its NIC in a lab namespace.
+
+The domain is transient (createXML) and uses TCG (nested KVM hangs on the CI
+machines); the tap libvirt creates is moved into a namespace of ours, so the
+VM is reachable only from there (ssh goes through a ProxyCommand that enters
+the namespace). Everything is removed on exit, even after a failure.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import libvirt
+from ansb_vm_image import ADMIN, CACHE, GUEST_ADDRESS, GUEST_MAC, HOST_ADDRESS, VmImage
+from pyroute2 import IPRoute, netns
+
+RELAY = Path(__file__).with_name("ansb_nsrelay.py")
+BOOT_TIMEOUT_S = 240
+
+
+@dataclass
+class RunningVm:
+    name: str
+    namespace: str
+    image: VmImage
+    console: Path
+
+    def ssh_args(self) -> list[str]:
+        return ["-o", f"ProxyCommand=nsenter --net=/run/netns/{self.namespace} "
+                      f"{sys.executable} {RELAY} %h %p",
+                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "ConnectTimeout=30"]
+
+    def ssh(self, command: str, *extra: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run(["ssh", *self.ssh_args(), "-o", "BatchMode=yes", "-i", str(self.image.key),
+                               *extra, f"{ADMIN}@{GUEST_ADDRESS}", command],
+                              capture_output=True, text=True, timeout=timeout, check=False)
+
+    def inventory_vars(self) -> dict:
+        return {
+            "ansible_host": GUEST_ADDRESS,
+            "ansible_user": ADMIN,
+            "ansible_ssh_private_key_file": str(self.image.key),
+            "ansible_ssh_common_args": " ".join(
+                f"'{a}'" if " " in a else a for a in self.ssh_args()),
+            "ansible_python_interpreter": "/usr/bin/python3",
+            # no ControlMaster: a persisting master behind a ProxyCommand stalled the first become
+            "ansible_ssh_args": "-o ControlMaster=no",
+            "ansible_ssh_retries": 3,  # a TCG guest under load is slow to answer
+            "ansible_timeout": 120,
+            "lab_apt_update": False,
+            "baseline_mgmt_prefixes": [f"{HOST_ADDRESS}/32"],
+        }
+
+
+def _domain_xml(name: str, image: VmImage, overlay: Path, tap: str, console: Path) -> str:
+    return f"""<domain type='qemu'>
+  <name>{name}</name>
+  <memory unit='MiB'>768</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>{image.kernel}</kernel>
+    <initrd>{image.initrd}</initrd>
+    <cmdline>root=/dev/vda rw console=ttyS0 net.ifnames=0 systemd.show_status=0</cmdline>
+  </os>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='{overlay}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <interface type='ethernet'>
+      <mac address='{GUEST_MAC}'/>
+      <target dev='{tap}' managed='yes'/>
+      <model type='virtio'/>
+    </interface>
+    <rng model='virtio'>
+      <backend model='random'>/dev/urandom</backend>
+    </rng>
+    <serial type='file'>
+      <source path='{console}'/>
+      <target port='0'/>
+    </serial>
+  </devices>
+</domain>"""
+
+
+def _plug_tap(tap: str, namespace: str) -> None:
+    """Move the VM's tap into our namespace and give the namespace its end address."""
+    with IPRoute() as ipr:
+        ipr.link("set", index=ipr.link_lookup(ifname=tap)[0], net_ns_fd=namespace)
+    with IPRoute(netns=namespace) as ipr:
+        idx = ipr.link_lookup(ifname=tap)[0]
+        ipr.addr("add", index=idx, address=HOST_ADDRESS, prefixlen=24)
+        ipr.link("set", index=idx, state="up")
+        ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+
+
+def _wait_for_ssh(vm: RunningVm) -> None:
+    deadline = time.monotonic() + BOOT_TIMEOUT_S
+    while time.monotonic() < deadline:
+        # python's first getrandom() blocks until the guest's CRNG is seeded (virtio-rng helps)
+        done = vm.ssh("python3 -c 'import os; os.getrandom(16)'", timeout=60)
+        if done.returncode == 0:
+            return
+        time.sleep(3)
+    tail = vm.console.read_text(errors="replace")[-2000:] if vm.console.exists() else ""
+    raise TimeoutError(f"VM not reachable over SSH after {BOOT_TIMEOUT_S} s; console:\n{tail}")
+
+
+@contextmanager
+def running_vm(image: VmImage) -> Iterator[RunningVm]:
+    token = secrets.token_hex(3)
+    name, namespace, tap = f"ansb-vm-{token}", f"ansb-{token}-vm", f"ansbt{token}"
+    run_dir = CACHE / "runs" / name
+    run_dir.mkdir(parents=True, mode=0o755)
+    overlay = run_dir / "overlay.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image.disk), "-F", "raw",
+                    str(overlay)], check=True)
+    conn = libvirt.open("qemu:///system")
+    domain = None
+    netns.create(namespace)
+    try:
+        vm = RunningVm(name, namespace, image, run_dir / "console.log")
+        domain = conn.createXML(_domain_xml(name, image, overlay, tap, vm.console), 0)
+        _plug_tap(tap, namespace)
+        _wait_for_ssh(vm)
+        yield vm
+    finally:
+        if domain is not None:
+            with suppress(libvirt.libvirtError):
+                domain.destroy()
+        conn.close()
+        with suppress(OSError):
+            netns.remove(namespace)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def tcp_open(vm: RunningVm, port: int) -> bool:
+    """Can the namespace open a TCP connection to the VM's port? (bounded: 2 s)"""
+    probe = subprocess.run(
+        ["nsenter", f"--net=/run/netns/{vm.namespace}", sys.executable, "-c",
+         f"import socket;socket.create_connection(('{GUEST_ADDRESS}',{port}),timeout=2)"],
+        capture_output=True, timeout=10, check=False)
+    return probe.returncode == 0
+
