@@ -33,10 +33,15 @@ def failing(report: dict) -> set[str]:
     return {c["name"] for c in report["checks"] if c["verdict"] in ("fail", "error")}
 
 
+def why(report: dict) -> list[str]:
+    return [f"{c['name']}: {c['verdict']}: {c['measured']} | {c['evidence'][-400:]}"
+            for c in report["checks"] if c["verdict"] in ("fail", "error")]
+
+
 @pytest.mark.parametrize("attempt", [1, 2])
 def test_clean_lab_passes_all_checks_twice(topo, attempt):
     code, report = verify(topo)
-    assert code == 0 and report["passed"] and not failing(report), failing(report)
+    assert code == 0 and report["passed"] and not failing(report), why(report)
     assert set(report) >= {"passed", "checks"}
     assert all({"name", "group", "target", "measured", "verdict", "evidence"} <= set(c) for c in report["checks"])
     groups = {c["group"] for c in report["checks"]}
