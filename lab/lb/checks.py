@@ -111,7 +111,8 @@ def check_dsr(lab: str, connections: int = 1000, budget_s: float = 90.0,
                 f"(non-VIP IPv4 at the MUX: {passed_back})")
     return _result(name, f"{connections} conns ok, replies from VIP, 0 return pkts at MUX, p>{p_min}",
                    measured, ok, t0, evidence=", ".join(f"{k}={v}" for k, v in names.items()),
-                   metrics={"chi_square_p": [p], "connections_ok": [ok_conns]})
+                   metrics={"chi_square_p": [p], "connections_ok": [ok_conns],
+                            **{f"backend_flows:{b}": [float(n)] for b, n in spread.items()}})
 
 
 def check_ha_ports(lab: str) -> CheckResult:
