@@ -88,7 +88,12 @@ def start(lab: str, backend: BackendSpec, ports: tuple[int, ...]) -> VmEcho:
     """Start (or restart) the echo service on `ports` in the backend's guest."""
     if not _NAME.match(backend.name):
         raise ValueError(f"backend name {backend.name!r} is not a plain VM name")
-    output = _exec(lab, backend.name, _start_script(backend.name, ports), START_TIMEOUT_S)
+    from lab.compute.agent import AgentError
+
+    try:
+        output = _exec(lab, backend.name, _start_script(backend.name, ports), START_TIMEOUT_S)
+    except AgentError:  # a run-command lost in a guest slowed by host load: once more
+        output = _exec(lab, backend.name, _start_script(backend.name, ports), START_TIMEOUT_S)
     if "ready" not in output.split():
         raise VmEchoError(f"echo service in VM {backend.name} did not report ready: {output.strip()[-300:]}")
     return VmEcho(lab, backend.name)
