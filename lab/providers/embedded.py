@@ -39,10 +39,6 @@ class UpReport:
     changes: list[Change] = field(default_factory=list)
     dry_run: bool = False
 
-    @property
-    def changed(self) -> bool:
-        return any(c.kind for c in self.changes)
-
 
 def _quiet(_: str) -> None:
     pass

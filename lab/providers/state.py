@@ -74,13 +74,6 @@ class Journal:
                 seen.setdefault((res.kind, res.name), res)
         return list(seen.values())
 
-    def forget(self, kind: str, names: set[str]) -> None:
-        """Drop records of resources that were removed (topology shrank)."""
-        keep = [r for r in self.resources() if not (r.kind == kind and r.name in names)]
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(vars(r)) + "\n" for r in keep))
-        os.replace(tmp, self.path)
-
 
 def lock_path(lab: str) -> Path:
     return state_root() / "locks" / f"{lab}.lock"
