@@ -89,6 +89,27 @@ def _send_quietly(s: socket.socket, data: bytes) -> None:
         pass
 
 
+def _handshake(s: socket.socket, lines: _Lines, what: str) -> None:
+    """Ping on this connection until the agent answers.
+
+    The guest closes its port end whenever a read sees the host gone, and the
+    guest kernel discards bytes that arrived just before that close: a request
+    sent blind on a fresh connection can vanish. A PONG proves the guest reads
+    this connection, so what follows it is delivered.
+    """
+    token = uuid.uuid4().hex[:8]
+    last_ping = -PING_RESEND_S
+    while True:
+        if time.monotonic() - last_ping >= PING_RESEND_S:
+            _send_quietly(s, f"PING {token}\n".encode())
+            last_ping = time.monotonic()
+        line = lines.next()
+        if line is None:
+            raise AgentError(f"agent at {what} did not answer")
+        if line == f"PONG {token}":
+            return
+
+
 def wait_ready(sock_path: Path, timeout_s: float = 60.0) -> float:
     """Ping until the agent answers; returns seconds waited."""
     start = time.monotonic()
@@ -97,19 +118,12 @@ def wait_ready(sock_path: Path, timeout_s: float = 60.0) -> float:
         if time.monotonic() > deadline:
             raise AgentError(f"agent socket {sock_path} never appeared")
         time.sleep(0.1)
-    token = uuid.uuid4().hex[:8]
     with _channel(sock_path, timeout_s) as s:
-        lines = _Lines(s, deadline)
-        last_ping = -PING_RESEND_S
-        while True:
-            if time.monotonic() - last_ping >= PING_RESEND_S:
-                _send_quietly(s, f"PING {token}\n".encode())
-                last_ping = time.monotonic()
-            line = lines.next()
-            if line is None:
-                raise AgentError(f"agent at {sock_path} did not answer in {timeout_s:.0f} s")
-            if line == f"PONG {token}":
-                return time.monotonic() - start
+        try:
+            _handshake(s, _Lines(s, deadline), str(sock_path))
+        except AgentError as exc:
+            raise AgentError(f"{exc} in {timeout_s:.0f} s") from exc
+        return time.monotonic() - start
 
 
 def run_command(sock_path: Path, command: str, timeout_s: float = 120.0) -> RunResult:
@@ -119,8 +133,9 @@ def run_command(sock_path: Path, command: str, timeout_s: float = 120.0) -> RunR
     req = uuid.uuid4().hex[:8]
     payload = base64.b64encode(command.encode()).decode()
     with _channel(sock_path, timeout_s + 30) as s:
-        s.sendall(f"RUN {req} {int(timeout_s)} {payload}\n".encode())
         lines = _Lines(s, start + timeout_s + 30)
+        _handshake(s, lines, str(sock_path))
+        s.sendall(f"RUN {req} {int(timeout_s)} {payload}\n".encode())
         body: list[str] | None = None
         while True:
             line = lines.next()

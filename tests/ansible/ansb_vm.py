@@ -22,6 +22,8 @@ import libvirt
 from ansb_vm_image import ADMIN, CACHE, GUEST_ADDRESS, GUEST_MAC, HOST_ADDRESS, VmImage
 from pyroute2 import IPRoute, netns
 
+from lab.compute import daemons
+
 RELAY = Path(__file__).with_name("ansb_nsrelay.py")
 BOOT_TIMEOUT_S = 240
 
@@ -126,7 +128,7 @@ def running_vm(image: VmImage) -> Iterator[RunningVm]:
     overlay = run_dir / "overlay.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image.disk), "-F", "raw",
                     str(overlay)], check=True)
-    conn = libvirt.open("qemu:///system")
+    conn = daemons.connect()  # starts libvirtd/virtlogd on a fresh machine
     domain = None
     netns.create(namespace)
     try:
