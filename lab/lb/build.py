@@ -67,8 +67,12 @@ def lb_object(ring_slots: int | None = None, rewind: bool = False) -> Path:
     return build("lb_xdp.c", defines)
 
 
-def simple_object(action: str) -> Path:
-    """XDP_DROP / XDP_PASS / XDP_TX reference program."""
+def simple_object(action: str, head_shift: int = 0) -> Path:
+    """XDP_DROP / XDP_PASS / XDP_TX reference program; with head_shift, it first
+    moves the head out and back by that many bytes (two helper calls)."""
     if action not in ("XDP_DROP", "XDP_PASS", "XDP_TX"):
         raise ValueError(f"unknown XDP action {action!r}")
-    return build("xdp_simple.c", {"XDP_ACTION": action})
+    defines: dict[str, str | int] = {"XDP_ACTION": action}
+    if head_shift:
+        defines["HEAD_SHIFT"] = head_shift
+    return build("xdp_simple.c", defines)

@@ -148,7 +148,12 @@ def check_affinity(lab: str, flows: int = 120) -> CheckResult:
         _wait_healthy(lab, muxes[0], lb)
         try:
             for _ in range(flows):
-                conns.append(traffic.Conn(_client_ns(lab), fe.vip, fe.port, timeout=1.0))
+                try:
+                    conns.append(traffic.Conn(_client_ns(lab), fe.vip, fe.port, timeout=1.0))
+                except OSError as exc:
+                    return _result(name, "0 of the open flows change backend when the ring changes",
+                                   f"connection {len(conns) + 1}/{flows} to {fe.vip}:{fe.port} "
+                                   f"failed: {exc!r}", False, t0)
             first = [c.ask() for c in conns]
             with with_controller(lab, muxes[0]) as ctl:
                 ctl.set_health(lb.name, victim, False)

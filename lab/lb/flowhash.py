@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 
-HASH_SEED = 0x5EED1B0B
+HASH_SEED = 0x5EED1B0B5EED1B0B
+HASH_K1 = 0x9E3779B97F4A7C15
+HASH_K2 = 0xBF58476D1CE4E5B9
 _M32 = 0xFFFFFFFF
+_M64 = 0xFFFFFFFFFFFFFFFF
 
 
 def fmix32(h: int) -> int:
@@ -32,12 +35,13 @@ def _wire_u16(port: int) -> int:
 
 
 def flow_hash(src: str, dst: str, sport: int, dport: int, proto: int) -> int:
-    h = HASH_SEED
-    h = fmix32(h ^ _wire_u32(src))
-    h = fmix32(h ^ _wire_u32(dst))
-    h = fmix32(h ^ ((_wire_u16(sport) << 16) | _wire_u16(dport)))
-    h = fmix32(h ^ proto)
-    return h
+    """struct flow_key loaded as two little-endian 64-bit words, then mixed."""
+    w0 = _wire_u32(src) | (_wire_u32(dst) << 32)
+    w1 = _wire_u16(sport) | (_wire_u16(dport) << 16) | (proto << 32)
+    h = ((w0 ^ HASH_SEED) * HASH_K1) & _M64
+    h ^= w1
+    h = ((h ^ (h >> 31)) * HASH_K2) & _M64
+    return (h ^ (h >> 32)) & _M32
 
 
 def vxlan_source_port(h: int) -> int:

@@ -63,10 +63,17 @@ def stop_echo(proc: EchoHandle) -> None:
 class Conn:
     """A TCP connection from the client that asks 'who are you' on demand."""
 
-    def __init__(self, namespace: str, vip: str, port: int, timeout: float = 2.0):
+    def __init__(self, namespace: str, vip: str, port: int, timeout: float = 2.0,
+                 connect_timeout: float = 3.5):
+        """connect_timeout covers one SYN retransmission (1 s) on a busy host."""
         self.sock = socket_in(namespace)
+        self.sock.settimeout(connect_timeout)
+        try:
+            self.sock.connect((vip, port))
+        except OSError:
+            self.sock.close()
+            raise
         self.sock.settimeout(timeout)
-        self.sock.connect((vip, port))
         self.local = self.sock.getsockname()
         self.peer = self.sock.getpeername()
 

@@ -1,4 +1,5 @@
-"""`lab bench lb --format json` prints exactly the agreed keys (small, bounded run)."""
+"""`lab bench lb --format json` prints the agreed keys (small, bounded run); extra keys
+extend the contract, never replace it."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ KEYS = {"drop_ns", "established_ns", "new_flow_ns", "xdp_cpu_ns_per_pkt", "nft_c
 pytestmark = pytest.mark.root
 
 
-def test_bench_lb_json_has_exactly_the_agreed_keys_and_forwards_in_both_runs():
+def test_bench_lb_json_has_the_agreed_keys_and_forwards_in_both_runs():
     require_root("clang", "bpftool")
     result = CliRunner().invoke(app, ["bench", "lb", "--format", "json", "--frames", "20000"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data) == KEYS
-    assert all(isinstance(v, (int, float)) and v > 0 for v in data.values()), data
+    assert KEYS <= set(data)
+    assert all(isinstance(data[k], (int, float)) and data[k] > 0 for k in KEYS), data
+    assert data["established_raw_ns"] == pytest.approx(data["established_ns"] + data["rewind_ns"])
 
 
 def test_bench_lb_rejects_unknown_format():

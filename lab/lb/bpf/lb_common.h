@@ -83,6 +83,8 @@ struct backend {
 	__u8 next_hop[6];     /* outer destination MAC */
 	__u16 flags;
 };
+_Static_assert(__builtin_offsetof(struct backend, inner_src) ==
+	       __builtin_offsetof(struct backend, mac) + 6, "encap.h copies both MACs at once");
 
 struct lb_config {
 	__be32 src_ip;        /* the MUX's underlay address (outer source) */
@@ -111,7 +113,7 @@ struct flow_key {
 struct conn_entry {
 	struct flow_key key;
 	__u32 backend;    /* 0 = free */
-	__u32 tag;        /* fmix32(flow hash ^ backend) */
+	__u32 tag;        /* flow hash ^ backend */
 	__u32 last_used;  /* the set's clock at the last hit */
 	__u32 pad;
 };

@@ -26,8 +26,8 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct vip
 	int affinity = !(cfg->flags & CFG_F_NO_AFFINITY);
 	__u32 hash = flow_hash(&p->flow);
 	int new_flow = 0, counted_new;
-	__u32 id = choose_backend(rule, p, hash, is_syn, affinity, &new_flow);
-	struct backend *b = valid_backend(id);
+	__u32 id = 0;
+	struct backend *b = choose_backend(rule, p, hash, is_syn, affinity, &new_flow, &id);
 
 	if (!b) {
 		count_global(G_NO_BACKEND_DROP);

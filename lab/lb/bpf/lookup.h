@@ -7,28 +7,23 @@
 #include "counters.h"
 #include "parse.h"
 
-#define HASH_SEED 0x5eed1b0bu
+#define HASH_SEED 0x5eed1b0b5eed1b0bull
+#define HASH_K1 0x9e3779b97f4a7c15ull
+#define HASH_K2 0xbf58476d1ce4e5b9ull
 
-static __always_inline __u32 fmix32(__u32 h)
-{
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
-	return h;
-}
-
-/* The words are mixed in their in-memory (network) byte order. */
+/* The 5-tuple as two 64-bit words (addresses; ports and protocol, in their
+ * in-memory network byte order), mixed by two multiply-xorshift rounds: a
+ * short dependency chain (two multiplications) where four 32-bit finalisers
+ * chained eight. Every input bit reaches the low bits (connection-table set)
+ * and the whole word (Maglev slot, VXLAN source port). */
 static __always_inline __u32 flow_hash(const struct flow_key *k)
 {
-	__u32 h = HASH_SEED;
+	const __u64 *w = (const __u64 *)k;
+	__u64 h = (w[0] ^ HASH_SEED) * HASH_K1;
 
-	h = fmix32(h ^ k->src);
-	h = fmix32(h ^ k->dst);
-	h = fmix32(h ^ (((__u32)k->sport << 16) | k->dport));
-	h = fmix32(h ^ k->proto);
-	return h;
+	h ^= w[1];
+	h = (h ^ (h >> 31)) * HASH_K2;
+	return (__u32)(h ^ (h >> 32));
 }
 
 /* The VIP slot of an address, or NULL when it is outside the pool. */
@@ -95,7 +90,7 @@ static __always_inline struct conn_entry *conn_way(struct conn_set *set, const s
 	for (int i = 0; i < LB_CONN_WAYS; i++) {
 		struct conn_entry *e = &set->way[i];
 
-		if (e->backend && same_flow(&e->key, k) && e->tag == fmix32(hash ^ e->backend)) {
+		if (e->backend && same_flow(&e->key, k) && e->tag == (hash ^ e->backend)) {
 			*found = 1;
 			return e;
 		}
@@ -108,13 +103,15 @@ static __always_inline struct conn_entry *conn_way(struct conn_set *set, const s
 
 /* Established flows keep their backend; a TCP SYN always takes a fresh
  * Maglev pick so a reused 5-tuple does not inherit a stale entry. */
-static __always_inline __u32 choose_backend(const struct vip_rule *rule, struct pkt *p,
-					    __u32 hash, int is_syn, int affinity, int *new_flow)
+static __always_inline struct backend *choose_backend(const struct vip_rule *rule, struct pkt *p,
+						      __u32 hash, int is_syn, int affinity,
+						      int *new_flow, __u32 *backend_id)
 {
 	__u32 set_idx = hash & (LB_CONN_SETS - 1);
 	struct conn_set *set = 0;
 	struct conn_entry *e = 0;
 	int found = 0;
+	struct backend *b;
 	__u32 id;
 
 	if (affinity) {
@@ -123,22 +120,28 @@ static __always_inline __u32 choose_backend(const struct vip_rule *rule, struct 
 			e = conn_way(set, &p->flow, hash, &found);
 			set->clock += 1;
 		}
-		if (found && !is_syn && valid_backend(e->backend)) {
-			e->last_used = set->clock;
-			*new_flow = 0;
-			return e->backend;
+		if (found && !is_syn) {
+			b = valid_backend(e->backend);
+			if (b) {
+				e->last_used = set->clock;
+				*new_flow = 0;
+				*backend_id = e->backend;
+				return b;
+			}
 		}
 	}
 	count_global(G_CONN_MISS);
 	*new_flow = 1;
 	id = maglev_pick(rule, hash);
-	if (e && set && id) {
+	b = valid_backend(id);
+	if (e && set && b) {
 		e->key = p->flow;
 		e->backend = id;
-		e->tag = fmix32(hash ^ id);
+		e->tag = hash ^ id;
 		e->last_used = set->clock;
 	}
-	return id;
+	*backend_id = id;
+	return b;
 }
 
 #endif
