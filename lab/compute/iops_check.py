@@ -103,6 +103,10 @@ def compare_uncapped(target: str, summary: dict, reference_cap: int | None = Non
         verdict="pass" if ok else "fail", evidence=evidence, metrics=_metrics(summary, None))
 
 
+def _below(summary: dict, cap: int, tolerance_pct: float) -> bool:
+    return summary["steady_iops"] < cap * (1 - tolerance_pct / 100)
+
+
 def check_disk_iops(lab: str, lab_dir: Path, vm: str, disk: str, dev: str, cap: int | None,
                     tolerance_pct: float = 5.0, rws: tuple[str, ...] = ("randread",),
                     runtime_s: int = 8) -> list[CheckResult]:
@@ -113,6 +117,10 @@ def check_disk_iops(lab: str, lab_dir: Path, vm: str, disk: str, dev: str, cap: 
     except (agent.AgentError, RuntimeError):
         # a run-command lost under host load is not a measurement: once more
         time.sleep(2)
+        summaries = measure_in_guest(lab, lab_dir, vm, dev, rws, runtime_s)
+    if cap is not None and any(_below(s, cap, tolerance_pct) for s in summaries.values()):
+        # below the cap can be a guest starved of host CPU (TCG) for a moment:
+        # confirm with a second run. Above the cap is decisive, never re-run.
         summaries = measure_in_guest(lab, lab_dir, vm, dev, rws, runtime_s)
     target = f"{vm}/{disk} (/dev/{dev})"
     evidence = str(paths.vm_dir(lab_dir, vm))

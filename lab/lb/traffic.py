@@ -92,7 +92,7 @@ class Conn:
 def one_shot(namespace: str, vip: str, port: int, timeout: float = 2.0) -> tuple[str, str]:
     """Connect, ask once, close: (backend name or 'error: ...', peer address)."""
     try:
-        conn = Conn(namespace, vip, port, timeout)
+        conn = Conn(namespace, vip, port, timeout, connect_timeout=timeout)
     except OSError as exc:
         return f"error: {exc.__class__.__name__}", ""
     try:

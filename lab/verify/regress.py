@@ -92,7 +92,9 @@ class RegressionReport:
 KNOWN_METRICS: dict[str, MetricSpec] = {
     "iops": MetricSpec("higher_is_better"),
     "latency_us": MetricSpec("lower_is_better", tolerance_pct=10.0),
-    "rtt_ms": MetricSpec("lower_is_better", tolerance_pct=20.0),
+    # in an emulated lab on shared cores RTT follows the scheduler: only a doubling
+    # is attributable (a topology's spec can tighten it for real hardware)
+    "rtt_ms": MetricSpec("lower_is_better", tolerance_pct=100.0),
     "failover_s": MetricSpec("lower_is_better", tolerance_pct=20.0),
     "loss_ratio": MetricSpec("lower_is_better", tolerance_pct=0.0),
     "throughput_bps": MetricSpec("higher_is_better"),
