@@ -15,16 +15,6 @@ _M32 = 0xFFFFFFFF
 _M64 = 0xFFFFFFFFFFFFFFFF
 
 
-def fmix32(h: int) -> int:
-    h &= _M32
-    h ^= h >> 16
-    h = (h * 0x85EBCA6B) & _M32
-    h ^= h >> 13
-    h = (h * 0xC2B2AE35) & _M32
-    h ^= h >> 16
-    return h
-
-
 def _wire_u32(addr: str) -> int:
     """A network-order address as a little-endian host loads it."""
     return int.from_bytes(ipaddress.IPv4Address(addr).packed, "little")
