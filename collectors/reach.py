@@ -62,8 +62,9 @@ def probe(target: str, size: int, df: bool, timeout: float, tries: int, samples:
         if kind == (3, 4):  # fragmentation needed: a path MTU below `size`
             result["next_hop_mtu"] = icmp.nexthopmtu
             break
-    for seq in range(tries + 1, tries + samples if result["reachable"] else 0):
-        reply, rtt = _echo(target, size, df, timeout, seq)
+    extra = samples - 1 if result["reachable"] else 0
+    for seq in range(tries + 1, tries + 1 + extra):
+        _, rtt = _echo(target, size, df, timeout, seq)
         if rtt is not None:
             result["rtt_samples_ms"].append(rtt)
     if result["rtt_samples_ms"]:

@@ -82,7 +82,7 @@ def compare_to_cap(target: str, summary: dict, cap: int, tolerance_pct: float = 
                    evidence: str = "") -> CheckResult:
     """A capped disk: steady-state IOPS within +-tolerance % of the cap."""
     measured = summary["steady_iops"]
-    low, high = cap * (1 - tolerance_pct / 100), cap * (1 + tolerance_pct / 100)
+    low, high = _bounds(cap, tolerance_pct)
     ok = low <= measured <= high
     return CheckResult(
         name=_name(target, summary["rw"]), group=GROUP, target=target,
@@ -103,8 +103,12 @@ def compare_uncapped(target: str, summary: dict, reference_cap: int | None = Non
         verdict="pass" if ok else "fail", evidence=evidence, metrics=_metrics(summary, None))
 
 
+def _bounds(cap: int, tolerance_pct: float) -> tuple[float, float]:
+    return cap * (1 - tolerance_pct / 100), cap * (1 + tolerance_pct / 100)
+
+
 def _below(summary: dict, cap: int, tolerance_pct: float) -> bool:
-    return summary["steady_iops"] < cap * (1 - tolerance_pct / 100)
+    return summary["steady_iops"] < _bounds(cap, tolerance_pct)[0]
 
 
 def check_disk_iops(lab: str, lab_dir: Path, vm: str, disk: str, dev: str, cap: int | None,

@@ -143,6 +143,7 @@ def check_affinity(lab: str, flows: int = 120) -> CheckResult:
         return _skipped(name, target)
     muxes, lb, fe = target
     victim = lb.backends[0].name
+    goal = "0 of the open flows change backend when the ring changes"
     conns: list[traffic.Conn] = []
     with traffic.echo_backends(lb.backends, lab):
         _wait_healthy(lab, muxes[0], lb)
@@ -151,8 +152,7 @@ def check_affinity(lab: str, flows: int = 120) -> CheckResult:
                 try:
                     conns.append(traffic.Conn(_client_ns(lab), fe.vip, fe.port, timeout=1.0))
                 except OSError as exc:
-                    return _result(name, "0 of the open flows change backend when the ring changes",
-                                   f"connection {len(conns) + 1}/{flows} to {fe.vip}:{fe.port} "
+                    return _result(name, goal, f"connection {len(conns) + 1}/{flows} to {fe.vip}:{fe.port} "
                                    f"failed: {exc!r}", False, t0)
             first = [c.ask() for c in conns]
             with with_controller(lab, muxes[0]) as ctl:
@@ -167,8 +167,7 @@ def check_affinity(lab: str, flows: int = 120) -> CheckResult:
                 c.close()
     moved = sum(1 for a, b in zip(first, second, strict=True) if a != b)
     ok = moved == 0 and not any(a.startswith("error") for a in first)
-    return _result(name, "0 of the open flows change backend when the ring changes",
-                   f"{moved}/{len(first)} flows moved after taking {victim} out of the ring",
+    return _result(name, goal, f"{moved}/{len(first)} flows moved after taking {victim} out of the ring",
                    ok, t0, metrics={"moved_fraction": [moved / max(1, len(first))]})
 
 
