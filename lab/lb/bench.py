@@ -8,13 +8,17 @@ the encapsulated one (which would take the cheap non-VIP path). That rewind
 is one bpf_xdp_adjust_head call the real datapath does not make; its cost is
 measured in the same rounds (a program that moves the head out and back,
 minus the floor, halved) and taken off. The raw figures stay in the result.
+
+Each figure is the fastest of the interleaved rounds: on a shared machine
+other work only ever adds time to a round, so the minimum is the program's own
+cost (the medians are reported beside it, to show the noise).
 """
 
 from __future__ import annotations
 
 import os
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
@@ -35,6 +39,7 @@ class TestRunFigures:
     established_ns: float
     new_flow_ns: float
     rewind_ns: float = 0.0  # one bpf_xdp_adjust_head, already taken off the two above
+    medians: dict[str, float] | None = None  # the same figures from the median round
 
     @property
     def established_raw_ns(self) -> float:
@@ -67,18 +72,21 @@ def _configure(maps: LbMaps, backends: int = 8) -> None:
     maps.write_ring(0, maglev.build_ring({f"b{i}": i for i in range(1, backends + 1)}, RING))
 
 
-def _median_ns(prog_fd: int, frame: bytes, expect: int, repeat: int, rounds: int) -> float:
-    samples = []
-    for _ in range(rounds):
-        res = prog_test_run(prog_fd, frame, repeat=repeat)
-        if res.retval != expect:
-            raise RuntimeError(f"benchmark program returned {res.retval}, expected {expect}")
-        samples.append(res.duration_ns)
-    return float(statistics.median(samples))
+def _ns(prog_fd: int, frame: bytes, expect: int, repeat: int) -> float:
+    res = prog_test_run(prog_fd, frame, repeat=repeat)
+    if res.retval != expect:
+        raise RuntimeError(f"benchmark program returned {res.retval}, expected {expect}")
+    return float(res.duration_ns)
 
 
-def run_test_run_bench(repeat: int = 200_000, rounds: int = 7) -> TestRunFigures:
-    """Bounded: 4 programs x rounds x repeat runs (about 0.1 s per round at 60 ns)."""
+def _figures(d: list[float], r: list[float], e: list[float], n: list[float], pick) -> TestRunFigures:
+    floor = pick(d)
+    rewind = max(0.0, (pick(r) - floor) / 2)
+    return TestRunFigures(floor, pick(e) - rewind, pick(n) - rewind, rewind)
+
+
+def run_test_run_bench(repeat: int = 200_000, rounds: int = 11) -> TestRunFigures:
+    """Bounded: 4 programs x rounds x repeat runs (about 0.05 s per round at 60 ns)."""
     root = loader.pin_root(f"lbbench{os.getpid()}")
     loader.remove_root(root)
     fds: list[int] = []
@@ -94,14 +102,14 @@ def run_test_run_bench(repeat: int = 200_000, rounds: int = 7) -> TestRunFigures
         prog_test_run(lb_fd, ack)  # the first ACK inserts the flow: later ones hit it
         d, r, e, n = [], [], [], []
         for _ in range(rounds):  # interleaved, so background load hits all four alike
-            d.append(_median_ns(drop_fd, ack, XDP_DROP, repeat, 1))
-            r.append(_median_ns(shift_fd, ack, XDP_DROP, repeat, 1))
-            e.append(_median_ns(lb_fd, ack, XDP_TX, repeat, 1))
-            n.append(_median_ns(lb_fd, syn, XDP_TX, repeat, 1))
-        floor = statistics.median(d)
-        rewind = max(0.0, (statistics.median(r) - floor) / 2)
-        return TestRunFigures(floor, statistics.median(e) - rewind, statistics.median(n) - rewind,
-                              rewind)
+            d.append(_ns(drop_fd, ack, XDP_DROP, repeat))
+            r.append(_ns(shift_fd, ack, XDP_DROP, repeat))
+            e.append(_ns(lb_fd, ack, XDP_TX, repeat))
+            n.append(_ns(lb_fd, syn, XDP_TX, repeat))
+        median = _figures(d, r, e, n, statistics.median)
+        fastest = _figures(d, r, e, n, min)
+        return replace(fastest, medians={"drop_ns": median.drop_ns, "established_ns": median.established_ns,
+                                         "new_flow_ns": median.new_flow_ns})
     finally:
         for fd in fds:
             os.close(fd)

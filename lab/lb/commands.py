@@ -141,6 +141,7 @@ def bench_lb(fmt: Format = "table", live: LiveOpt = True, frames: FramesOpt = 30
     data = {"drop_ns": tr.drop_ns, "established_ns": tr.established_ns, "new_flow_ns": tr.new_flow_ns,
             "rewind_ns": tr.rewind_ns, "established_raw_ns": tr.established_raw_ns,
             "new_flow_raw_ns": tr.new_flow_raw_ns,
+            "median_round": tr.medians,
             "xdp_cpu_ns_per_pkt": round(lv.xdp_cpu_ns_per_pkt, 1) if lv else None,
             "nft_cpu_ns_per_pkt": round(lv.nft_cpu_ns_per_pkt, 1) if lv else None,
             "xdp_pps": round(lv.xdp_pps) if lv else None, "nft_pps": round(lv.nft_pps) if lv else None}
@@ -161,4 +162,6 @@ def bench_lb(fmt: Format = "table", live: LiveOpt = True, frames: FramesOpt = 30
     out.print(f"The benchmark build rewinds each encapsulation (one bpf_xdp_adjust_head the real "
               f"path does not make) so `repeat` re-runs the real path; that call, measured at "
               f"{tr.rewind_ns:.0f} ns in the same rounds, is taken off. Raw: established "
-              f"{tr.established_raw_ns:.0f} ns, new flow {tr.new_flow_raw_ns:.0f} ns.")
+              f"{tr.established_raw_ns:.0f} ns, new flow {tr.new_flow_raw_ns:.0f} ns. Figures are "
+              f"the fastest of the interleaved rounds; median round: "
+              + ", ".join(f"{k} {v:.0f}" for k, v in (tr.medians or {}).items()) + ".")

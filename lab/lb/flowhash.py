@@ -34,6 +34,11 @@ def flow_hash(src: str, dst: str, sport: int, dport: int, proto: int) -> int:
     return (h ^ (h >> 32)) & _M32
 
 
+def ring_slot(h: int, ring_size: int) -> int:
+    """The Maglev slot of a hash, as bpf/lookup.h picks it (multiply-shift, no division)."""
+    return (h * ring_size) >> 32
+
+
 def vxlan_source_port(h: int) -> int:
     """RFC 7348 entropy port, as bpf/encap.h sets it."""
     return 49152 | (h & 0x3FFF)

@@ -180,7 +180,18 @@ class LbMaps:
         for i, name in enumerate(GLOBAL_COUNTERS):
             values = self.m["lb_global"].lookup_percpu(_U32.pack(i)) or []
             result[name] = sum(struct.unpack("=Q", v)[0] for v in values)
+        result["tx"] += self.forwarded_packets()
         return result
+
+    def forwarded_packets(self) -> int:
+        """Packets sent out encapsulated: the datapath counts them per VIP only
+        (VIP ids are never reused while the program is loaded, so none is lost)."""
+        stats = self.m["lb_vip_stats"]
+        total = 0
+        for idx in range(stats.info.max_entries):
+            for raw in stats.lookup_percpu(_U32.pack(idx)) or []:
+                total += _STATS.unpack_from(raw)[0]
+        return total
 
     def _conn_sets(self, idx: int) -> list[bytes]:
         conn = self.m["lb_conn"]

@@ -13,7 +13,7 @@ from scapy.packet import Raw
 
 from lab.lb import build, loader, maglev
 from lab.lb.bpfsys import TestRun, prog_test_run
-from lab.lb.flowhash import flow_hash, vxlan_source_port
+from lab.lb.flowhash import flow_hash, ring_slot, vxlan_source_port
 from lab.lb.maps import BackendEntry, LbMaps, VipRule
 
 MUX_IP, MUX_MAC = "198.18.0.15", "02:00:00:00:00:15"
@@ -50,7 +50,7 @@ class Datapath:
 
     def backend_for(self, vip_id: int, src: str, dst: str, sport: int, dport: int, proto: int) -> int:
         h = flow_hash(src, dst, sport, dport, proto)
-        return self.rings[vip_id][h % RING]
+        return self.rings[vip_id][ring_slot(h, RING)]
 
 
 def load_datapath(lab: str) -> Datapath:

@@ -25,7 +25,7 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption_NOP, IPOption_RR
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Ether
 
-from lab.lb.flowhash import flow_hash
+from lab.lb.flowhash import flow_hash, ring_slot
 from lab.lb.maps import CFG_F_NO_AFFINITY, BackendEntry
 
 XDP_DROP, XDP_PASS, XDP_TX = 1, 2, 3
@@ -48,7 +48,7 @@ def assert_encapsulated(dp, vip_id, pkt, sport=0, dport=0, tos=0):
     assert res.retval == XDP_TX
     proto = pkt[IP].proto
     h = flow_hash(CLIENT, pkt[IP].dst, sport, dport, proto)
-    backend = dp.rings[vip_id][h % RING]
+    backend = dp.rings[vip_id][ring_slot(h, RING)]
     assert res.data == expected_encap(bytes(pkt), BACKENDS[backend], h, tos)
     return backend
 

@@ -35,11 +35,13 @@ static __always_inline void copy_mac(__u8 *dst, const __u8 *src)
 	*(__u16 *)(dst + 4) = *(const __u16 *)(src + 4);
 }
 
-/* Inner destination then source: adjacent in struct backend, as in the frame. */
-static __always_inline void copy_inner_macs(struct ethhdr *inner, const struct backend *b)
+/* Inner destination then source: adjacent in struct backend, as in the frame.
+ * Through void *: a cast of a packed struct's field keeps its 1-byte
+ * alignment, and clang then splits each word into byte stores. */
+static __always_inline void copy_inner_macs(void *inner, const struct backend *b)
 {
-	*(__u64 *)inner->h_dest = *(const __u64 *)b->mac;
-	*(__u32 *)(inner->h_dest + 8) = *(const __u32 *)(b->mac + 8);
+	*(__u64 *)inner = *(const __u64 *)(const void *)b->mac;
+	*(__u32 *)(inner + 8) = *(const __u32 *)(const void *)(b->mac + 8);
 }
 
 /* Returns 0 on success; the frame then starts with the outer Ethernet header. */
@@ -73,7 +75,7 @@ static __always_inline int vxlan_encap(struct xdp_md *ctx, const struct backend 
 	copy_inner_macs(inner, b);
 	copy_mac(outer->h_dest, b->next_hop);
 	copy_mac(outer->h_source, cfg->src_mac);
-	outer->h_proto = bpf_htons(ETH_P_IP);
+	*(__be16 *)((void *)outer + 12) = bpf_htons(ETH_P_IP); /* not a packed-field byte pair */
 
 	{
 		/* version 4, IHL 5, TOS | total length; id 0, DF (the underlay MTU is

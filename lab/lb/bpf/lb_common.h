@@ -53,7 +53,8 @@ enum lb_global_counter {
 	G_ENCAP_ERR,        /* bpf_xdp_adjust_head failed or bounds check after it */
 	G_TOO_BIG_DROP,     /* encapsulated frame above the underlay MTU */
 	G_CONN_MISS,        /* new flow (or evicted/stale entry): Maglev lookup */
-	G_TX,               /* encapsulated and sent back out (XDP_TX) */
+	G_TX,               /* encapsulated and sent back out (XDP_TX): not counted per packet,
+	                     * it is the sum of the per-VIP packet counters (read by maps.py) */
 	G_NUM,
 };
 

@@ -37,14 +37,14 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct vip
 		count_global(G_TOO_BIG_DROP);
 		return XDP_DROP;
 	}
-	counted_new = is_syn || (new_flow && p->flow.proto != IPPROTO_TCP);
-	count_stats(&lb_vip_stats, rule->vip_id, p->len, counted_new);
-	count_stats(&lb_be_stats, id, p->len, counted_new);
 	if (vxlan_encap(ctx, b, cfg, hash, p->tos, p->len)) {
 		count_global(G_ENCAP_ERR);
 		return XDP_DROP;
 	}
-	count_global(G_TX);
+	/* counted once sent: the VIP counters' packets add up to G_TX (see counters.h) */
+	counted_new = is_syn || (new_flow && p->flow.proto != IPPROTO_TCP);
+	count_stats(&lb_vip_stats, rule->vip_id, p->len, counted_new);
+	count_stats(&lb_be_stats, id, p->len, counted_new);
 #ifdef LB_BENCH_REWIND
 	if (bpf_xdp_adjust_head(ctx, (int)ENCAP_LEN))
 		return XDP_ABORTED;

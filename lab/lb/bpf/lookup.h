@@ -56,7 +56,9 @@ static __always_inline __u32 maglev_pick(const struct vip_rule *rule, __u32 hash
 
 	if (!rule->ring_size)
 		return 0;
-	slot = rule->ring_off + hash % rule->ring_size;
+	/* hash * size / 2^32: the high bits pick the slot, uniformly, without a
+	 * division (tens of cycles); the low bits pick the connection set */
+	slot = rule->ring_off + (__u32)(((__u64)hash * rule->ring_size) >> 32);
 	backend = bpf_map_lookup_elem(&lb_rings, &slot);
 	return backend ? *backend : 0;
 }
