@@ -6,6 +6,7 @@ stop them.
 
 from __future__ import annotations
 
+import fcntl
 import socket
 import subprocess
 import time
@@ -16,6 +17,7 @@ import libvirt
 URI = "qemu:///system"
 LIBVIRT_SOCK = Path("/run/libvirt/libvirt-sock")
 VIRTLOGD_SOCK = Path("/run/libvirt/virtlogd-sock")
+LOCK = Path("/run/stacklab/daemons.lock")
 START_TIMEOUT_S = 15.0
 
 
@@ -54,10 +56,15 @@ def libvirt_answers() -> bool:
 
 
 def ensure_daemons() -> None:
-    if not _socket_answers(VIRTLOGD_SOCK):
-        _start("virtlogd", VIRTLOGD_SOCK)
-    if not _socket_answers(LIBVIRT_SOCK):
-        _start("libvirtd", LIBVIRT_SOCK)
+    """Start what does not answer; one process at a time (a second `libvirtd -d`
+    started meanwhile would fail on the first one's pid file)."""
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _socket_answers(VIRTLOGD_SOCK):
+            _start("virtlogd", VIRTLOGD_SOCK)
+        if not _socket_answers(LIBVIRT_SOCK):
+            _start("libvirtd", LIBVIRT_SOCK)
 
 
 def _silence(_ctx: object, _err: object) -> None:
