@@ -10,6 +10,8 @@ import selectors
 import socket
 import sys
 
+CLOSE_WAIT_S = 10
+
 
 def main() -> None:
     sock = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
@@ -17,13 +19,20 @@ def main() -> None:
     sel = selectors.DefaultSelector()
     sel.register(0, selectors.EVENT_READ)
     sel.register(sock, selectors.EVENT_READ)
+    closing = False
     while True:
-        for key, _ in sel.select():
+        # once ssh has gone, the VM gets a few seconds to close its end: a destroyed
+        # VM never answers, and the relay must not outlive it
+        events = sel.select(timeout=CLOSE_WAIT_S if closing else None)
+        if not events:
+            return
+        for key, _ in events:
             if key.fileobj == 0:
                 data = os.read(0, 65536)
                 if not data:
                     sock.shutdown(socket.SHUT_WR)
                     sel.unregister(0)
+                    closing = True
                     continue
                 sock.sendall(data)
             else:

@@ -136,7 +136,9 @@ def write_inventory(lab: NetnsLab, directory: Path, overrides: dict | None = Non
         "tor_nft_path": f"{files}/tor/acl.nft",
         "kvm_host_manage_services": False,
         "lab_agent_install": False,
-        "lab_agent_lab_bin": str(Path(sys.executable).parent / "lab"),
+        # the lead's `lab apply-host` here (the VM runs the role's default, the light agent entry)
+        "lab_agent_apply_cmd": [str(Path(sys.executable).parent / "lab")],
+        "kvm_host_report_path": f"{files}/{{{{ inventory_hostname }}}}/kvm.json",
         "lab_agent_plan_path": f"{files}/{{{{ inventory_hostname }}}}/plan.json",
         "lab_agent_owner": "root",
         **(overrides or {}),

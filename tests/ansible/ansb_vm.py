@@ -26,6 +26,8 @@ from lab.compute import daemons
 
 RELAY = Path(__file__).with_name("ansb_nsrelay.py")
 BOOT_TIMEOUT_S = 240
+# kvm_host reserves its default 512 hugepages (1 GiB); the guest needs room beside them
+MEMORY_MIB = 1792
 
 
 @dataclass
@@ -34,6 +36,17 @@ class RunningVm:
     namespace: str
     image: VmImage
     console: Path
+    tap: str  # the VM's NIC as seen from the namespace (the ToR's port in the VM tests)
+
+    @property
+    def control_path(self) -> Path:
+        return self.console.parent / "ssh-master"
+
+    def stop_ssh_master(self) -> None:
+        """The persisting SSH master (and its relay) ends with the VM, not 5 minutes later."""
+        if self.control_path.exists():
+            subprocess.run(["ssh", "-o", f"ControlPath={self.control_path}", "-O", "exit",
+                            f"{ADMIN}@{GUEST_ADDRESS}"], capture_output=True, timeout=10, check=False)
 
     def ssh_args(self) -> list[str]:
         return ["-o", f"ProxyCommand=nsenter --net=/run/netns/{self.namespace} "
@@ -41,8 +54,14 @@ class RunningVm:
                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                 "-o", "ConnectTimeout=30"]
 
-    def ssh(self, command: str, *extra: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run(["ssh", *self.ssh_args(), "-o", "BatchMode=yes", "-i", str(self.image.key),
+    def master_args(self) -> list[str]:
+        """The SSH master Ansible uses too: one handshake (seconds on a TCG guest) for the whole module."""
+        return ["-o", "ControlMaster=auto", "-o", "ControlPersist=300s", "-o", f"ControlPath={self.control_path}"]
+
+    def ssh(self, command: str, *extra: str, timeout: float = 60, fresh: bool = False) -> subprocess.CompletedProcess:
+        """Run a command as the admin; `fresh` logs in anew (authentication itself is under test)."""
+        session = ["-o", "ControlMaster=no", "-o", "ControlPath=none"] if fresh else self.master_args()
+        return subprocess.run(["ssh", *self.ssh_args(), *session, "-o", "BatchMode=yes", "-i", str(self.image.key),
                                *extra, f"{ADMIN}@{GUEST_ADDRESS}", command],
                               capture_output=True, text=True, timeout=timeout, check=False)
 
@@ -54,8 +73,8 @@ class RunningVm:
             "ansible_ssh_common_args": " ".join(
                 f"'{a}'" if " " in a else a for a in self.ssh_args()),
             "ansible_python_interpreter": "/usr/bin/python3",
-            # no ControlMaster: a persisting master behind a ProxyCommand stalled the first become
-            "ansible_ssh_args": "-o ControlMaster=no",
+            # one SSH master per VM: a handshake costs a TCG guest seconds, and every task needs one
+            "ansible_ssh_args": " ".join(self.master_args()),
             "ansible_ssh_retries": 3,  # a TCG guest under load is slow to answer
             "ansible_timeout": 120,
             "lab_apt_update": False,
@@ -66,8 +85,15 @@ class RunningVm:
 def _domain_xml(name: str, image: VmImage, overlay: Path, tap: str, console: Path) -> str:
     return f"""<domain type='qemu'>
   <name>{name}</name>
-  <memory unit='MiB'>768</memory>
+  <memory unit='MiB'>{MEMORY_MIB}</memory>
   <vcpu>1</vcpu>
+  <!-- TCG's qemu64 offers an emulated AMD-V (svm); a cloud VM without nested
+       virtualisation does not: neither does this one, so /dev/kvm cannot appear -->
+  <cpu mode='custom' match='exact' check='none'>
+    <model fallback='allow'>qemu64</model>
+    <feature policy='disable' name='svm'/>
+    <feature policy='disable' name='vmx'/>
+  </cpu>
   <os>
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>{image.kernel}</kernel>
@@ -124,24 +150,27 @@ def running_vm(image: VmImage) -> Iterator[RunningVm]:
     token = secrets.token_hex(3)
     name, namespace, tap = f"ansb-vm-{token}", f"ansb-{token}-vm", f"ansbt{token}"
     run_dir = CACHE / "runs" / name
-    run_dir.mkdir(parents=True, mode=0o755)
-    overlay = run_dir / "overlay.qcow2"
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image.disk), "-F", "raw",
-                    str(overlay)], check=True)
-    conn = daemons.connect()  # starts libvirtd/virtlogd on a fresh machine
-    domain = None
-    netns.create(namespace)
+    conn = domain = vm = None
     try:
-        vm = RunningVm(name, namespace, image, run_dir / "console.log")
+        run_dir.mkdir(parents=True, mode=0o755)
+        overlay = run_dir / "overlay.qcow2"
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image.disk), "-F", "raw",
+                        str(overlay)], check=True)
+        conn = daemons.connect()  # starts libvirtd/virtlogd on a fresh machine
+        netns.create(namespace)
+        vm = RunningVm(name, namespace, image, run_dir / "console.log", tap)
         domain = conn.createXML(_domain_xml(name, image, overlay, tap, vm.console), 0)
         _plug_tap(tap, namespace)
         _wait_for_ssh(vm)
         yield vm
     finally:
+        if vm is not None:
+            vm.stop_ssh_master()
         if domain is not None:
             with suppress(libvirt.libvirtError):
                 domain.destroy()
-        conn.close()
+        if conn is not None:
+            conn.close()
         with suppress(OSError):
             netns.remove(namespace)
         shutil.rmtree(run_dir, ignore_errors=True)

@@ -23,6 +23,8 @@ from lab.providers.ansible import preflight as checks
 from lab.providers.ansible.inventory import DEFAULT_TOR_UNDERLAY_IF, host_problems, write_inventory
 from lab.providers.ansible.progress import live_progress, summary_table
 from lab.providers.ansible.results import RunResult
+from lab.providers.ansible.wheelhouse import Wheelhouse, WheelhouseError
+from lab.providers.ansible.wheelhouse import build as build_bundle
 
 PLAYBOOKS = Path(os.environ.get("STACKLAB_PLAYBOOKS", Path(__file__).resolve().parents[3] / "playbooks"))
 
@@ -108,10 +110,22 @@ def run_playbook(playbook: str, inventories: list[Path], state_dir: Path,
 def provision(topo: Topology, inventory: Path, state_dir: Path, plan: Plan | None = None,
               vault_password_file: Path | None = None, console: Console | None = None,
               ping: bool = True, tor_underlay_if: str = DEFAULT_TOR_UNDERLAY_IF,
-              **run_options: Any) -> RunResult:
-    """`lab up --provider ansible -i INVENTORY`: preflight, then site.yml on every host."""
+              bundle: bool | Wheelhouse = True, **run_options: Any) -> RunResult:
+    """`lab up --provider ansible -i INVENTORY`: preflight, then site.yml on every host.
+
+    The stacklab bundle the hosts install offline (lab_agent) is built from
+    this checkout first (cached by its inputs); `bundle=False` skips it for
+    targets that do not install stacklab; a Wheelhouse ships that one (a
+    caller running twice ships the same bundle even if the checkout changes).
+    """
     inventories = preflight(topo, inventory, state_dir, plan, vault_password_file, ping,
                             tor_underlay_if)
+    if bundle:
+        try:
+            built = bundle if isinstance(bundle, Wheelhouse) else build_bundle()
+        except WheelhouseError as exc:
+            raise ProvisionError([f"could not build the stacklab bundle for the hosts: {exc}"]) from None
+        run_options["extravars"] = {**built.extravars(), **(run_options.get("extravars") or {})}
     return run_playbook("site.yml", inventories, state_dir, vault_password_file,
                         console=console, **run_options)
 

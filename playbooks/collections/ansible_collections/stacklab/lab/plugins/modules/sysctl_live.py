@@ -9,7 +9,8 @@ module: sysctl_live
 short_description: Set runtime kernel parameters through /proc/sys
 description:
   - Writes only the keys whose value differs. C(net.*) keys are per network namespace.
-  - Persistence across reboots is a file in /etc/sysctl.d, rendered by the roles.
+  - With O(persist), the O(values) are also kept in that file (for C(/etc/sysctl.d)), in the
+    same call: a separate template task would cost the host two more Python starts per run.
 version_added: "0.1.0"
 author: stacklab
 options:
@@ -22,6 +23,13 @@ options:
       - Absolute path under C(/sys) or C(/proc/sys) to wanted value (e.g. driver knobs such as ECN).
     type: dict
     default: {}
+  persist:
+    description: File (e.g. C(/etc/sysctl.d/60-lab.conf)) that keeps O(values) for the next boot.
+    type: path
+  persist_header:
+    description: Comment line written at the top of O(persist).
+    type: str
+    default: Managed by stacklab
 attributes:
   check_mode:
     support: full
@@ -34,6 +42,7 @@ EXAMPLES = r"""
   stacklab.lab.sysctl_live:
     values:
       vm.nr_hugepages: 512
+    persist: /etc/sysctl.d/60-stacklab-kvm.conf
 """
 
 RETURN = r"""
@@ -42,6 +51,10 @@ changed_keys:
   returned: always
   type: list
   elements: str
+persisted:
+  description: Whether O(persist) was (or would be) rewritten.
+  returned: always
+  type: bool
 """
 
 import os
@@ -60,11 +73,33 @@ def _read(key):
         return " ".join(handle.read().split())
 
 
+def _persist(module, path, values):
+    """Keep `values` in a sysctl.d file; returns (changed, before, after) for the diff."""
+    lines = [f"# {module.params['persist_header']}"]
+    lines += [f"{key} = {values[key]}" for key in sorted(values)]
+    after = "\n".join(lines) + "\n"
+    try:
+        with open(path, encoding="utf-8") as handle:
+            before = handle.read()
+    except FileNotFoundError:
+        before = ""
+    if before != after and not module.check_mode:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.stacklab-tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(after)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    return before != after, before, after
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
             "values": {"type": "dict", "default": {}},
             "paths": {"type": "dict", "default": {}},
+            "persist": {"type": "path"},
+            "persist_header": {"type": "str", "default": "Managed by stacklab"},
         },
         supports_check_mode=True,
     )
@@ -86,11 +121,18 @@ def main():
         if unmet:
             module.fail_json(msg="kernel did not take: " + ", ".join(
                 f"{k}={todo[k]} (now {_read(k)})" for k in unmet))
-    diff = {
+    diff = [{
         "before": "".join(f"{k} = {before[k]}\n" for k in sorted(todo)),
         "after": "".join(f"{k} = {todo[k]}\n" for k in sorted(todo)),
-    }
-    module.exit_json(changed=bool(todo), changed_keys=sorted(todo), diff=diff)
+    }]
+    persisted = False
+    if module.params["persist"]:
+        values = {str(k): " ".join(str(v).split()) for k, v in module.params["values"].items()}
+        persisted, file_before, file_after = _persist(module, module.params["persist"], values)
+        diff.append({"before_header": module.params["persist"], "after_header": module.params["persist"],
+                     "before": file_before, "after": file_after})
+    module.exit_json(changed=bool(todo) or persisted, changed_keys=sorted(todo), persisted=persisted,
+                     diff=diff)
 
 
 if __name__ == "__main__":
