@@ -190,6 +190,7 @@ class MuxController:
         if bs is None or bs.healthy == healthy:
             return False
         bs.healthy = healthy
+        bs.flips += 1
         self._write_ring(self._lb(lb_name), self.state.rules_of(lb_name))
         return True
 

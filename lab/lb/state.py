@@ -42,6 +42,7 @@ class BackendState:
     probe_failures: int = 0
     probe_successes: int = 0
     last_probe: str = ""
+    flips: int = 0  # health changes so far: a check can tell the pool changed under it
 
 
 @dataclass
