@@ -177,27 +177,18 @@ def apply_host(
     fmt: Format = "table",
 ) -> None:
     """Apply one host's planned fabric state to this machine (real servers, via Ansible)."""
-    import json
-
-    from pydantic import ValidationError
-
-    from lab.plan.model import Plan
+    from lab.providers.host_apply import PlanInputError, load_plan, remove_host, result_json
     from lab.providers.host_apply import apply_host as apply_one
-    from lab.providers.host_apply import remove_host
 
     check_format(fmt, ("table", "json"))
     try:
-        data = json.loads(plan_file.read_text())
-        plan = Plan.model_validate(data.get("plan", data))
-    except (OSError, ValueError, ValidationError) as exc:
-        raise fail(f"--plan {plan_file}: not a stacklab plan ({str(exc).splitlines()[0]})") from None
-    if host not in {h.name for h in plan.hosts}:
-        raise fail(f"--host {host!r} is not in the plan; hosts: {', '.join(h.name for h in plan.hosts)}")
+        plan = load_plan(plan_file, host)
+    except PlanInputError as exc:
+        raise fail(str(exc)) from None
     _require_root()
     changes = (remove_host if remove else apply_one)(plan, host, dry_run=dry_run)
     if fmt == "json":
-        emit({"host": host, "dry_run": dry_run, "down": remove, "changed": len(changes),
-              "changes": [c.to_json() for c in changes]}, "json")
+        emit(result_json(host, dry_run, remove, changes), "json")
         return
     for change in changes:
         out.print(f"  {change}", markup=False, highlight=False)

@@ -8,14 +8,39 @@ links, addresses and routes the plan does not mention are left alone.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 
+from pydantic import ValidationError
 from pyroute2 import IPRoute
 
 from lab.apply import l3, links, nat, overlay
 from lab.apply.changes import Change
 from lab.apply.nft import nft_run
 from lab.plan.model import HostPlan, Plan
+
+
+class PlanInputError(ValueError):
+    """--plan or --host is wrong; the message names the flag and what is valid."""
+
+
+def load_plan(path: Path, host: str) -> Plan:
+    """The plan `lab_agent` ships ({"host": NAME, "plan": PLAN} or a bare plan), checked for `host`."""
+    try:
+        data = json.loads(path.read_text())
+        plan = Plan.model_validate(data.get("plan", data))
+    except (OSError, ValueError, ValidationError) as exc:
+        raise PlanInputError(f"--plan {path}: not a stacklab plan ({str(exc).splitlines()[0]})") from None
+    if host not in {h.name for h in plan.hosts}:
+        raise PlanInputError(f"--host {host!r} is not in the plan; hosts: {', '.join(h.name for h in plan.hosts)}")
+    return plan
+
+
+def result_json(host: str, dry_run: bool, down: bool, changes: list[Change]) -> dict:
+    """The `--format json` shape of `lab apply-host` (and of the host agent)."""
+    return {"host": host, "dry_run": dry_run, "down": down, "changed": len(changes),
+            "changes": [c.to_json() for c in changes]}
 
 
 def real_host(host: HostPlan) -> HostPlan:

@@ -31,38 +31,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load_plan(path: Path, host: str):
-    from pydantic import ValidationError
-
-    from lab.plan.model import Plan
-
-    try:
-        data = json.loads(path.read_text())
-        plan = Plan.model_validate(data.get("plan", data))
-    except (OSError, ValueError, ValidationError) as exc:
-        raise SystemExit(_error(f"--plan {path}: not a stacklab plan ({str(exc).splitlines()[0]})", 2)) from None
-    if host not in {h.name for h in plan.hosts}:
-        hosts = ", ".join(h.name for h in plan.hosts)
-        raise SystemExit(_error(f"--host {host!r} is not in the plan; hosts: {hosts}", 2))
-    return plan
-
-
 def _error(message: str, code: int) -> int:
     print(f"error: {message}", file=sys.stderr)
     return code
 
 
 def apply_host(args: argparse.Namespace) -> int:
-    plan = _load_plan(args.plan, args.host)
+    from lab.providers.host_apply import PlanInputError, load_plan, remove_host, result_json
+    from lab.providers.host_apply import apply_host as apply_one
+
+    try:
+        plan = load_plan(args.plan, args.host)
+    except PlanInputError as exc:
+        return _error(str(exc), 2)
     if os.geteuid() != 0:
         return _error("applying a plan changes this machine's network and needs root", 1)
-    from lab.providers.host_apply import apply_host as apply_one
-    from lab.providers.host_apply import remove_host
-
     changes = (remove_host if args.down else apply_one)(plan, args.host, dry_run=args.dry_run)
     if args.format == "json":
-        print(json.dumps({"host": args.host, "dry_run": args.dry_run, "down": args.down,
-                          "changed": len(changes), "changes": [c.to_json() for c in changes]}, default=str))
+        print(json.dumps(result_json(args.host, args.dry_run, args.down, changes), default=str))
         return 0
     for change in changes:
         print(f"  {change}")
