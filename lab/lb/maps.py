@@ -23,7 +23,9 @@ GLOBAL_COUNTERS = ("non_ipv4_pass", "non_vip_pass", "no_rule_drop", "frag_drop",
 _RULE = struct.Struct("=2sBBIII")
 _SLOT_HEAD = struct.Struct("=II")
 _CONN_ENTRY = struct.Struct("=16sIIII")
-_BACKEND = struct.Struct("=4sI6s6s6sH")
+_BACKEND = struct.Struct("=HHI64s")  # flags, pad, csum_base, the frame's first 64 bytes
+_IPV4_FIXED_WORDS = struct.Struct("=4I")  # the outer IPv4 header's words 1-4, as loaded
+VXLAN_PORT = 4789
 _CONFIG = struct.Struct("=4s6sHIII")
 _STATS = struct.Struct("=QQQ")
 _U32 = struct.Struct("=I")
@@ -42,6 +44,12 @@ def flow_key(src: str, dst: str, sport: int, dport: int, proto: int) -> bytes:
             + bytes([proto, 0, 0, 0]))
 
 
+def _fold16(total: int) -> int:
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
 @dataclass(frozen=True)
 class BackendEntry:
     underlay_ip: str
@@ -51,10 +59,34 @@ class BackendEntry:
     next_hop: str
     valid: bool = True
 
-    def pack(self) -> bytes:
-        return _BACKEND.pack(ip_bytes(self.underlay_ip), self.vni, mac_bytes(self.mac),
-                             mac_bytes(self.inner_src), mac_bytes(self.next_hop),
-                             BACKEND_F_VALID if self.valid else 0)
+    def header(self, src_ip: str, src_mac: str) -> bytes:
+        """The first 64 bytes of every frame sent to this backend, with the
+        per-packet fields (TOS, lengths, checksum, UDP source port) zero: outer
+        Ethernet, IPv4 (DF, TTL 64, UDP), UDP to 4789, VXLAN with the VNI, and
+        the inner MACs and EtherType (bpf/encap.h fills in the rest)."""
+        eth = mac_bytes(self.next_hop) + mac_bytes(src_mac) + b"\x08\x00"
+        ip = (bytes([0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0])
+              + ip_bytes(src_ip) + ip_bytes(self.underlay_ip))
+        udp = bytes(2) + VXLAN_PORT.to_bytes(2, "big") + bytes(4)
+        vxlan = bytes([0x08, 0, 0, 0]) + (self.vni << 8).to_bytes(4, "big")
+        inner = mac_bytes(self.mac) + mac_bytes(self.inner_src) + b"\x08\x00"
+        return eth + ip + udp + vxlan + inner
+
+    def pack(self, src_ip: str, src_mac: str) -> bytes:
+        hdr = self.header(src_ip, src_mac)
+        csum_base = _fold16(sum(_IPV4_FIXED_WORDS.unpack_from(hdr, 18)))
+        return _BACKEND.pack(BACKEND_F_VALID if self.valid else 0, 0, csum_base, hdr)
+
+    @classmethod
+    def unpack(cls, raw: bytes) -> BackendEntry:
+        flags, _, _, hdr = _BACKEND.unpack_from(raw)
+        return cls(str(ipaddress.IPv4Address(hdr[30:34])), int.from_bytes(hdr[46:49], "big"),
+                   _mac_str(hdr[50:56]), _mac_str(hdr[56:62]), _mac_str(hdr[0:6]),
+                   bool(flags & BACKEND_F_VALID))
+
+
+def _mac_str(raw: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in raw)
 
 
 @dataclass(frozen=True)
@@ -108,9 +140,24 @@ class LbMaps:
         if net.num_addresses > slots:
             raise ValueError(f"VIP pool {pool} has {net.num_addresses} addresses; "
                              f"the datapath was built for {slots}")
+        before = self._outer_source()
         value = _CONFIG.pack(ip_bytes(src_ip), mac_bytes(src_mac), flags, max_frame,
                              int(net.network_address), net.num_addresses)
         self.m["lb_config"].update(_U32.pack(0), value)
+        if before != self._outer_source():
+            self._repack_backends()
+
+    def _outer_source(self) -> tuple[str, str]:
+        """The MUX's underlay address and MAC: the outer source of every backend's header."""
+        src_ip, src_mac = self._config()[:2]
+        return str(ipaddress.IPv4Address(src_ip)), _mac_str(src_mac)
+
+    def _repack_backends(self) -> None:
+        backends = self.m["lb_backends"]
+        for idx in range(1, backends.info.max_entries):
+            raw = backends.lookup(_U32.pack(idx))
+            if raw and any(raw):
+                self.put_backend(idx, BackendEntry.unpack(raw))
 
     def _config(self) -> list:
         raw = self.m["lb_config"].lookup(_U32.pack(0))
@@ -145,7 +192,7 @@ class LbMaps:
         self.m["lb_vips"].update(_U32.pack(self._slot_index(addr)), value)
 
     def put_backend(self, backend_id: int, entry: BackendEntry) -> None:
-        self.m["lb_backends"].update(_U32.pack(backend_id), entry.pack())
+        self.m["lb_backends"].update(_U32.pack(backend_id), entry.pack(*self._outer_source()))
 
     def write_ring(self, offset: int, ring: list[int], previous: list[int] | None = None) -> int:
         """Write only the slots that changed, in one batch syscall; returns how many."""

@@ -24,6 +24,7 @@ from lb_support import require_root
 from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption_NOP, IPOption_RR
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Ether
+from scapy.utils import checksum
 
 from lab.lb.flowhash import flow_hash, ring_slot
 from lab.lb.maps import CFG_F_NO_AFFINITY, BackendEntry
@@ -179,3 +180,47 @@ def test_frame_above_underlay_mtu_is_dropped(dp):
     pkt = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40007, dport=80, flags="A") / (b"z" * 200)
     assert dp.run(client_frame(pkt)).retval == XDP_DROP
     assert dp.maps.global_counters()["too_big_drop"] == 1
+
+
+def _flows_in_one_conn_set(dp, count):
+    """`count` client source ports whose flows to VIP_TCP:80 share one connection-table set."""
+    sets = dp.maps.m["lb_conn"].info.max_entries
+    seen: dict[int, list[int]] = {}
+    for sport in range(1024, 65536):
+        group = seen.setdefault(flow_hash(CLIENT, VIP_TCP, sport, 80, 6) & (sets - 1), [])
+        group.append(sport)
+        if len(group) == count:
+            return group
+    raise AssertionError(f"no {count} ports share a set")
+
+
+def test_full_connection_set_replaces_its_least_recently_used_flow(dp):
+    a, b, c, d, e, f = _flows_in_one_conn_set(dp, 6)
+
+    def send(sport, flags):
+        pkt = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=sport, dport=80, flags=flags)
+        assert dp.run(client_frame(pkt)).retval == XDP_TX
+
+    def kept(sport):
+        return bool(dp.maps.conn_backend(CLIENT, VIP_TCP, sport, 80, 6))
+
+    for sport in (a, b, c, d):  # the set's four ways, oldest first
+        send(sport, "S")
+    send(a, "A")                # a is now the most recently used: b is the oldest
+    send(e, "S")
+    assert [kept(s) for s in (a, b, c, d, e)] == [True, False, True, True, True]
+    send(e, "A")                # already the newest: nothing changes
+    send(e, "A")
+    send(c, "A")                # order, oldest first: d, a, e, c
+    send(f, "S")
+    assert [kept(s) for s in (a, c, d, e, f)] == [True, True, False, True, True]
+
+
+def test_new_outer_source_rewrites_every_backend_header(dp):
+    dp.maps.set_config("198.18.0.99", "02:00:00:00:00:99", "192.0.2.0/24")
+    pkt = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40008, dport=80, flags="S")
+    res = dp.run(client_frame(pkt))
+    assert res.retval == XDP_TX
+    out = Ether(res.data)
+    assert (out[Ether].src, out[IP].src) == ("02:00:00:00:00:99", "198.18.0.99")
+    assert checksum(bytes(out[IP])[:20]) == 0  # the header with its checksum sums to zero

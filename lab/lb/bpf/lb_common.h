@@ -76,31 +76,50 @@ struct vip_slot {
 	struct vip_rule rules[LB_RULES_PER_VIP];
 };
 
+/* Outer Ethernet + IPv4 + UDP + VXLAN, the inner MACs and the inner
+ * EtherType (always IPv4 here): the first bytes of every encapsulated frame. */
+#define ENCAP_HDR_LEN (ENCAP_LEN + 14)
+
+/* One backend, kept as the bytes its packets start with: the control plane
+ * (maps.py) lays out the outer headers toward the backend's server and the
+ * inner MACs once, and the datapath copies them with eight word stores, then
+ * fills in what varies per packet (TOS, lengths, checksum, UDP source port). */
 struct backend {
-	__be32 underlay_ip;   /* the backend's server (VTEP) */
-	__u32 vni;            /* tenant VNI, host order */
-	__u8 mac[6];          /* inner destination: the backend's own MAC */
-	__u8 inner_src[6];    /* inner source: the tenant gateway's MAC */
-	__u8 next_hop[6];     /* outer destination MAC */
 	__u16 flags;
+	__u16 pad;
+	__u32 csum_base;      /* one's-complement sum of the outer IPv4 header's fixed
+	                       * words (all but the first), folded to 16 bits */
+	__u8 hdr[ENCAP_HDR_LEN];
 };
-_Static_assert(__builtin_offsetof(struct backend, inner_src) ==
-	       __builtin_offsetof(struct backend, mac) + 6, "encap.h copies both MACs at once");
+_Static_assert(ENCAP_HDR_LEN == 64, "encap.h copies the header as eight 64-bit words");
 
 struct lb_config {
-	__be32 src_ip;        /* the MUX's underlay address (outer source) */
-	__u8 src_mac[6];      /* the MUX's underlay NIC MAC */
+	__be32 src_ip;        /* the MUX's underlay address (outer source) and */
+	__u8 src_mac[6];      /* NIC MAC: read by the control plane, which writes
+	                       * them into every backend's header */
 	__u16 flags;
 	__u32 max_frame;      /* largest frame the underlay carries (MTU + 14); 0 = no check */
 	__u32 pool_base;      /* first address of the VIP pool, host order */
 	__u32 pool_size;      /* addresses in the pool (<= LB_VIP_SLOTS) */
 };
 
+/* The 5-tuple in packet byte order. The addresses and the ports sit side by
+ * side in the IPv4 and L4 headers, so each pair is read with one load. */
 struct flow_key {
-	__be32 src;
-	__be32 dst;
-	__be16 sport;
-	__be16 dport;
+	union {
+		struct {
+			__be32 src;
+			__be32 dst;
+		};
+		__u64 addrs;
+	};
+	union {
+		struct {
+			__be16 sport;
+			__be16 dport;
+		};
+		__u32 ports;
+	};
 	__u8 proto;
 	__u8 pad[3];
 };
@@ -115,7 +134,7 @@ struct conn_entry {
 	struct flow_key key;
 	__u32 backend;    /* 0 = free */
 	__u32 tag;        /* flow hash ^ backend */
-	__u32 last_used;  /* the set's clock at the last hit */
+	__u32 last_used;  /* the set's clock when last used (lookup.h: touch) */
 	__u32 pad;
 };
 

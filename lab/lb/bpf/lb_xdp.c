@@ -37,7 +37,7 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct vip
 		count_global(G_TOO_BIG_DROP);
 		return XDP_DROP;
 	}
-	if (vxlan_encap(ctx, b, cfg, hash, p->tos, p->len)) {
+	if (vxlan_encap(ctx, b, hash, p->tos, p->len)) {
 		count_global(G_ENCAP_ERR);
 		return XDP_DROP;
 	}

@@ -103,6 +103,18 @@ static __always_inline struct conn_entry *conn_way(struct conn_set *set, const s
 	return victim;
 }
 
+/* Stamp a way as the set's most recently used: a fresh clock value, unless it
+ * already holds the newest one (a burst of one flow then writes nothing). */
+static __always_inline void touch(struct conn_set *set, struct conn_entry *e)
+{
+	__u32 now = set->clock;
+
+	if (e->last_used != now || !now) {
+		set->clock = now + 1;
+		e->last_used = now + 1;
+	}
+}
+
 /* Established flows keep their backend; a TCP SYN always takes a fresh
  * Maglev pick so a reused 5-tuple does not inherit a stale entry. */
 static __always_inline struct backend *choose_backend(const struct vip_rule *rule, struct pkt *p,
@@ -118,14 +130,12 @@ static __always_inline struct backend *choose_backend(const struct vip_rule *rul
 
 	if (affinity) {
 		set = bpf_map_lookup_elem(&lb_conn, &set_idx);
-		if (set) {
+		if (set)
 			e = conn_way(set, &p->flow, hash, &found);
-			set->clock += 1;
-		}
 		if (found && !is_syn) {
 			b = valid_backend(e->backend);
 			if (b) {
-				e->last_used = set->clock;
+				touch(set, e);
 				*new_flow = 0;
 				*backend_id = e->backend;
 				return b;
@@ -140,7 +150,8 @@ static __always_inline struct backend *choose_backend(const struct vip_rule *rul
 		e->key = p->flow;
 		e->backend = id;
 		e->tag = hash ^ id;
-		e->last_used = set->clock;
+		e->last_used = 0;
+		touch(set, e);
 	}
 	*backend_id = id;
 	return b;

@@ -24,16 +24,14 @@ static __always_inline int parse_l4(void *l4, void *data_end, struct pkt *p)
 
 		if ((void *)(tcp + 1) > data_end)
 			return P_MALFORMED;
-		p->flow.sport = tcp->source;
-		p->flow.dport = tcp->dest;
+		p->flow.ports = *(__u32 *)l4;
 		p->tcp_flags = ((__u8 *)tcp)[13];
 	} else if (p->flow.proto == IPPROTO_UDP) {
 		struct udphdr *udp = l4;
 
 		if ((void *)(udp + 1) > data_end)
 			return P_MALFORMED;
-		p->flow.sport = udp->source;
-		p->flow.dport = udp->dest;
+		p->flow.ports = *(__u32 *)l4;
 	}
 	/* ICMP and other protocols hash on addresses and protocol only */
 	return P_OK;
@@ -59,8 +57,7 @@ static __always_inline int parse_ipv4(struct xdp_md *ctx, struct pkt *p, void **
 	ihl_bytes = ip->ihl * 4;
 	if ((void *)ip + ihl_bytes > data_end || bpf_ntohs(ip->tot_len) < ihl_bytes)
 		return P_MALFORMED;
-	p->flow.src = ip->saddr;
-	p->flow.dst = ip->daddr;
+	p->flow.addrs = *(__u64 *)((void *)ip + 12); /* saddr then daddr (void *: one load) */
 	p->flow.proto = ip->protocol;
 	p->frag = bpf_ntohs(ip->frag_off) & (IP_MF | IP_OFFSET);
 	p->tos = ip->tos;
