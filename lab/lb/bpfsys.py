@@ -25,6 +25,7 @@ BPF_MAP_GET_NEXT_KEY = 4
 BPF_PROG_TEST_RUN = 10
 BPF_OBJ_GET = 7
 BPF_OBJ_GET_INFO_BY_FD = 15
+BPF_MAP_LOOKUP_BATCH = 24
 BPF_MAP_UPDATE_BATCH = 26
 
 BPF_ANY = 0
@@ -179,6 +180,29 @@ class BpfMap:
         vbuf = ctypes.create_string_buffer(values, len(values))
         attr = _attr("=QQQQIIQQ", 0, 0, _addr(kbuf), _addr(vbuf), count, self.fd, 0, 0)
         _bpf(BPF_MAP_UPDATE_BATCH, attr)
+
+    def values(self) -> list[bytes]:
+        """Every value of an array map in key order, a few syscalls in all
+        (BPF_MAP_LOOKUP_BATCH); per-CPU values come as in `lookup`."""
+        total = self.info.max_entries
+        kbuf = ctypes.create_string_buffer(self.info.key_size * total)
+        vbuf = ctypes.create_string_buffer(self.value_len * total)
+        token = ctypes.create_string_buffer(4)
+        done = 0
+        while done < total:
+            attr = _attr("=QQQQIIQQ", _addr(token) if done else 0, _addr(token),
+                         _addr(kbuf) + done * self.info.key_size,
+                         _addr(vbuf) + done * self.value_len, total - done, self.fd, 0, 0)
+            try:
+                _bpf(BPF_MAP_LOOKUP_BATCH, attr)
+            except OSError as exc:
+                if exc.errno != 2:  # ENOENT: the last batch
+                    raise
+                done += struct.unpack_from("=I", attr, 32)[0]
+                break
+            done += struct.unpack_from("=I", attr, 32)[0]
+        raw = vbuf.raw
+        return [raw[i * self.value_len:(i + 1) * self.value_len] for i in range(done)]
 
 
 @dataclass(frozen=True)

@@ -153,10 +153,8 @@ class LbMaps:
         return str(ipaddress.IPv4Address(src_ip)), _mac_str(src_mac)
 
     def _repack_backends(self) -> None:
-        backends = self.m["lb_backends"]
-        for idx in range(1, backends.info.max_entries):
-            raw = backends.lookup(_U32.pack(idx))
-            if raw and any(raw):
+        for idx, raw in enumerate(self.m["lb_backends"].values()):
+            if idx and any(raw):
                 self.put_backend(idx, BackendEntry.unpack(raw))
 
     def _config(self) -> list:
@@ -204,10 +202,6 @@ class LbMaps:
         self.m["lb_rings"].update_batch(keys, values, len(changed))
         return len(changed)
 
-    def read_ring(self, offset: int, size: int) -> list[int]:
-        rings = self.m["lb_rings"]
-        return [_U32.unpack(rings.lookup(_U32.pack(offset + i)))[0] for i in range(size)]
-
     def _sum_stats(self, name: str, idx: int) -> Stats:
         values = self.m[name].lookup_percpu(_U32.pack(idx)) or []
         total = [0, 0, 0]
@@ -234,40 +228,17 @@ class LbMaps:
         """Packets sent out encapsulated: the datapath counts them per VIP only
         (VIP ids are never reused while the program is loaded, so none is lost)."""
         stats = self.m["lb_vip_stats"]
-        total = 0
-        for idx in range(stats.info.max_entries):
-            for raw in stats.lookup_percpu(_U32.pack(idx)) or []:
-                total += _STATS.unpack_from(raw)[0]
-        return total
-
-    def _conn_sets(self, idx: int) -> list[bytes]:
-        conn = self.m["lb_conn"]
-        if conn.percpu:
-            return conn.lookup_percpu(_U32.pack(idx)) or []
-        raw = conn.lookup(_U32.pack(idx))
-        return [raw] if raw else []
+        return sum(_STATS.unpack_from(raw, cpu * stats.slot)[0]
+                   for raw in stats.values() for cpu in range(possible_cpus()))
 
     def conn_backend(self, src: str, dst: str, sport: int, dport: int, proto: int) -> set[int]:
-        """Backends recorded for a flow across CPUs (empty: not in the table)."""
+        """The backend the connection table holds for a flow (empty: not in the table)."""
         key = flow_key(src, dst, sport, dport, proto)
         nsets = self.m["lb_conn"].info.max_entries
+        raw = self.m["lb_conn"].lookup(_U32.pack(flow_hash(src, dst, sport, dport, proto) & (nsets - 1)))
         found = set()
-        for raw in self._conn_sets(flow_hash(src, dst, sport, dport, proto) & (nsets - 1)):
-            for i in range(CONN_WAYS):
-                k, backend, _, _, _ = _CONN_ENTRY.unpack_from(raw, 8 + i * _CONN_ENTRY.size)
-                if backend and k == key:
-                    found.add(backend)
+        for i in range(CONN_WAYS if raw else 0):
+            k, backend, _, _, _ = _CONN_ENTRY.unpack_from(raw, 8 + i * _CONN_ENTRY.size)
+            if backend and k == key:
+                found.add(backend)
         return found
-
-    def conn_entries(self) -> int:
-        """Occupied connection-table ways over all CPUs (one syscall per set)."""
-        total = 0
-        for idx in range(self.m["lb_conn"].info.max_entries):
-            for raw in self._conn_sets(idx):
-                total += sum(1 for i in range(CONN_WAYS)
-                             if _CONN_ENTRY.unpack_from(raw, 8 + i * _CONN_ENTRY.size)[1])
-        return total
-
-
-def cpu_count() -> int:
-    return possible_cpus()
