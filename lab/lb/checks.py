@@ -298,13 +298,6 @@ def _secs(value: float | None) -> str:
     return "never" if value is None else f"{value:.2f} s"
 
 
-def run_lb_checks(lab: str) -> list[CheckResult]:
-    """All LB checks, for `lab verify`."""
-    if not muxes_of(lab):
-        return []
-    return [check_dsr(lab), check_ha_ports(lab), check_affinity(lab), check_failover(lab)]
-
-
 def verify_checks(topo, plan) -> list:
     """The LB group of `lab verify`, when the topology has load balancers."""
     from functools import partial

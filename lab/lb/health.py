@@ -6,13 +6,9 @@ topology's probe section)."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from lab.lb.netns_socket import socket_in
-from lab.lb.spec import BackendSpec, LbSpec
 from lab.model.topology import Probe
 
 
@@ -53,47 +49,3 @@ class Verdict:
                 self.healthy = False
                 return True
         return False
-
-
-OnFlip = Callable[[str, str, bool], None]  # (lb, backend, healthy)
-
-
-class Prober:
-    """Probes every backend of some LBs each interval until stopped."""
-
-    def __init__(self, lbs: list[LbSpec], on_flip: OnFlip):
-        self.lbs = lbs
-        self.on_flip = on_flip
-        self.verdicts: dict[tuple[str, str], Verdict] = {}
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-
-    def round(self, lb: LbSpec) -> None:
-        for b in lb.backends:
-            self.check(lb, b)
-
-    def check(self, lb: LbSpec, b: BackendSpec) -> None:
-        ok = probe_once(lb.gateway_namespace, b.address, lb.probe)
-        verdict = self.verdicts.setdefault((lb.name, b.name), Verdict())
-        if verdict.observe(ok, lb.probe.threshold):
-            self.on_flip(lb.name, b.name, verdict.healthy)
-
-    def _loop(self, lb: LbSpec) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            self.round(lb)
-            self._stop.wait(max(0.0, lb.probe.interval_s - (time.monotonic() - started)))
-
-    def start(self) -> None:
-        for lb in self.lbs:
-            t = threading.Thread(target=self._loop, args=(lb,), name=f"probe-{lb.name}", daemon=True)
-            t.start()
-            self._threads.append(t)
-
-    def stop(self) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(timeout=5)
-        self._threads.clear()
-
-

@@ -97,12 +97,21 @@ def test_affinity_check_fails_when_affinity_is_off(lab):
 def test_status_shows_vips_backends_health_and_counters(lab):
     from lab.lb.status import lb_status
 
+    (before,) = lb_status(LAB)
+    result = checks.check_dsr(LAB, connections=100, budget_s=60)  # its own traffic
+    assert result.verdict == "pass", result.measured
     (mux,) = lb_status(LAB)
     assert mux["xdp_attached"] is True
     assert {(f["vip"], f["port"]) for f in mux["frontends"]} == {("192.0.2.10", 80), ("192.0.2.20", 0)}
     assert {b["name"] for b in mux["backends"]} == {"red-web1", "red-web2", "red-db1"}
     assert all(b["healthy"] for b in mux["backends"])
-    assert mux["counters"]["tx"] > 1000
+    # each connection sends at least SYN, ACK, request and FIN through the MUX
+    assert mux["counters"]["tx"] - before["counters"]["tx"] >= 400
+    web = next(f for f in mux["frontends"] if f["port"] == 80)
+    web_before = next(f for f in before["frontends"] if f["port"] == 80)
+    assert web["new_flows"] - web_before["new_flows"] >= 100
+    grown = sum(b["packets"] for b in mux["backends"]) - sum(b["packets"] for b in before["backends"])
+    assert grown == mux["counters"]["tx"] - before["counters"]["tx"]  # each packet: one backend
 
 
 def test_vip_and_backends_change_at_run_time_without_reloading_the_program(lab, capsys):
