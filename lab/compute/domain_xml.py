@@ -24,7 +24,6 @@ from lab.compute import guest_files
 from lab.plan.model import EndpointPlan
 
 METADATA_NS = "https://stacklab.invalid/xmlns/vm/1"
-METADATA_KEY = "stacklab"
 MEMORY_SCALE = 16
 MEMORY_MIN = 128
 MEMORY_MAX = 256

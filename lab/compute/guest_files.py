@@ -14,7 +14,6 @@ and keeps the agent running.
 from __future__ import annotations
 
 AGENT_PORT_NAME = "org.stacklab.agent.0"
-BOOT_MARKER = "stacklab: guest ready"
 
 LOADER_INIT = r"""#!/bin/sh
 # stacklab loader: drivers from the initramfs, then the OS disk becomes root.

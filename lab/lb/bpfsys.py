@@ -20,8 +20,6 @@ _ATTR_SIZE = 144
 
 BPF_MAP_LOOKUP_ELEM = 1
 BPF_MAP_UPDATE_ELEM = 2
-BPF_MAP_DELETE_ELEM = 3
-BPF_MAP_GET_NEXT_KEY = 4
 BPF_PROG_TEST_RUN = 10
 BPF_OBJ_GET = 7
 BPF_OBJ_GET_INFO_BY_FD = 15
@@ -146,31 +144,6 @@ class BpfMap:
         kbuf = ctypes.create_string_buffer(key, self.info.key_size)
         vbuf = ctypes.create_string_buffer(value, self.value_len)
         _bpf(BPF_MAP_UPDATE_ELEM, _attr("=IIQQQ", self.fd, 0, _addr(kbuf), _addr(vbuf), flags))
-
-    def delete(self, key: bytes) -> bool:
-        kbuf = ctypes.create_string_buffer(key, self.info.key_size)
-        try:
-            _bpf(BPF_MAP_DELETE_ELEM, _attr("=IIQQQ", self.fd, 0, _addr(kbuf), 0, 0))
-        except OSError as exc:
-            if exc.errno == 2:
-                return False
-            raise
-        return True
-
-    def keys(self) -> list[bytes]:
-        result: list[bytes] = []
-        cur = None
-        nbuf = ctypes.create_string_buffer(self.info.key_size)
-        while True:
-            kbuf = ctypes.create_string_buffer(cur, self.info.key_size) if cur else None
-            try:
-                _bpf(BPF_MAP_GET_NEXT_KEY, _attr("=IIQQ", self.fd, 0, _addr(kbuf), _addr(nbuf)))
-            except OSError as exc:
-                if exc.errno == 2:
-                    return result
-                raise
-            cur = nbuf.raw
-            result.append(cur)
 
     def update_batch(self, keys: bytes, values: bytes, count: int) -> None:
         """One syscall for many entries (arrays: rewriting a Maglev ring)."""

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lab.lb import build, hostside, loader, maglev
-from lab.lb.maps import CFG_F_NO_AFFINITY, BackendEntry, LbMaps, VipRule
+from lab.lb.maps import CFG_F_NO_AFFINITY, PROTOS, BackendEntry, LbMaps, VipRule
 from lab.lb.spec import BackendSpec, FrontendSpec, LbSpec, MuxSpec, check_vip
 from lab.lb.state import (
     BackendState,
@@ -226,8 +226,8 @@ class MuxController:
             self.maps.write_ring(rule.ring_off, ring)
 
     def _sync_vip(self, vip: str) -> None:
-        rules = [VipRule(r.port, 0 if r.protocol == "all" else {"tcp": 6, "udp": 17}[r.protocol],
-                         r.vip_id, r.ring_off, r.ring_size) for r in self.state.rules if r.vip == vip]
+        rules = [VipRule(r.port, PROTOS[r.protocol], r.vip_id, r.ring_off, r.ring_size)
+                 for r in self.state.rules if r.vip == vip]
         self.maps.set_vip_rules(vip, rules)
 
 
