@@ -265,8 +265,13 @@ def check_failover(lab: str, flows: int = 60, spec_s: float | None = None) -> Ch
     def avoided() -> bool:
         return all(traffic.one_shot(client, fe.vip, fe.port, 0.5)[0] != victim.name for _ in range(20))
 
+    def down_elsewhere(was_up: set[tuple[str, str]]) -> list[str]:
+        state = load_state(lab, muxes[0])
+        return sorted(f"{b.lb}/{b.name}" for b in state.backends if (b.lb, b.name) in was_up and not b.healthy)
+
     with traffic.echo_backends(lb.backends, lab) as procs, _probing(lab) as probe_errors:
         _wait_healthy(lab, muxes[0], lb)
+        was_up = {(b.lb, b.name) for b in load_state(lab, muxes[0]).backends if b.healthy}
         conns = [traffic.Conn(client, fe.vip, fe.port, timeout=1.0) for _ in range(flows)]
         before = [c.ask() for c in conns]
         traffic.stop_echo(procs.pop(victim.name))
@@ -281,6 +286,10 @@ def check_failover(lab: str, flows: int = 60, spec_s: float | None = None) -> Ch
         back_used = back_after is not None and _wait_for(
             lambda: any(traffic.one_shot(client, fe.vip, fe.port, 0.5)[0] == victim.name
                         for _ in range(20)), window) is not None
+        # the victim may back other LBs too, whose probes saw it die: probe on
+        # until they have it back, so the check leaves the lab as it found it
+        _wait_for(lambda: not down_elsewhere(was_up), 4 * window)
+        left_down = down_elsewhere(was_up)
     on_healthy = [(a, b) for a, b in zip(before, after, strict=True) if a != victim.name]
     moved = sum(1 for a, b in on_healthy if a != b)
     frac = moved / max(1, len(on_healthy))
@@ -288,7 +297,8 @@ def check_failover(lab: str, flows: int = 60, spec_s: float | None = None) -> Ch
     measured = (f"new flows avoid {victim.name} after {_secs(avoid_after)} (window {window:.2f} s); "
                 f"{moved}/{len(on_healthy)} healthy flows moved; "
                 f"back in service: {back_used} after {_secs(back_after)}"
-                + (f"; probe errors: {probe_errors[:3]}" if probe_errors else ""))
+                + (f"; probe errors: {probe_errors[:3]}" if probe_errors else "")
+                + (f"; still down afterwards: {left_down}" if left_down else ""))
     return _result(name, f"avoided within {window:.2f} s, 0 healthy flows moved, comes back",
                    measured, ok, t0, metrics={"failover_s": [avoid_after or -1.0],
                                               "healthy_moved_fraction": [frac]})

@@ -33,13 +33,15 @@ def probe_round(lab: str, verdicts: dict[tuple[str, str, str], Verdict],
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
             with with_controller(lab, mux) as ctl:
                 for name, ok in results.items():
+                    bs = ctl.state.backend(lb.name, name)
+                    if bs is None:  # removed while it was probed
+                        continue
                     v = verdicts.setdefault((mux, lb.name, name), Verdict())
+                    v.healthy = bs.healthy  # someone else may have set it (an operator, a check)
                     if v.observe(ok, lb.probe.threshold):
                         ctl.set_health(lb.name, name, v.healthy)
-                    bs = ctl.state.backend(lb.name, name)
-                    if bs is not None:
-                        bs.probe_failures, bs.probe_successes = v.failures, v.successes
-                        bs.last_probe = f"{'ok' if ok else 'fail'} {stamp}"
+                    bs.probe_failures, bs.probe_successes = v.failures, v.successes
+                    bs.last_probe = f"{'ok' if ok else 'fail'} {stamp}"
 
 
 def main(argv: list[str]) -> int:
