@@ -24,11 +24,8 @@ options:
     description: Load the KVM module when the CPU supports it and C(/dev/kvm) is absent.
     type: bool
     default: true
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
+extends_documentation_fragment:
+  - stacklab.lab.attributes
 """
 
 EXAMPLES = r"""

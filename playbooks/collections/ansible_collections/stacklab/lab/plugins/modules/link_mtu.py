@@ -24,11 +24,8 @@ options:
     default: fail
 requirements:
   - pyroute2 (Debian package python3-pyroute2)
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
+extends_documentation_fragment:
+  - stacklab.lab.attributes
 """
 
 EXAMPLES = r"""

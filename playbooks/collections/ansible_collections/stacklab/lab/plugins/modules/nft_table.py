@@ -38,11 +38,8 @@ options:
     type: str
     choices: [present, absent]
     default: present
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
+extends_documentation_fragment:
+  - stacklab.lab.attributes
 """
 
 EXAMPLES = r"""

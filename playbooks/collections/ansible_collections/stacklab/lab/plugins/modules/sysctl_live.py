@@ -10,7 +10,7 @@ short_description: Set runtime kernel parameters through /proc/sys
 description:
   - Writes only the keys whose value differs. C(net.*) keys are per network namespace.
   - With O(persist), the O(values) are also kept in that file (for C(/etc/sysctl.d)), in the
-    same call: a separate template task would cost the host two more Python starts per run.
+    same call (a separate template task would cost the host two more Python starts per run).
 version_added: "0.1.0"
 author: stacklab
 options:
@@ -30,11 +30,8 @@ options:
     description: Comment line written at the top of O(persist).
     type: str
     default: Managed by stacklab
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
+extends_documentation_fragment:
+  - stacklab.lab.attributes
 """
 
 EXAMPLES = r"""
