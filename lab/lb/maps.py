@@ -6,6 +6,8 @@ import ipaddress
 import struct
 from dataclasses import dataclass
 
+import numpy as np
+
 from lab.lb.bpfsys import BpfMap, possible_cpus
 from lab.lb.flowhash import flow_hash
 from lab.lb.loader import MAP_NAMES, Pinned
@@ -22,7 +24,10 @@ GLOBAL_COUNTERS = ("non_ipv4_pass", "non_vip_pass", "no_rule_drop", "frag_drop",
 
 _RULE = struct.Struct("=2sBBIII")
 _SLOT_HEAD = struct.Struct("=II")
-_CONN_ENTRY = struct.Struct("=16sIIII")
+_CONN_ENTRY = struct.Struct("=16sIIII")  # key, backend, tag, last_used, vip_id
+_CONN_SET_DTYPE = np.dtype([("clock", "=u4"), ("pad", "=u4"),
+                            ("way", [("key", "V16"), ("backend", "=u4"), ("tag", "=u4"),
+                                     ("last_used", "=u4"), ("vip_id", "=u4")], (CONN_WAYS,))])
 _BACKEND = struct.Struct("=HHI64s")  # flags, pad, csum_base, the frame's first 64 bytes
 _IPV4_FIXED_WORDS = struct.Struct("=4I")  # the outer IPv4 header's words 1-4, as loaded
 VXLAN_PORT = 4789
@@ -182,12 +187,46 @@ class LbMaps:
         return idx
 
     def set_vip_rules(self, addr: str, rules: list[VipRule]) -> None:
-        """Replace every rule of one VIP address at once (an empty list closes it)."""
+        """Replace every rule of one VIP address at once (an empty list closes
+        it). The flows of rules that are gone lose their connection-table
+        entries: established packets find their rule there (lb_xdp.c), so a
+        closed port stays closed for them too."""
         if len(rules) > RULES_PER_VIP:
             raise ValueError(f"VIP {addr}: {len(rules)} rules, at most {RULES_PER_VIP} per address")
+        key = _U32.pack(self._slot_index(addr))
+        before = self._rule_ids(self.m["lb_vips"].lookup(key))
         value = _SLOT_HEAD.pack(len(rules), 0) + b"".join(r.pack() for r in rules)
         value += bytes(_RULE.size * (RULES_PER_VIP - len(rules)))
-        self.m["lb_vips"].update(_U32.pack(self._slot_index(addr)), value)
+        self.m["lb_vips"].update(key, value)
+        self.forget_flows(before - {r.vip_id for r in rules})
+
+    @staticmethod
+    def _rule_ids(slot: bytes | None) -> set[int]:
+        if not slot:
+            return set()
+        count = _SLOT_HEAD.unpack_from(slot)[0]
+        return {_RULE.unpack_from(slot, _SLOT_HEAD.size + i * _RULE.size)[3]
+                for i in range(min(count, RULES_PER_VIP))}
+
+    def forget_flows(self, vip_ids: set[int]) -> int:
+        """Free the connection-table ways of flows that matched these rules;
+        returns how many. Call it after the rules are out of the VIP table: a
+        packet that saw the old rule is long done by the time the table has
+        been read. A set is written back whole, so a concurrent update of
+        another way of it may be lost; that flow takes a fresh Maglev pick."""
+        if not vip_ids:
+            return 0
+        conn = self.m["lb_conn"]
+        table = np.frombuffer(b"".join(conn.values()), dtype=_CONN_SET_DTYPE).copy()
+        ways = table["way"]
+        stale = (ways["backend"] != 0) & np.isin(ways["vip_id"], sorted(vip_ids))
+        rows = np.flatnonzero(stale.any(axis=1))
+        if rows.size == 0:
+            return 0
+        ways[stale] = np.zeros(1, dtype=ways.dtype)
+        keys = rows.astype("=u4").tobytes()
+        conn.update_batch(keys, table[rows].tobytes(), int(rows.size))
+        return int(stale.sum())
 
     def put_backend(self, backend_id: int, entry: BackendEntry) -> None:
         self.m["lb_backends"].update(_U32.pack(backend_id), entry.pack(*self._outer_source()))

@@ -27,7 +27,7 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.utils import checksum
 
 from lab.lb.flowhash import flow_hash, ring_slot
-from lab.lb.maps import CFG_F_NO_AFFINITY, BackendEntry
+from lab.lb.maps import CFG_F_NO_AFFINITY, BackendEntry, VipRule
 
 XDP_DROP, XDP_PASS, XDP_TX = 1, 2, 3
 pytestmark = pytest.mark.root
@@ -72,8 +72,10 @@ def test_established_flow_keeps_its_backend_when_the_ring_changes(dp):
     assert res.retval == XDP_TX
     assert res.data == expected_encap(bytes(ack), BACKENDS[first], h)
     counters = dp.maps.global_counters()
-    assert counters["conn_miss"] == 1 and counters["tx"] == 2
+    assert counters["conn_miss"] == 0 and counters["tx"] == 2  # a SYN is a fresh pick, not a miss
     assert dp.maps.vip_stats(1).new_flows == 1  # the ACK is not a new flow
+    # counted under the rule its connection-table entry names
+    assert dp.maps.vip_stats(1).packets == 2 and dp.maps.backend_stats(first).packets == 2
 
 
 def test_affinity_off_follows_the_ring_for_established_flows(dp):
@@ -100,6 +102,7 @@ def test_udp_rule_forwards_and_counts_the_first_packet_as_new_flow(dp):
     assert_encapsulated(dp, 2, pkt, 5353, 53)
     assert dp.maps.vip_stats(2).new_flows == 1
     assert dp.maps.vip_stats(2).packets == 2
+    assert dp.maps.global_counters()["conn_miss"] == 1  # the first packet had no entry
 
 
 def test_ha_ports_forward_any_port_udp_and_icmp(dp):
@@ -180,6 +183,39 @@ def test_frame_above_underlay_mtu_is_dropped(dp):
     pkt = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40007, dport=80, flags="A") / (b"z" * 200)
     assert dp.run(client_frame(pkt)).retval == XDP_DROP
     assert dp.maps.global_counters()["too_big_drop"] == 1
+
+
+def test_established_flow_above_underlay_mtu_is_dropped_too(dp):
+    syn = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40008, dport=80, flags="S")
+    assert_encapsulated(dp, 1, syn, 40008, 80)
+    dp.maps.set_max_frame(200)
+    big = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40008, dport=80, flags="A") / (b"z" * 200)
+    assert dp.run(client_frame(big)).retval == XDP_DROP
+    assert dp.maps.global_counters()["too_big_drop"] == 1
+    small = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40008, dport=80, flags="A") / b"ok"
+    assert dp.run(client_frame(small)).retval == XDP_TX
+
+
+def test_removed_rule_closes_its_established_flows_and_leaves_the_others(dp):
+    """Established packets find their rule in the connection table: closing a
+    port must remove its flows' entries, or they would still be forwarded."""
+    web = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40009, dport=80, flags="S")
+    dns = IP(src=CLIENT, dst=VIP_TCP) / UDP(sport=40010, dport=53) / b"q"
+    ha = IP(src=CLIENT, dst=VIP_HA) / TCP(sport=40011, dport=443, flags="S")
+    assert_encapsulated(dp, 1, web, 40009, 80)
+    assert_encapsulated(dp, 2, dns, 40010, 53)
+    assert_encapsulated(dp, 3, ha, 40011, 443)
+    for ring_id in (1, 2, 3):  # an empty ring: only the connection table can forward now
+        dp.set_ring(ring_id, [0] * RING)
+    dp.maps.set_vip_rules(VIP_TCP, [VipRule(53, 17, 2, 2 * RING, RING)])  # tcp/80 closed
+
+    ack = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40009, dport=80, flags="A")
+    assert dp.run(client_frame(ack)).retval == XDP_DROP
+    assert dp.maps.global_counters()["no_rule_drop"] == 1
+    assert dp.maps.conn_backend(CLIENT, VIP_TCP, 40009, 80, 6) == set()
+    assert dp.run(client_frame(dns)).retval == XDP_TX
+    ha_ack = IP(src=CLIENT, dst=VIP_HA) / TCP(sport=40011, dport=443, flags="A")
+    assert dp.run(client_frame(ha_ack)).retval == XDP_TX
 
 
 def _flows_in_one_conn_set(dp, count):

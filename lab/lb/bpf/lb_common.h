@@ -52,7 +52,8 @@ enum lb_global_counter {
 	G_NO_BACKEND_DROP,  /* rule without a healthy backend (empty ring slot) */
 	G_ENCAP_ERR,        /* bpf_xdp_adjust_head failed or bounds check after it */
 	G_TOO_BIG_DROP,     /* encapsulated frame above the underlay MTU */
-	G_CONN_MISS,        /* new flow (or evicted/stale entry): Maglev lookup */
+	G_CONN_MISS,        /* no connection-table entry: first packet of a UDP/ICMP flow, or an
+	                     * evicted/stale entry (a TCP SYN always takes a fresh pick: not counted) */
 	G_TX,               /* encapsulated and sent back out (XDP_TX): not counted per packet,
 	                     * it is the sum of the per-VIP packet counters (read by maps.py) */
 	G_NUM,
@@ -129,13 +130,14 @@ struct flow_key {
  * CPUs, not per-CPU: veth has no RSS, a flow's packets are processed on
  * whichever CPU its sender runs, and per-CPU tables lost affinity for about
  * a fifth of the flows in the live test. Entries are written without a lock;
- * `tag` binds backend to key so a torn entry reads as a miss. */
+ * `tag` binds backend and rule to key so a torn entry reads as a miss. */
 struct conn_entry {
 	struct flow_key key;
 	__u32 backend;    /* 0 = free */
-	__u32 tag;        /* flow hash ^ backend */
+	__u32 tag;        /* conn_tag(): flow hash, backend and rule */
 	__u32 last_used;  /* the set's clock when last used (lookup.h: touch) */
-	__u32 pad;
+	__u32 vip_id;     /* the rule the flow matched: established packets need no rule
+	                   * lookup; removing a rule removes its entries (maps.py) */
 };
 
 struct conn_set {

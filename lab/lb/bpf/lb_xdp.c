@@ -5,6 +5,8 @@
  * without a rule is dropped), pinned to a backend (connection table, else
  * Maglev), VXLAN-encapsulated to the backend's server and sent back out the
  * same NIC (XDP_TX). Replies go from the backend straight to the client.
+ * Packets of established flows are looked up in the connection table first:
+ * its entry holds the backend and the rule the flow matched.
  * Built with -DLB_BENCH_REWIND for the benchmark only: the encapsulation is
  * undone after it is built so BPF_PROG_TEST_RUN's `repeat` sees the original
  * packet every time (it re-runs on the modified buffer otherwise).
@@ -19,20 +21,17 @@
 #define TCP_SYN 0x02
 #define TCP_ACK 0x10
 
-static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct vip_rule *rule,
-				   const struct lb_config *cfg)
+static __always_inline int is_syn(const struct pkt *p)
 {
-	int is_syn = p->flow.proto == IPPROTO_TCP && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
-	int affinity = !(cfg->flags & CFG_F_NO_AFFINITY);
-	__u32 hash = flow_hash(&p->flow);
-	int new_flow = 0, counted_new;
-	__u32 id = 0;
-	struct backend *b = choose_backend(rule, p, hash, is_syn, affinity, &new_flow, &id);
+	return p->flow.proto == IPPROTO_TCP && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+}
 
-	if (!b) {
-		count_global(G_NO_BACKEND_DROP);
-		return XDP_DROP;
-	}
+/* Encapsulate to backend b and count: the VIP counters' packets add up to
+ * G_TX (see counters.h), so they are counted once the frame is built. */
+static __always_inline int send(struct xdp_md *ctx, const struct pkt *p, const struct lb_config *cfg,
+				const struct backend *b, __u32 hash, __u32 vip_id, __u32 backend_id,
+				int counted_new)
+{
 	if (cfg->max_frame && p->len + ENCAP_LEN > cfg->max_frame) {
 		count_global(G_TOO_BIG_DROP);
 		return XDP_DROP;
@@ -41,15 +40,31 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct vip
 		count_global(G_ENCAP_ERR);
 		return XDP_DROP;
 	}
-	/* counted once sent: the VIP counters' packets add up to G_TX (see counters.h) */
-	counted_new = is_syn || (new_flow && p->flow.proto != IPPROTO_TCP);
-	count_stats(&lb_vip_stats, rule->vip_id, p->len, counted_new);
-	count_stats(&lb_be_stats, id, p->len, counted_new);
+	count_stats(&lb_vip_stats, vip_id, p->len, counted_new);
+	count_stats(&lb_be_stats, backend_id, p->len, counted_new);
 #ifdef LB_BENCH_REWIND
 	if (bpf_xdp_adjust_head(ctx, (int)ENCAP_LEN))
 		return XDP_ABORTED;
 #endif
 	return XDP_TX;
+}
+
+/* A packet that matched a rule: connection table or Maglev. */
+static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct vip_rule *rule,
+				   const struct lb_config *cfg, __u32 hash)
+{
+	int syn = is_syn(p);
+	int affinity = !(cfg->flags & CFG_F_NO_AFFINITY);
+	int new_flow = 0;
+	__u32 id = 0;
+	struct backend *b = choose_backend(rule, p, hash, syn, affinity, &new_flow, &id);
+
+	if (!b) {
+		count_global(G_NO_BACKEND_DROP);
+		return XDP_DROP;
+	}
+	return send(ctx, p, cfg, b, hash, rule->vip_id, id,
+		    syn || (new_flow && p->flow.proto != IPPROTO_TCP));
 }
 
 SEC("xdp.frags")
@@ -61,7 +76,7 @@ int lb_xdp(struct xdp_md *ctx)
 	struct vip_rule *rule;
 	__u32 zero = 0;
 	void *l4 = 0;
-	int rc;
+	int rc, l4_rc = P_OK;
 
 	rc = parse_ipv4(ctx, &p, &l4);
 	if (rc == P_NOT_IPV4) {
@@ -75,6 +90,19 @@ int lb_xdp(struct xdp_md *ctx)
 	cfg = bpf_map_lookup_elem(&lb_config, &zero);
 	if (!cfg)
 		return XDP_PASS;
+	if (!p.frag) {
+		l4_rc = parse_l4(l4, (void *)(long)ctx->data_end, &p);
+		/* established flow to a VIP: its entry names backend and rule, so
+		 * no VIP or rule lookup (a removed rule's entries are removed too) */
+		if (l4_rc == P_OK && !is_syn(&p) && !(cfg->flags & CFG_F_NO_AFFINITY) &&
+		    pool_index(cfg, p.flow.dst) < cfg->pool_size) {
+			__u32 hash = flow_hash(&p.flow), id = 0, vip_id = 0;
+			struct backend *b = established(&p, hash, &id, &vip_id);
+
+			if (b)
+				return send(ctx, &p, cfg, b, hash, vip_id, id, 0);
+		}
+	}
 	slot = find_vip(cfg, p.flow.dst);
 	if (!slot || !slot->n_rules) {
 		count_global(G_NON_VIP_PASS);
@@ -84,7 +112,7 @@ int lb_xdp(struct xdp_md *ctx)
 		count_global(G_FRAG_DROP);
 		return XDP_DROP;
 	}
-	if (parse_l4(l4, (void *)(long)ctx->data_end, &p) != P_OK) {
+	if (l4_rc != P_OK) {
 		count_global(G_MALFORMED_DROP);
 		return XDP_DROP;
 	}
@@ -93,7 +121,7 @@ int lb_xdp(struct xdp_md *ctx)
 		count_global(G_NO_RULE_DROP);
 		return XDP_DROP;
 	}
-	return forward(ctx, &p, rule, cfg);
+	return forward(ctx, &p, rule, cfg, flow_hash(&p.flow));
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -26,10 +26,16 @@ static __always_inline __u32 flow_hash(const struct flow_key *k)
 	return (__u32)(h ^ (h >> 32));
 }
 
+/* The address's index in the VIP pool; >= cfg->pool_size when outside it. */
+static __always_inline __u32 pool_index(const struct lb_config *cfg, __be32 daddr)
+{
+	return bpf_ntohl(daddr) - cfg->pool_base;
+}
+
 /* The VIP slot of an address, or NULL when it is outside the pool. */
 static __always_inline struct vip_slot *find_vip(const struct lb_config *cfg, __be32 daddr)
 {
-	__u32 idx = bpf_ntohl(daddr) - cfg->pool_base;
+	__u32 idx = pool_index(cfg, daddr);
 
 	if (idx >= cfg->pool_size)
 		return 0;
@@ -82,6 +88,14 @@ static __always_inline int same_flow(const struct flow_key *a, const struct flow
 	return x[0] == y[0] && x[1] == y[1];
 }
 
+/* Binds an entry's backend and rule to its key's hash: a way torn by two
+ * CPUs writing it at once fails the check and reads as a miss. Backend ids
+ * stay below 2^16 (LB_MAX_BACKENDS), so the pair maps to distinct tags. */
+static __always_inline __u32 conn_tag(__u32 hash, __u32 backend, __u32 vip_id)
+{
+	return hash ^ backend ^ (vip_id << 16);
+}
+
 /* The way holding this flow, else the least recently used way (to replace). */
 static __always_inline struct conn_entry *conn_way(struct conn_set *set, const struct flow_key *k,
 						   __u32 hash, int *found)
@@ -92,7 +106,8 @@ static __always_inline struct conn_entry *conn_way(struct conn_set *set, const s
 	for (int i = 0; i < LB_CONN_WAYS; i++) {
 		struct conn_entry *e = &set->way[i];
 
-		if (e->backend && same_flow(&e->key, k) && e->tag == (hash ^ e->backend)) {
+		if (e->backend && same_flow(&e->key, k) &&
+		    e->tag == conn_tag(hash, e->backend, e->vip_id)) {
 			*found = 1;
 			return e;
 		}
@@ -103,20 +118,54 @@ static __always_inline struct conn_entry *conn_way(struct conn_set *set, const s
 	return victim;
 }
 
-/* Stamp a way as the set's most recently used: a fresh clock value, unless it
- * already holds the newest one (a burst of one flow then writes nothing). */
+/* Stamp a way as the set's most recently used: a fresh clock value. */
+static __always_inline void stamp(struct conn_set *set, struct conn_entry *e)
+{
+	__u32 now = set->clock + 1;
+
+	set->clock = now;
+	e->last_used = now;
+}
+
+/* The same, unless the way already holds the newest value (a burst of one
+ * flow then writes nothing). */
 static __always_inline void touch(struct conn_set *set, struct conn_entry *e)
 {
 	__u32 now = set->clock;
 
-	if (e->last_used != now || !now) {
-		set->clock = now + 1;
-		e->last_used = now + 1;
-	}
+	if (e->last_used != now || !now)
+		stamp(set, e);
 }
 
-/* Established flows keep their backend; a TCP SYN always takes a fresh
- * Maglev pick so a reused 5-tuple does not inherit a stale entry. */
+/* An established flow's entry, found before any VIP or rule lookup (the
+ * entry names its rule): its backend, or NULL to take the full path (no
+ * entry, or its backend was deleted). */
+static __always_inline struct backend *established(const struct pkt *p, __u32 hash,
+						   __u32 *backend_id, __u32 *vip_id)
+{
+	__u32 set_idx = hash & (LB_CONN_SETS - 1);
+	struct conn_set *set = bpf_map_lookup_elem(&lb_conn, &set_idx);
+	struct conn_entry *e;
+	struct backend *b;
+	int found = 0;
+
+	if (!set)
+		return 0;
+	e = conn_way(set, &p->flow, hash, &found);
+	if (!found)
+		return 0;
+	b = valid_backend(e->backend);
+	if (b) {
+		touch(set, e);
+		*backend_id = e->backend;
+		*vip_id = e->vip_id;
+	}
+	return b;
+}
+
+/* The full path: established flows keep their backend; a TCP SYN always
+ * takes a fresh Maglev pick so a reused 5-tuple does not inherit a stale
+ * entry. */
 static __always_inline struct backend *choose_backend(const struct vip_rule *rule, struct pkt *p,
 						      __u32 hash, int is_syn, int affinity,
 						      int *new_flow, __u32 *backend_id)
@@ -142,16 +191,17 @@ static __always_inline struct backend *choose_backend(const struct vip_rule *rul
 			}
 		}
 	}
-	count_global(G_CONN_MISS);
+	if (!is_syn)
+		count_global(G_CONN_MISS);
 	*new_flow = 1;
 	id = maglev_pick(rule, hash);
 	b = valid_backend(id);
 	if (e && set && b) {
 		e->key = p->flow;
 		e->backend = id;
-		e->tag = hash ^ id;
-		e->last_used = 0;
-		touch(set, e);
+		e->vip_id = rule->vip_id;
+		e->tag = conn_tag(hash, id, rule->vip_id);
+		stamp(set, e);
 	}
 	*backend_id = id;
 	return b;
