@@ -49,22 +49,23 @@ static __always_inline int send(struct xdp_md *ctx, const struct pkt *p, const s
 	return XDP_TX;
 }
 
-/* A packet that matched a rule: connection table or Maglev. */
+/* A packet that matched a rule and had no usable connection-table entry:
+ * a new flow (a SYN, the first packet of a UDP/ICMP flow) or one that lost
+ * its entry (evicted, backend deleted, affinity off). */
 static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct vip_rule *rule,
 				   const struct lb_config *cfg, __u32 hash)
 {
 	int syn = is_syn(p);
-	int affinity = !(cfg->flags & CFG_F_NO_AFFINITY);
-	int new_flow = 0;
 	__u32 id = 0;
-	struct backend *b = choose_backend(rule, p, hash, syn, affinity, &new_flow, &id);
+	struct backend *b = pick_backend(rule, p, hash, !(cfg->flags & CFG_F_NO_AFFINITY), &id);
 
+	if (!syn)
+		count_global(G_CONN_MISS);
 	if (!b) {
 		count_global(G_NO_BACKEND_DROP);
 		return XDP_DROP;
 	}
-	return send(ctx, p, cfg, b, hash, rule->vip_id, id,
-		    syn || (new_flow && p->flow.proto != IPPROTO_TCP));
+	return send(ctx, p, cfg, b, hash, rule->vip_id, id, syn || p->flow.proto != IPPROTO_TCP);
 }
 
 SEC("xdp.frags")

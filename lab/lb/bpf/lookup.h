@@ -163,47 +163,30 @@ static __always_inline struct backend *established(const struct pkt *p, __u32 ha
 	return b;
 }
 
-/* The full path: established flows keep their backend; a TCP SYN always
- * takes a fresh Maglev pick so a reused 5-tuple does not inherit a stale
- * entry. */
-static __always_inline struct backend *choose_backend(const struct vip_rule *rule, struct pkt *p,
-						      __u32 hash, int is_syn, int affinity,
-						      int *new_flow, __u32 *backend_id)
+/* The full path, for packets the established path did not take (SYNs, no
+ * entry, a deleted backend, affinity off): a fresh Maglev pick, remembered in
+ * the flow's way of its set (or the least recently used one). */
+static __always_inline struct backend *pick_backend(const struct vip_rule *rule, const struct pkt *p,
+						    __u32 hash, int affinity, __u32 *backend_id)
 {
-	__u32 set_idx = hash & (LB_CONN_SETS - 1);
-	struct conn_set *set = 0;
-	struct conn_entry *e = 0;
-	int found = 0;
-	struct backend *b;
-	__u32 id;
+	__u32 id = maglev_pick(rule, hash), set_idx = hash & (LB_CONN_SETS - 1);
+	struct backend *b = valid_backend(id);
+	struct conn_set *set;
+	struct conn_entry *e;
+	int found;
 
-	if (affinity) {
-		set = bpf_map_lookup_elem(&lb_conn, &set_idx);
-		if (set)
-			e = conn_way(set, &p->flow, hash, &found);
-		if (found && !is_syn) {
-			b = valid_backend(e->backend);
-			if (b) {
-				touch(set, e);
-				*new_flow = 0;
-				*backend_id = e->backend;
-				return b;
-			}
-		}
-	}
-	if (!is_syn)
-		count_global(G_CONN_MISS);
-	*new_flow = 1;
-	id = maglev_pick(rule, hash);
-	b = valid_backend(id);
-	if (e && set && b) {
+	*backend_id = id;
+	if (!b || !affinity)
+		return b;
+	set = bpf_map_lookup_elem(&lb_conn, &set_idx);
+	if (set) {
+		e = conn_way(set, &p->flow, hash, &found);
 		e->key = p->flow;
 		e->backend = id;
 		e->vip_id = rule->vip_id;
 		e->tag = conn_tag(hash, id, rule->vip_id);
 		stamp(set, e);
 	}
-	*backend_id = id;
 	return b;
 }
 
