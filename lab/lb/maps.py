@@ -24,7 +24,7 @@ GLOBAL_COUNTERS = ("non_ipv4_pass", "non_vip_pass", "no_rule_drop", "frag_drop",
 
 _RULE = struct.Struct("=2sBBIII")
 _SLOT_HEAD = struct.Struct("=II")
-_CONN_ENTRY = struct.Struct("=16sIIII")  # key, backend, tag, last_used, vip_id
+# struct conn_set: the clock, then CONN_WAYS ways of struct conn_entry
 _CONN_SET_DTYPE = np.dtype([("clock", "=u4"), ("pad", "=u4"),
                             ("way", [("key", "V16"), ("backend", "=u4"), ("tag", "=u4"),
                                      ("last_used", "=u4"), ("vip_id", "=u4")], (CONN_WAYS,))])
@@ -275,9 +275,7 @@ class LbMaps:
         key = flow_key(src, dst, sport, dport, proto)
         nsets = self.m["lb_conn"].info.max_entries
         raw = self.m["lb_conn"].lookup(_U32.pack(flow_hash(src, dst, sport, dport, proto) & (nsets - 1)))
-        found = set()
-        for i in range(CONN_WAYS if raw else 0):
-            k, backend, _, _, _ = _CONN_ENTRY.unpack_from(raw, 8 + i * _CONN_ENTRY.size)
-            if backend and k == key:
-                found.add(backend)
-        return found
+        if not raw:
+            return set()
+        ways = np.frombuffer(raw, dtype=_CONN_SET_DTYPE)[0]["way"]
+        return {int(w["backend"]) for w in ways if w["backend"] and w["key"].tobytes() == key}
