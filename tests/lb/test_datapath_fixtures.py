@@ -96,8 +96,11 @@ def test_syn_takes_a_fresh_pick_even_when_the_flow_is_known(dp):
     assert assert_encapsulated(dp, 1, syn, 40003, 80) == other
 
 
-def test_udp_rule_forwards_and_counts_the_first_packet_as_new_flow(dp):
-    pkt = IP(src=CLIENT, dst=VIP_TCP) / UDP(sport=5353, dport=53) / b"q"
+# a one-byte datagram is too short for the common-frame shortcut (parse.h),
+# a 32-byte one takes it: both parsers must give the same frame and counts
+@pytest.mark.parametrize("payload", [b"q", b"q" * 32], ids=["full-parser", "common-frame"])
+def test_udp_rule_forwards_and_counts_the_first_packet_as_new_flow(dp, payload):
+    pkt = IP(src=CLIENT, dst=VIP_TCP) / UDP(sport=5353, dport=53) / payload
     assert_encapsulated(dp, 2, pkt, 5353, 53)
     assert_encapsulated(dp, 2, pkt, 5353, 53)
     assert dp.maps.vip_stats(2).new_flows == 1
@@ -155,6 +158,14 @@ def test_fragments_to_a_vip_are_dropped_elsewhere_passed(dp):
 def test_truncated_tcp_header_is_dropped_as_malformed(dp):
     frame = client_frame(IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=1, dport=80))[:14 + 20 + 10]
     frame = frame[:16] + (30).to_bytes(2, "big") + frame[18:]
+    assert dp.run(frame).retval == XDP_DROP
+    assert dp.maps.global_counters()["malformed_drop"] == 1
+
+
+def test_total_length_below_the_ip_header_is_dropped_as_malformed(dp):
+    # a full-sized frame, so the common-frame shortcut sees it first
+    frame = client_frame(IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=1, dport=80) / (b"x" * 20))
+    frame = frame[:16] + (19).to_bytes(2, "big") + frame[18:]
     assert dp.run(frame).retval == XDP_DROP
     assert dp.maps.global_counters()["malformed_drop"] == 1
 

@@ -60,10 +60,17 @@ enum lb_global_counter {
 };
 
 /* One rule of a VIP address: port 0 + proto 0 is HA ports (every port, every protocol). */
+union rule_head {
+	struct {
+		__be16 port;
+		__u8 proto;
+		__u8 flags;
+	};
+	__u32 word;
+};
+
 struct vip_rule {
-	__be16 port;
-	__u8 proto;
-	__u8 flags;
+	union rule_head head;
 	__u32 vip_id;     /* index into lb_vip_stats */
 	__u32 ring_off;   /* first slot of this rule's Maglev ring in lb_rings */
 	__u32 ring_size;  /* prime */

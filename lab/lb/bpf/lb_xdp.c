@@ -68,17 +68,60 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct vip
 	return send(ctx, p, cfg, b, hash, rule->vip_id, id, syn || p->flow.proto != IPPROTO_TCP);
 }
 
-SEC("xdp.frags")
-int lb_xdp(struct xdp_md *ctx)
+/* Everything after parsing. Inlined at both call sites below, so the copy
+ * for the common frame loses the checks that cannot fail there (fragment,
+ * L4 header) and keeps its values in registers rather than merging them with
+ * the full parser's. */
+static __always_inline int steer(struct xdp_md *ctx, struct pkt *p, int l4_rc)
 {
-	struct pkt p = {};
 	struct lb_config *cfg;
 	struct vip_slot *slot;
 	struct vip_rule *rule;
 	__u32 zero = 0;
+
+	cfg = bpf_map_lookup_elem(&lb_config, &zero);
+	if (!cfg)
+		return XDP_PASS;
+	/* established flow to a VIP: its entry names backend and rule, so
+	 * no VIP or rule lookup (a removed rule's entries are removed too) */
+	if (!p->frag && l4_rc == P_OK && !is_syn(p) && !(cfg->flags & CFG_F_NO_AFFINITY) &&
+	    pool_index(cfg, p->flow.dst) < cfg->pool_size) {
+		__u32 hash = flow_hash(&p->flow), id = 0, vip_id = 0;
+		struct backend *b = established(p, hash, &id, &vip_id);
+
+		if (b)
+			return send(ctx, p, cfg, b, hash, vip_id, id, 0);
+	}
+	slot = find_vip(cfg, p->flow.dst);
+	if (!slot || !slot->n_rules) {
+		count_global(G_NON_VIP_PASS);
+		return XDP_PASS;
+	}
+	if (p->frag) {
+		count_global(G_FRAG_DROP);
+		return XDP_DROP;
+	}
+	if (l4_rc != P_OK) {
+		count_global(G_MALFORMED_DROP);
+		return XDP_DROP;
+	}
+	rule = find_rule(slot, &p->flow);
+	if (!rule) {
+		count_global(G_NO_RULE_DROP);
+		return XDP_DROP;
+	}
+	return forward(ctx, p, rule, cfg, flow_hash(&p->flow));
+}
+
+SEC("xdp.frags")
+int lb_xdp(struct xdp_md *ctx)
+{
+	struct pkt p = {};
 	void *l4 = 0;
 	int rc, l4_rc = P_OK;
 
+	if (parse_common((void *)(long)ctx->data, (void *)(long)ctx->data_end, &p))
+		return steer(ctx, &p, P_OK);
 	rc = parse_ipv4(ctx, &p, &l4);
 	if (rc == P_NOT_IPV4) {
 		count_global(G_NON_IPV4_PASS);
@@ -88,41 +131,9 @@ int lb_xdp(struct xdp_md *ctx)
 		count_global(G_MALFORMED_DROP);
 		return XDP_DROP;
 	}
-	cfg = bpf_map_lookup_elem(&lb_config, &zero);
-	if (!cfg)
-		return XDP_PASS;
-	if (!p.frag) {
+	if (!p.frag)
 		l4_rc = parse_l4(l4, (void *)(long)ctx->data_end, &p);
-		/* established flow to a VIP: its entry names backend and rule, so
-		 * no VIP or rule lookup (a removed rule's entries are removed too) */
-		if (l4_rc == P_OK && !is_syn(&p) && !(cfg->flags & CFG_F_NO_AFFINITY) &&
-		    pool_index(cfg, p.flow.dst) < cfg->pool_size) {
-			__u32 hash = flow_hash(&p.flow), id = 0, vip_id = 0;
-			struct backend *b = established(&p, hash, &id, &vip_id);
-
-			if (b)
-				return send(ctx, &p, cfg, b, hash, vip_id, id, 0);
-		}
-	}
-	slot = find_vip(cfg, p.flow.dst);
-	if (!slot || !slot->n_rules) {
-		count_global(G_NON_VIP_PASS);
-		return XDP_PASS;
-	}
-	if (p.frag) {
-		count_global(G_FRAG_DROP);
-		return XDP_DROP;
-	}
-	if (l4_rc != P_OK) {
-		count_global(G_MALFORMED_DROP);
-		return XDP_DROP;
-	}
-	rule = find_rule(slot, &p.flow);
-	if (!rule) {
-		count_global(G_NO_RULE_DROP);
-		return XDP_DROP;
-	}
-	return forward(ctx, &p, rule, cfg, flow_hash(&p.flow));
+	return steer(ctx, &p, l4_rc);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -44,13 +44,19 @@ static __always_inline struct vip_slot *find_vip(const struct lb_config *cfg, __
 
 static __always_inline struct vip_rule *find_rule(struct vip_slot *slot, const struct flow_key *f)
 {
+	/* port, protocol and flags are a rule's first word: one load and one
+	 * compare per rule (the constants fold at build time) */
+	const union rule_head want = { .port = f->dport, .proto = f->proto };
+	const union rule_head match = { .port = 0xffff, .proto = 0xff };
+	const union rule_head ha = { .flags = VIP_F_HA_PORTS };
+
 #pragma unroll
 	for (int i = 0; i < LB_RULES_PER_VIP; i++) {
 		struct vip_rule *r = &slot->rules[i];
 
 		if (i >= slot->n_rules)
 			break;
-		if ((r->port == f->dport && r->proto == f->proto) || (r->flags & VIP_F_HA_PORTS))
+		if ((r->head.word & match.word) == want.word || (r->head.word & ha.word))
 			return r;
 	}
 	return 0;
