@@ -25,7 +25,7 @@ GLOBAL_COUNTERS = ("non_ipv4_pass", "non_vip_pass", "no_rule_drop", "frag_drop",
 _RULE = struct.Struct("=2sBBIII")
 _SLOT_HEAD = struct.Struct("=II")
 # struct conn_set: the clock, then CONN_WAYS ways of struct conn_entry
-_CONN_SET_DTYPE = np.dtype([("clock", "=u4"), ("pad", "=u4"),
+CONN_SET_DTYPE = np.dtype([("clock", "=u4"), ("pad", "=u4"),
                             ("way", [("key", "V16"), ("backend", "=u4"), ("tag", "=u4"),
                                      ("last_used", "=u4"), ("vip_id", "=u4")], (CONN_WAYS,))])
 _BACKEND = struct.Struct("=HHI64s")  # flags, pad, csum_base, the frame's first 64 bytes
@@ -217,7 +217,7 @@ class LbMaps:
         if not vip_ids:
             return 0
         conn = self.m["lb_conn"]
-        table = np.frombuffer(b"".join(conn.values()), dtype=_CONN_SET_DTYPE).copy()
+        table = np.frombuffer(b"".join(conn.values()), dtype=CONN_SET_DTYPE).copy()
         ways = table["way"]
         stale = (ways["backend"] != 0) & np.isin(ways["vip_id"], sorted(vip_ids))
         rows = np.flatnonzero(stale.any(axis=1))
@@ -277,5 +277,5 @@ class LbMaps:
         raw = self.m["lb_conn"].lookup(_U32.pack(flow_hash(src, dst, sport, dport, proto) & (nsets - 1)))
         if not raw:
             return set()
-        ways = np.frombuffer(raw, dtype=_CONN_SET_DTYPE)[0]["way"]
+        ways = np.frombuffer(raw, dtype=CONN_SET_DTYPE)[0]["way"]
         return {int(w["backend"]) for w in ways if w["backend"] and w["key"].tobytes() == key}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 from lb_fixtures import (
     BACKENDS,
@@ -27,7 +28,7 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.utils import checksum
 
 from lab.lb.flowhash import flow_hash, ring_slot
-from lab.lb.maps import CFG_F_NO_AFFINITY, BackendEntry, VipRule
+from lab.lb.maps import CFG_F_NO_AFFINITY, CONN_SET_DTYPE, BackendEntry, VipRule
 
 XDP_DROP, XDP_PASS, XDP_TX = 1, 2, 3
 pytestmark = pytest.mark.root
@@ -187,6 +188,26 @@ def test_deleted_backend_sends_its_established_flows_back_through_maglev(dp):
                                             valid=False))
     ack = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40006, dport=80, flags="A")
     assert assert_encapsulated(dp, 1, ack, 40006, 80) == other
+
+
+def test_torn_connection_entry_reads_as_a_miss(dp):
+    # A torn write (two CPUs filling one way at once) is simulated by changing
+    # only the entry's backend: its tag no longer matches, so the ACK must take
+    # the full path (a fresh Maglev pick) instead of the torn backend.
+    syn = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40010, dport=80, flags="S")
+    first = assert_encapsulated(dp, 1, syn, 40010, 80)
+    torn, other = [b for b in BACKENDS if b != first][:2]
+    dp.set_ring(1, [other] * RING)
+    conn = dp.maps.m["lb_conn"]
+    key = (flow_hash(CLIENT, VIP_TCP, 40010, 80, 6) & (conn.info.max_entries - 1)).to_bytes(4, "little")
+    table = np.frombuffer(conn.lookup(key), dtype=CONN_SET_DTYPE).copy()
+    ways = table[0]["way"]
+    ways["backend"][ways["backend"] == first] = torn
+    conn.update(key, table.tobytes())
+    assert dp.maps.conn_backend(CLIENT, VIP_TCP, 40010, 80, 6) == {torn}
+    ack = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40010, dport=80, flags="A")
+    assert assert_encapsulated(dp, 1, ack, 40010, 80) == other
+    assert dp.maps.global_counters()["conn_miss"] == 1
 
 
 def test_frame_above_underlay_mtu_is_dropped(dp):
