@@ -26,8 +26,8 @@ _RULE = struct.Struct("=2sBBIII")
 _SLOT_HEAD = struct.Struct("=II")
 # struct conn_set: the clock, then CONN_WAYS ways of struct conn_entry
 CONN_SET_DTYPE = np.dtype([("clock", "=u4"), ("pad", "=u4"),
-                            ("way", [("key", "V16"), ("backend", "=u4"), ("tag", "=u4"),
-                                     ("last_used", "=u4"), ("vip_id", "=u4")], (CONN_WAYS,))])
+                           ("way", [("key", "V16"), ("backend", "=u4"), ("tag", "=u4"),
+                                    ("last_used", "=u4"), ("vip_id", "=u4")], (CONN_WAYS,))])
 _BACKEND = struct.Struct("=HHI64s")  # flags, pad, csum_base, the frame's first 64 bytes
 _IPV4_FIXED_WORDS = struct.Struct("=4I")  # the outer IPv4 header's words 1-4, as loaded
 VXLAN_PORT = 4789

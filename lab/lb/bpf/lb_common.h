@@ -59,7 +59,7 @@ enum lb_global_counter {
 	G_NUM,
 };
 
-/* One rule of a VIP address: port 0 + proto 0 is HA ports (every port, every protocol). */
+/* A rule's match fields, also readable as one word (lookup.h: find_rule). */
 union rule_head {
 	struct {
 		__be16 port;
@@ -69,6 +69,7 @@ union rule_head {
 	__u32 word;
 };
 
+/* One rule of a VIP address: port 0 + proto 0 is HA ports (every port, every protocol). */
 struct vip_rule {
 	union rule_head head;
 	__u32 vip_id;     /* index into lb_vip_stats */
