@@ -1,19 +1,22 @@
 """The few bpf(2) commands the control plane needs, through ctypes.
 
 Loading the ELF object is libbpf's job (bpftool); once maps and programs are
-pinned, everything else is a handful of fixed-layout syscalls, so no binding
-library is needed for them.
+pinned, everything else is a handful of fixed-layout syscalls (and mmap, for
+the datapath's globals), so no binding library is needed for them.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import mmap
 import os
 import platform
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
+
+import numpy as np
 
 _NR_BPF = {"x86_64": 321, "aarch64": 280}[platform.machine()]
 _ATTR_SIZE = 144
@@ -201,3 +204,81 @@ def prog_test_run(prog_fd: int, data: bytes, repeat: int = 1, ctx: bytes | None 
     retval, _, size_out = struct.unpack_from("=III", attr, 4)
     duration = struct.unpack_from("=I", attr, 36)[0]
     return TestRun(retval, duration, dout.raw[: min(size_out, len(dout))] if dout else b"")
+
+
+
+class GlobalTable:
+    """Records of one size, kept in a global of the datapath (its own .data.*
+    section, which libbpf makes a one-element BPF_F_MMAPABLE array map). The
+    datapath reads records by address; the control plane reads and writes them
+    through a shared mapping of the map. Same interface as BpfMap for an array
+    map with u32 keys. A record is written with one memcpy, as the kernel's own
+    array update does: no lock against the datapath either way."""
+
+    def __init__(self, fd: int, record_size: int):
+        self.fd = fd
+        raw = map_info(fd)
+        if raw.max_entries != 1 or raw.value_size % record_size:
+            os.close(fd)
+            raise ValueError(f"map {raw.name}: not a global of {record_size}-byte records")
+        self.info = MapInfo(raw.type, raw.id, 4, record_size, raw.value_size // record_size, raw.name)
+        self.percpu = False
+        self.value_len = record_size
+        length = -(-raw.value_size // mmap.PAGESIZE) * mmap.PAGESIZE
+        try:
+            self.mem = mmap.mmap(fd, length, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        except OSError:
+            os.close(fd)
+            raise
+
+    @classmethod
+    def pinned(cls, path: str, record_size: int) -> GlobalTable:
+        return cls(obj_get(path), record_size)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            self.mem.close()
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> GlobalTable:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _span(self, key: bytes) -> slice:
+        idx = struct.unpack("=I", key)[0]
+        if idx >= self.info.max_entries:
+            raise OSError(7, f"{self.info.name}: record {idx} of {self.info.max_entries}")
+        return slice(idx * self.value_len, (idx + 1) * self.value_len)
+
+    def lookup(self, key: bytes) -> bytes:
+        return self.mem[self._span(key)]
+
+    def update(self, key: bytes, value: bytes, flags: int = BPF_ANY) -> None:
+        if len(value) > self.value_len:
+            raise ValueError(f"{self.info.name}: {len(value)}-byte value for {self.value_len}-byte records")
+        self.mem[self._span(key)] = value.ljust(self.value_len, b"\0")
+
+    def _records(self) -> np.ndarray:
+        """The whole table as a writable (records, record_size) byte array;
+        drop it before close() (it holds the mapping)."""
+        count, size = self.info.max_entries, self.value_len
+        return np.frombuffer(self.mem, dtype=np.uint8, count=count * size).reshape(count, size)
+
+    def update_batch(self, keys: bytes, values: bytes, count: int) -> None:
+        """Many records at once (a Maglev ring: tens of thousands of slots)."""
+        if not count:
+            return
+        idx = np.frombuffer(keys, dtype="=u4", count=count)
+        if int(idx.max()) >= self.info.max_entries:
+            raise OSError(7, f"{self.info.name}: record {int(idx.max())} of {self.info.max_entries}")
+        rows = np.frombuffer(values, dtype=np.uint8, count=count * self.value_len)
+        table = self._records()
+        table[idx] = rows.reshape(count, self.value_len)
+        del table
+
+    def values(self) -> list[bytes]:
+        size, raw = self.value_len, self.mem[: self.info.max_entries * self.value_len]
+        return [raw[i * size:(i + 1) * size] for i in range(self.info.max_entries)]

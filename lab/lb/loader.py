@@ -20,12 +20,13 @@ from pathlib import Path
 
 from pyroute2 import IPRoute, netns
 
-from lab.lb.bpfsys import BpfMap, obj_get
+from lab.lb.bpfsys import BpfMap, GlobalTable, obj_get
 
 BPFFS = Path("/sys/fs/bpf")
 XDP_FLAGS_DRV_MODE = 1 << 2
-MAP_NAMES = ("lb_vips", "lb_backends", "lb_rings", "lb_conn",
-             "lb_vip_stats", "lb_be_stats", "lb_global", "lb_config")
+MAP_NAMES = ("lb_vip_stats", "lb_be_stats", "lb_global")
+# the datapath's globals (bpf/maps.h), one .data.<name> section each
+TABLE_NAMES = ("config", "vips", "backends", "rings", "conn")
 
 
 class LoadError(RuntimeError):
@@ -55,6 +56,10 @@ class Pinned:
 
     def map(self, name: str) -> BpfMap:
         return BpfMap.pinned(str(self.maps / name))
+
+    def table(self, name: str, record_size: int) -> GlobalTable:
+        """The global in section .data.<name> (bpftool pins it as _data_<name>)."""
+        return GlobalTable.pinned(str(self.maps / f"_data_{name}"), record_size)
 
     def prog_fd(self) -> int:
         return obj_get(str(self.prog))

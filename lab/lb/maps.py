@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lab.lb.bpfsys import BpfMap, possible_cpus
+from lab.lb.bpfsys import BpfMap, GlobalTable, possible_cpus
 from lab.lb.flowhash import flow_hash
-from lab.lb.loader import MAP_NAMES, Pinned
+from lab.lb.loader import MAP_NAMES, TABLE_NAMES, Pinned
 
 VIP_F_HA_PORTS = 1
 BACKEND_F_VALID = 1
@@ -34,6 +34,8 @@ VXLAN_PORT = 4789
 _CONFIG = struct.Struct("=4s6sHIII")
 _STATS = struct.Struct("=QQQ")
 _U32 = struct.Struct("=I")
+_RECORD_SIZES = {"config": _CONFIG.size, "vips": _SLOT_HEAD.size + RULES_PER_VIP * _RULE.size,
+                 "backends": _BACKEND.size, "rings": _U32.size, "conn": CONN_SET_DTYPE.itemsize}
 
 
 def ip_bytes(addr: str) -> bytes:
@@ -118,10 +120,13 @@ class Stats:
 
 
 class LbMaps:
-    """All maps of one loaded datapath, opened once."""
+    """All maps of one loaded datapath, opened once. The tables (globals of
+    the datapath) go by the names they had as maps: lb_vips, lb_conn..."""
 
     def __init__(self, pinned: Pinned):
-        self.m: dict[str, BpfMap] = {name: pinned.map(name) for name in MAP_NAMES}
+        self.m: dict[str, BpfMap | GlobalTable] = {name: pinned.map(name) for name in MAP_NAMES}
+        for name in TABLE_NAMES:
+            self.m[f"lb_{name}"] = pinned.table(name, _RECORD_SIZES[name])
 
     def close(self) -> None:
         for m in self.m.values():

@@ -30,9 +30,9 @@
 #define LB_RING_SLOTS (16 * 65537)
 #endif
 #ifndef LB_CONN_SETS
-#define LB_CONN_SETS 16384       /* power of two; x LB_CONN_WAYS flows per CPU */
+#define LB_CONN_SETS 16384       /* power of two; x LB_CONN_WAYS flows in all */
 #endif
-#define LB_CONN_WAYS 4
+#define LB_CONN_WAYS 4           /* power of two */
 
 #define VXLAN_PORT 4789
 #define VXLAN_FLAG_VNI 0x08
@@ -134,7 +134,7 @@ struct flow_key {
 };
 
 /* Connection table: set-associative (LB_CONN_WAYS ways per set), the least
- * recently used way replaced; an array, so lookups are inlined. Shared by all
+ * recently used way replaced; a table indexed by the flow hash. Shared by all
  * CPUs, not per-CPU: veth has no RSS, a flow's packets are processed on
  * whichever CPU its sender runs, and per-CPU tables lost affinity for about
  * a fifth of the flows in the live test. Entries are written without a lock;

@@ -74,14 +74,11 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct vip
  * the full parser's. */
 static __always_inline int steer(struct xdp_md *ctx, struct pkt *p, int l4_rc)
 {
-	struct lb_config *cfg;
+	const struct lb_config *cfg = &lb_config;
 	struct vip_slot *slot;
 	struct vip_rule *rule;
-	__u32 zero = 0;
+	__u32 idx;
 
-	cfg = bpf_map_lookup_elem(&lb_config, &zero);
-	if (!cfg)
-		return XDP_PASS;
 	/* established flow to a VIP: its entry names backend and rule, so
 	 * no VIP or rule lookup (a removed rule's entries are removed too) */
 	if (!p->frag && l4_rc == P_OK && !is_syn(p) && !(cfg->flags & CFG_F_NO_AFFINITY) &&
@@ -92,8 +89,9 @@ static __always_inline int steer(struct xdp_md *ctx, struct pkt *p, int l4_rc)
 		if (b)
 			return send(ctx, p, cfg, b, hash, vip_id, id, 0);
 	}
-	slot = find_vip(cfg, p->flow.dst);
-	if (!slot || !slot->n_rules) {
+	idx = pool_index(cfg, p->flow.dst);
+	slot = vip_slot(idx);
+	if (idx >= cfg->pool_size || !slot->n_rules) {
 		count_global(G_NON_VIP_PASS);
 		return XDP_PASS;
 	}

@@ -32,14 +32,10 @@ static __always_inline __u32 pool_index(const struct lb_config *cfg, __be32 dadd
 	return bpf_ntohl(daddr) - cfg->pool_base;
 }
 
-/* The VIP slot of an address, or NULL when it is outside the pool. */
-static __always_inline struct vip_slot *find_vip(const struct lb_config *cfg, __be32 daddr)
+/* The VIP slot of a pool index (pool_index() < cfg->pool_size). */
+static __always_inline struct vip_slot *vip_slot(__u32 idx)
 {
-	__u32 idx = pool_index(cfg, daddr);
-
-	if (idx >= cfg->pool_size)
-		return 0;
-	return bpf_map_lookup_elem(&lb_vips, &idx);
+	return &lb_vips[idx & (LB_VIP_SLOTS - 1)];
 }
 
 static __always_inline struct vip_rule *find_rule(struct vip_slot *slot, const struct flow_key *f)
@@ -64,15 +60,16 @@ static __always_inline struct vip_rule *find_rule(struct vip_slot *slot, const s
 
 static __always_inline __u32 maglev_pick(const struct vip_rule *rule, __u32 hash)
 {
-	__u32 slot, *backend;
+	__u32 slot;
 
 	if (!rule->ring_size)
 		return 0;
 	/* hash * size / 2^32: the high bits pick the slot, uniformly, without a
 	 * division (tens of cycles); the low bits pick the connection set */
 	slot = rule->ring_off + (__u32)(((__u64)hash * rule->ring_size) >> 32);
-	backend = bpf_map_lookup_elem(&lb_rings, &slot);
-	return backend ? *backend : 0;
+	if (slot >= LB_RING_SLOTS)
+		return 0;
+	return lb_rings[slot];
 }
 
 static __always_inline struct backend *valid_backend(__u32 id)
@@ -81,8 +78,8 @@ static __always_inline struct backend *valid_backend(__u32 id)
 
 	if (!id)
 		return 0;
-	b = bpf_map_lookup_elem(&lb_backends, &id);
-	if (!b || !(b->flags & BACKEND_F_VALID))
+	b = &lb_backends[id & (LB_MAX_BACKENDS - 1)];
+	if (!(b->flags & BACKEND_F_VALID))
 		return 0;
 	return b;
 }
@@ -102,25 +99,29 @@ static __always_inline __u32 conn_tag(__u32 hash, __u32 backend, __u32 vip_id)
 	return hash ^ backend ^ (vip_id << 16);
 }
 
-/* The way holding this flow, else the least recently used way (to replace). */
-static __always_inline struct conn_entry *conn_way(struct conn_set *set, const struct flow_key *k,
-						   __u32 hash, int *found)
+/* The way whose key is this flow's, else -1. Keys only: a free way's key is
+ * zero, which no packet to a VIP has; the caller checks the tag. */
+static __always_inline int find_way(const struct conn_set *set, const struct flow_key *k)
 {
-	struct conn_entry *victim = &set->way[0];
+#pragma unroll
+	for (int i = 0; i < LB_CONN_WAYS; i++)
+		if (same_flow(&set->way[i].key, k))
+			return i;
+	return -1;
+}
+
+/* The way to replace: a free one, else the least recently used. */
+static __always_inline int lru_way(const struct conn_set *set)
+{
+	int victim = 0;
 
 #pragma unroll
-	for (int i = 0; i < LB_CONN_WAYS; i++) {
-		struct conn_entry *e = &set->way[i];
-
-		if (e->backend && same_flow(&e->key, k) &&
-		    e->tag == conn_tag(hash, e->backend, e->vip_id)) {
-			*found = 1;
-			return e;
-		}
-		if (!e->backend || (victim->backend && e->last_used < victim->last_used))
-			victim = e;
+	for (int i = 1; i < LB_CONN_WAYS; i++) {
+		if (!set->way[victim].backend)
+			break;
+		if (!set->way[i].backend || set->way[i].last_used < set->way[victim].last_used)
+			victim = i;
 	}
-	*found = 0;
 	return victim;
 }
 
@@ -149,16 +150,15 @@ static __always_inline void touch(struct conn_set *set, struct conn_entry *e)
 static __always_inline struct backend *established(const struct pkt *p, __u32 hash,
 						   __u32 *backend_id, __u32 *vip_id)
 {
-	__u32 set_idx = hash & (LB_CONN_SETS - 1);
-	struct conn_set *set = bpf_map_lookup_elem(&lb_conn, &set_idx);
+	struct conn_set *set = &lb_conn[hash & (LB_CONN_SETS - 1)];
+	int way = find_way(set, &p->flow);
 	struct conn_entry *e;
 	struct backend *b;
-	int found = 0;
 
-	if (!set)
+	if (way < 0)
 		return 0;
-	e = conn_way(set, &p->flow, hash, &found);
-	if (!found)
+	e = &set->way[way & (LB_CONN_WAYS - 1)];
+	if (e->tag != conn_tag(hash, e->backend, e->vip_id))
 		return 0;
 	b = valid_backend(e->backend);
 	if (b) {
@@ -175,24 +175,24 @@ static __always_inline struct backend *established(const struct pkt *p, __u32 ha
 static __always_inline struct backend *pick_backend(const struct vip_rule *rule, const struct pkt *p,
 						    __u32 hash, int affinity, __u32 *backend_id)
 {
-	__u32 id = maglev_pick(rule, hash), set_idx = hash & (LB_CONN_SETS - 1);
+	__u32 id = maglev_pick(rule, hash);
 	struct backend *b = valid_backend(id);
-	struct conn_set *set;
+	struct conn_set *set = &lb_conn[hash & (LB_CONN_SETS - 1)];
 	struct conn_entry *e;
-	int found;
+	int way;
 
 	*backend_id = id;
 	if (!b || !affinity)
 		return b;
-	set = bpf_map_lookup_elem(&lb_conn, &set_idx);
-	if (set) {
-		e = conn_way(set, &p->flow, hash, &found);
-		e->key = p->flow;
-		e->backend = id;
-		e->vip_id = rule->vip_id;
-		e->tag = conn_tag(hash, id, rule->vip_id);
-		stamp(set, e);
-	}
+	way = find_way(set, &p->flow);
+	if (way < 0)
+		way = lru_way(set);
+	e = &set->way[way & (LB_CONN_WAYS - 1)];
+	e->key = p->flow;
+	e->backend = id;
+	e->vip_id = rule->vip_id;
+	e->tag = conn_tag(hash, id, rule->vip_id);
+	stamp(set, e);
 	return b;
 }
 

@@ -1,40 +1,21 @@
-/* The maps of the load balancer; pinned by the loader under
- * /sys/fs/bpf/stacklab/<lab>/lb_maps/<name>. Names stay below 16 characters.
- * Hot-path maps are arrays: the verifier inlines their lookups, while a hash
- * lookup is a kernel function call (expensive under return-thunk mitigations). */
+/* The load balancer's state, pinned by the loader under
+ * /sys/fs/bpf/stacklab/<lab>/lb_maps/<name>.
+ *
+ * The tables the datapath reads on every packet are globals, each in its own
+ * .data.<name> section: libbpf makes each a one-element array map that user
+ * space can mmap (pinned as _data_<name>; bpfsys.GlobalTable). The program
+ * reaches a record by address, with no bpf_map_lookup_elem: the verifier
+ * inlines array lookups, but clang still compiles each one as a call, which
+ * clobbers r1-r5, so values live across it were spilled to the stack and
+ * read back (measured: 0.91 of the time for established packets, 0.94 for
+ * new flows, against array maps). Their sizes are powers of two so that an
+ * index is bounded with one AND.
+ * The counters stay per-CPU array maps (no atomics); names stay below 16
+ * characters. */
 #ifndef LB_MAPS_H
 #define LB_MAPS_H
 
 #include "lb_common.h"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, LB_VIP_SLOTS);
-	__type(key, __u32);
-	__type(value, struct vip_slot);
-} lb_vips SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, LB_MAX_BACKENDS);
-	__type(key, __u32);
-	__type(value, struct backend);
-} lb_backends SEC(".maps");
-
-/* All Maglev rings, back to back; each rule owns [ring_off, ring_off + ring_size). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, LB_RING_SLOTS);
-	__type(key, __u32);
-	__type(value, __u32);
-} lb_rings SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, LB_CONN_SETS);
-	__type(key, __u32);
-	__type(value, struct conn_set);
-} lb_conn SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -57,11 +38,18 @@ struct {
 	__type(value, __u64);
 } lb_global SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct lb_config);
-} lb_config SEC(".maps");
+#define LB_TABLE(name) __attribute__((section(".data." name), aligned(8)))
+
+_Static_assert((LB_VIP_SLOTS & (LB_VIP_SLOTS - 1)) == 0, "LB_VIP_SLOTS: a power of two");
+_Static_assert((LB_MAX_BACKENDS & (LB_MAX_BACKENDS - 1)) == 0, "LB_MAX_BACKENDS: a power of two");
+_Static_assert((LB_CONN_SETS & (LB_CONN_SETS - 1)) == 0, "LB_CONN_SETS: a power of two");
+
+struct lb_config lb_config LB_TABLE("config");
+/* indexed by address - pool base */
+struct vip_slot lb_vips[LB_VIP_SLOTS] LB_TABLE("vips");
+struct backend lb_backends[LB_MAX_BACKENDS] LB_TABLE("backends");
+/* all Maglev rings, back to back; each rule owns [ring_off, ring_off + ring_size) */
+__u32 lb_rings[LB_RING_SLOTS] LB_TABLE("rings");
+struct conn_set lb_conn[LB_CONN_SETS] LB_TABLE("conn");
 
 #endif
