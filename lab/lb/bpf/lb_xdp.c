@@ -53,9 +53,8 @@ static __always_inline int send(struct xdp_md *ctx, const struct pkt *p, const s
  * a new flow (a SYN, the first packet of a UDP/ICMP flow) or one that lost
  * its entry (evicted, backend deleted, affinity off). */
 static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct vip_rule *rule,
-				   const struct lb_config *cfg, __u32 hash)
+				   const struct lb_config *cfg, __u32 hash, int syn)
 {
-	int syn = is_syn(p);
 	__u32 id = 0;
 	struct backend *b = pick_backend(rule, p, hash, !(cfg->flags & CFG_F_NO_AFFINITY), &id);
 
@@ -77,11 +76,12 @@ static __always_inline int steer(struct xdp_md *ctx, struct pkt *p, int l4_rc)
 	const struct lb_config *cfg = &lb_config;
 	struct vip_slot *slot;
 	struct vip_rule *rule;
+	int syn = is_syn(p);
 	__u32 idx;
 
 	/* established flow to a VIP: its entry names backend and rule, so
 	 * no VIP or rule lookup (a removed rule's entries are removed too) */
-	if (!p->frag && l4_rc == P_OK && !is_syn(p) && !(cfg->flags & CFG_F_NO_AFFINITY) &&
+	if (!p->frag && l4_rc == P_OK && !syn && !(cfg->flags & CFG_F_NO_AFFINITY) &&
 	    pool_index(cfg, p->flow.dst) < cfg->pool_size) {
 		__u32 hash = flow_hash(&p->flow), id = 0, vip_id = 0;
 		struct backend *b = established(p, hash, &id, &vip_id);
@@ -108,7 +108,7 @@ static __always_inline int steer(struct xdp_md *ctx, struct pkt *p, int l4_rc)
 		count_global(G_NO_RULE_DROP);
 		return XDP_DROP;
 	}
-	return forward(ctx, p, rule, cfg, flow_hash(&p->flow));
+	return forward(ctx, p, rule, cfg, flow_hash(&p->flow), syn);
 }
 
 SEC("xdp.frags")
