@@ -27,6 +27,7 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Ether
 from scapy.utils import checksum
 
+from lab.lb.bpfsys import BpfMap, GlobalTable
 from lab.lb.flowhash import flow_hash, ring_slot
 from lab.lb.maps import CFG_F_NO_AFFINITY, CONN_SET_DTYPE, BackendEntry, VipRule
 
@@ -282,6 +283,45 @@ def test_full_connection_set_replaces_its_least_recently_used_flow(dp):
     send(c, "A")                # order, oldest first: d, a, e, c
     send(f, "S")
     assert [kept(s) for s in (a, c, d, e, f)] == [True, True, False, True, True]
+
+
+def test_a_repeated_syn_rewrites_its_own_way_and_evicts_nothing(dp):
+    # The write looks for the flow's own way before it picks one to replace:
+    # with a full set, a second SYN of a known flow must not evict another flow.
+    a, b, c, d = _flows_in_one_conn_set(dp, 4)
+    for sport in (a, b, c, d):
+        pkt = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=sport, dport=80, flags="S")
+        assert dp.run(client_frame(pkt)).retval == XDP_TX
+    ack = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=a, dport=80, flags="A")
+    assert dp.run(client_frame(ack)).retval == XDP_TX  # a is now the newest, b the oldest
+    first = dp.maps.conn_backend(CLIENT, VIP_TCP, a, 80, 6).pop()
+    other = next(x for x in BACKENDS if x != first)
+    dp.set_ring(1, [other] * RING)
+    again = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=a, dport=80, flags="S")
+    assert assert_encapsulated(dp, 1, again, a, 80) == other
+    assert dp.maps.conn_backend(CLIENT, VIP_TCP, a, 80, 6) == {other}
+    assert all(dp.maps.conn_backend(CLIENT, VIP_TCP, s, 80, 6) for s in (b, c, d))
+
+
+def test_tables_are_the_kernels_memory_and_refuse_bad_records(dp):
+    """The control plane writes the datapath's globals through a shared
+    mapping: the kernel's own view of the map (a syscall read) is the same."""
+    table = dp.maps.m["lb_backends"]
+    record = BACKENDS[2].pack(MUX_IP, MUX_MAC)
+    table.update((7).to_bytes(4, "little"), record)
+    with BpfMap.pinned(str(dp.pinned.maps / "_data_backends")) as whole:
+        raw = whole.lookup(bytes(4))
+    assert raw[7 * len(record):8 * len(record)] == record
+    table.update_batch(np.array([9, 5], dtype="=u4").tobytes(), record + bytes(len(record)), 2)
+    assert table.lookup((9).to_bytes(4, "little")) == record
+    assert not any(table.lookup((5).to_bytes(4, "little")))
+    beyond = table.info.max_entries.to_bytes(4, "little")
+    with pytest.raises(OSError):
+        table.update(beyond, record)
+    with pytest.raises(OSError):
+        table.update_batch(beyond, record, 1)
+    with pytest.raises(ValueError, match="not a global"):
+        GlobalTable.pinned(str(dp.pinned.maps / "lb_global"), 8)
 
 
 def test_new_outer_source_rewrites_every_backend_header(dp):

@@ -5,11 +5,9 @@
  * .data.<name> section: libbpf makes each a one-element array map that user
  * space can mmap (pinned as _data_<name>; bpfsys.GlobalTable). The program
  * reaches a record by address, with no bpf_map_lookup_elem: the verifier
- * inlines array lookups, but clang still compiles each one as a call, which
- * clobbers r1-r5, so values live across it were spilled to the stack and
- * read back (measured: 0.91 of the time for established packets, 0.94 for
- * new flows, against array maps). Their sizes are powers of two so that an
- * index is bounded with one AND.
+ * inlines array lookups, but clang still compiles each one as a call that
+ * clobbers r1-r5, so values live across it were spilled to the stack and read
+ * back. Their sizes are powers of two so that an index is bounded by one AND.
  * The counters stay per-CPU array maps (no atomics); names stay below 16
  * characters. */
 #ifndef LB_MAPS_H
