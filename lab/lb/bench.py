@@ -85,7 +85,7 @@ def _figures(d: list[float], r: list[float], e: list[float], n: list[float], pic
     return TestRunFigures(floor, pick(e) - rewind, pick(n) - rewind, rewind)
 
 
-def run_test_run_bench(repeat: int = 200_000, rounds: int = 11) -> TestRunFigures:
+def run_test_run_bench(repeat: int = 200_000, rounds: int = 31) -> TestRunFigures:
     """Bounded: 4 programs x rounds x repeat runs (about 0.05 s per round at 60 ns)."""
     root = loader.pin_root(f"lbbench{os.getpid()}")
     loader.remove_root(root)
