@@ -69,7 +69,7 @@ def _configure(maps: LbMaps, backends: int = 8) -> None:
         maps.put_backend(i, BackendEntry(f"198.18.0.{20 + i}", 1001, f"02:00:00:00:01:{i:02x}",
                                          "02:00:00:00:aa:01", f"02:00:00:00:00:{20 + i:02x}"))
     maps.set_vip_rules(VIP, [VipRule(80, 6, 1, 0, RING)])
-    maps.write_ring(0, maglev.build_ring({f"b{i}": i for i in range(1, backends + 1)}, RING))
+    maps.write_ring(0, maglev.build_ring({f"b{i}": i for i in range(1, backends + 1)}, RING), 1)
 
 
 def _ns(prog_fd: int, frame: bytes, expect: int, repeat: int) -> float:

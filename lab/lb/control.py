@@ -140,7 +140,7 @@ class MuxController:
             raise KeyError(f"load balancer '{lb_name}' has no frontend {vip}:{port}/{protocol}")
         self.state.rules.remove(rule)
         self._sync_vip(vip)
-        self.maps.write_ring(rule.ring_off, [maglev.EMPTY] * rule.ring_size)
+        self.maps.write_ring(rule.ring_off, [maglev.EMPTY] * rule.ring_size, rule.vip_id)
         self.state.free_rings.append([rule.ring_off, rule.ring_size])
         left = [f for f in lb.frontends if (f.vip, f.port, f.protocol) != (vip, port, protocol)]
         self._put_lb(lb.model_copy(update={"frontends": left}))
@@ -223,7 +223,7 @@ class MuxController:
             return
         ring = self.ring_for(lb)
         for rule in rules:
-            self.maps.write_ring(rule.ring_off, ring)
+            self.maps.write_ring(rule.ring_off, ring, rule.vip_id)
 
     def _sync_vip(self, vip: str) -> None:
         rules = [VipRule(r.port, PROTOS[r.protocol], r.vip_id, r.ring_off, r.ring_size)

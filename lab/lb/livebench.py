@@ -174,7 +174,7 @@ def _configure_lb(maps: LbMaps) -> None:
         maps.put_backend(i, BackendEntry(f"198.18.1.{20 + i}", 1001, f"02:00:00:bb:01:{i:02x}",
                                          MACS["m0"], MACS["g0"]))
     maps.set_vip_rules(VIP, [VipRule(80, 6, 1, 0, 65537)])
-    maps.write_ring(0, maglev.build_ring({"b1": 1, "b2": 2}, 65537))
+    maps.write_ring(0, maglev.build_ring({"b1": 1, "b2": 2}, 65537), 1)
 
 
 def _nft(ruleset: str | None) -> None:

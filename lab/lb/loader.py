@@ -24,9 +24,9 @@ from lab.lb.bpfsys import BpfMap, GlobalTable, obj_get
 
 BPFFS = Path("/sys/fs/bpf")
 XDP_FLAGS_DRV_MODE = 1 << 2
-MAP_NAMES = ("lb_vip_stats", "lb_be_stats", "lb_global")
+MAP_NAMES = ("lb_pair_stats", "lb_global")
 # the datapath's globals (bpf/maps.h), one .data.<name> section each
-TABLE_NAMES = ("config", "vips", "backends", "rings", "conn")
+TABLE_NAMES = ("config", "vips", "backends", "rings", "conn", "pairs")
 
 
 class LoadError(RuntimeError):

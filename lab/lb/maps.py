@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,8 +27,13 @@ _RULE = struct.Struct("=2sBBIII")
 _SLOT_HEAD = struct.Struct("=II")
 # struct conn_set: the clock, then CONN_WAYS ways of struct conn_entry
 CONN_SET_DTYPE = np.dtype([("clock", "=u4"), ("pad", "=u4"),
-                           ("way", [("key", "V16"), ("backend", "=u4"), ("tag", "=u4"),
-                                    ("last_used", "=u4"), ("vip_id", "=u4")], (CONN_WAYS,))])
+                           ("way", [("key", "V16"), ("target", "=u4"), ("tag", "=u4"),
+                                    ("last_used", "=u4"), ("pad", "=u4")], (CONN_WAYS,))])
+# A ring slot and a connection-table way hold a target: backend | pair << PAIR_SHIFT
+# (bpf/lb_common.h); the pair, a (rule, backend), keys the packet counters.
+PAIR_SHIFT = 12
+BACKEND_MASK = (1 << PAIR_SHIFT) - 1
+PAIR_DTYPE = np.dtype([("vip_id", "=u4"), ("backend", "=u4")])
 _BACKEND = struct.Struct("=HHI64s")  # flags, pad, csum_base, the frame's first 64 bytes
 _IPV4_FIXED_WORDS = struct.Struct("=4I")  # the outer IPv4 header's words 1-4, as loaded
 VXLAN_PORT = 4789
@@ -35,7 +41,8 @@ _CONFIG = struct.Struct("=4s6sHIII")
 _STATS = struct.Struct("=QQQ")
 _U32 = struct.Struct("=I")
 _RECORD_SIZES = {"config": _CONFIG.size, "vips": _SLOT_HEAD.size + RULES_PER_VIP * _RULE.size,
-                 "backends": _BACKEND.size, "rings": _U32.size, "conn": CONN_SET_DTYPE.itemsize}
+                 "backends": _BACKEND.size, "rings": _U32.size, "conn": CONN_SET_DTYPE.itemsize,
+                 "pairs": PAIR_DTYPE.itemsize}
 
 
 def ip_bytes(addr: str) -> bytes:
@@ -117,6 +124,12 @@ class Stats:
     packets: int = 0
     bytes: int = 0
     new_flows: int = 0
+
+
+def total_stats(stats: Iterable[Stats]) -> Stats:
+    rows = list(stats)
+    return Stats(sum(s.packets for s in rows), sum(s.bytes for s in rows),
+                 sum(s.new_flows for s in rows))
 
 
 class LbMaps:
@@ -221,10 +234,12 @@ class LbMaps:
         another way of it may be lost; that flow takes a fresh Maglev pick."""
         if not vip_ids:
             return 0
+        pairs = self._pairs()
+        gone = np.flatnonzero((pairs["backend"] != 0) & np.isin(pairs["vip_id"], sorted(vip_ids)))
         conn = self.m["lb_conn"]
         table = np.frombuffer(b"".join(conn.values()), dtype=CONN_SET_DTYPE).copy()
         ways = table["way"]
-        stale = (ways["backend"] != 0) & np.isin(ways["vip_id"], sorted(vip_ids))
+        stale = (ways["target"] != 0) & np.isin(ways["target"] >> PAIR_SHIFT, gone)
         rows = np.flatnonzero(stale.any(axis=1))
         if rows.size == 0:
             return 0
@@ -236,29 +251,58 @@ class LbMaps:
     def put_backend(self, backend_id: int, entry: BackendEntry) -> None:
         self.m["lb_backends"].update(_U32.pack(backend_id), entry.pack(*self._outer_source()))
 
-    def write_ring(self, offset: int, ring: list[int], previous: list[int] | None = None) -> int:
-        """Write only the slots that changed, in one batch syscall; returns how many."""
+    def write_ring(self, offset: int, ring: list[int], vip_id: int,
+                   previous: list[int] | None = None) -> int:
+        """Write the Maglev ring (backend ids, 0 = empty) of rule `vip_id`: only
+        the slots that changed, each as backend | pair << PAIR_SHIFT; returns
+        how many."""
         changed = [i for i, b in enumerate(ring) if previous is None or previous[i] != b]
         if not changed:
             return 0
-        keys = b"".join(_U32.pack(offset + i) for i in changed)
-        values = b"".join(_U32.pack(ring[i]) for i in changed)
-        self.m["lb_rings"].update_batch(keys, values, len(changed))
+        pair = self.pair_ids(vip_id, {ring[i] for i in changed} - {0})
+        keys = np.array([offset + i for i in changed], dtype="=u4")
+        values = np.array([ring[i] | pair.get(ring[i], 0) << PAIR_SHIFT for i in changed],
+                          dtype="=u4")
+        self.m["lb_rings"].update_batch(keys.tobytes(), values.tobytes(), len(changed))
         return len(changed)
 
-    def _sum_stats(self, name: str, idx: int) -> Stats:
-        values = self.m[name].lookup_percpu(_U32.pack(idx)) or []
-        total = [0, 0, 0]
-        for raw in values:
-            for i, v in enumerate(_STATS.unpack(raw)):
-                total[i] += v
-        return Stats(*total)
+    def _pairs(self) -> np.ndarray:
+        return np.frombuffer(b"".join(self.m["lb_pairs"].values()), dtype=PAIR_DTYPE)
+
+    def pair_ids(self, vip_id: int, backends: set[int]) -> dict[int, int]:
+        """The pair id of (vip_id, b) for each backend b, allocated if new. Pairs
+        are never freed while the program is loaded (rule and backend ids are
+        never reused either), so counts are never lost or misattributed."""
+        pairs = self._pairs()
+        mine = (pairs["vip_id"] == vip_id) & (pairs["backend"] != 0)
+        known = {int(pairs["backend"][i]): int(i) for i in np.flatnonzero(mine)}
+        new = sorted(b for b in backends if b not in known)
+        if new:
+            free = [int(i) for i in np.flatnonzero(pairs["backend"] == 0) if i][:len(new)]
+            if len(free) < len(new):
+                raise ValueError(f"all {len(pairs) - 1} (rule, backend) counter pairs are in "
+                                 "use; reload the load balancer")
+            table = self.m["lb_pairs"]
+            for pid, b in zip(free, new, strict=True):
+                table.update(_U32.pack(pid), np.array([(vip_id, b)], dtype=PAIR_DTYPE).tobytes())
+                known[b] = pid
+        return {b: known[b] for b in backends}
+
+    def pair_stats(self) -> dict[tuple[int, int], Stats]:
+        """(vip_id, backend id) -> counters summed over the CPUs, for every pair."""
+        pairs = self._pairs()
+        stats = self.m["lb_pair_stats"]
+        words = np.frombuffer(b"".join(stats.values()), dtype="=u8")
+        per_cpu = words.reshape(len(pairs), possible_cpus(), stats.slot // 8)[:, :, :3]
+        totals = per_cpu.sum(axis=1)
+        return {(int(pairs["vip_id"][i]), int(pairs["backend"][i])): Stats(*map(int, totals[i]))
+                for i in np.flatnonzero(pairs["backend"] != 0)}
 
     def vip_stats(self, vip_id: int) -> Stats:
-        return self._sum_stats("lb_vip_stats", vip_id)
+        return total_stats(s for (v, _), s in self.pair_stats().items() if v == vip_id)
 
     def backend_stats(self, backend_id: int) -> Stats:
-        return self._sum_stats("lb_be_stats", backend_id)
+        return total_stats(s for (_, b), s in self.pair_stats().items() if b == backend_id)
 
     def global_counters(self) -> dict[str, int]:
         result = {}
@@ -269,11 +313,8 @@ class LbMaps:
         return result
 
     def forwarded_packets(self) -> int:
-        """Packets sent out encapsulated: the datapath counts them per VIP only
-        (VIP ids are never reused while the program is loaded, so none is lost)."""
-        stats = self.m["lb_vip_stats"]
-        return sum(_STATS.unpack_from(raw, cpu * stats.slot)[0]
-                   for raw in stats.values() for cpu in range(possible_cpus()))
+        """Packets sent out encapsulated: the datapath counts them per pair only."""
+        return sum(st.packets for st in self.pair_stats().values())
 
     def conn_backend(self, src: str, dst: str, sport: int, dport: int, proto: int) -> set[int]:
         """The backend the connection table holds for a flow (empty: not in the table)."""
@@ -283,4 +324,6 @@ class LbMaps:
         if not raw:
             return set()
         ways = np.frombuffer(raw, dtype=CONN_SET_DTYPE)[0]["way"]
-        return {int(w["backend"]) for w in ways if w["backend"] and w["key"].tobytes() == key}
+        return {int(w["target"]) & BACKEND_MASK for w in ways
+                if w["target"] and w["key"].tobytes() == key}
+

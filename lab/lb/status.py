@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console
@@ -11,6 +12,7 @@ from rich.table import Table
 from lab.lb import loader
 from lab.lb.bpfsys import obj_get, prog_id
 from lab.lb.control import MuxController
+from lab.lb.maps import total_stats
 from lab.lb.state import muxes_of
 
 
@@ -25,15 +27,19 @@ def _mux_status(ctl: MuxController) -> dict[str, Any]:
         loaded = prog_id(pinned_fd)
     finally:
         os.close(pinned_fd)
+    pairs = maps.pair_stats()  # (rule, backend) -> counters: the datapath counts per pair
+    names = {b.id: b.name for b in st.backends}
     frontends = []
     for r in st.rules:
-        s = maps.vip_stats(r.vip_id)
+        mine = {be: c for (vip_id, be), c in pairs.items() if vip_id == r.vip_id}
+        s = total_stats(mine.values())
         frontends.append({"lb": r.lb, "vip": r.vip, "port": r.port, "protocol": r.protocol,
                           "vip_id": r.vip_id, "packets": s.packets, "bytes": s.bytes,
-                          "new_flows": s.new_flows})
+                          "new_flows": s.new_flows,
+                          "by_backend": {names.get(be, f"#{be}"): asdict(c) for be, c in mine.items()}})
     backends = []
     for b in st.backends:
-        s = maps.backend_stats(b.id)
+        s = total_stats(c for (_, be), c in pairs.items() if be == b.id)
         spec_b = next(x for x in spec.lb(b.lb).backends if x.name == b.name)
         backends.append({"lb": b.lb, "name": b.name, "address": spec_b.address,
                          "server": spec_b.server, "id": b.id, "healthy": b.healthy,
@@ -73,4 +79,11 @@ def render(data: list[dict[str, Any]], console: Console) -> None:
             be.add_row(b["lb"], b["name"], b["address"], b["server"], health, b["last_probe"],
                        str(b["packets"]), str(b["bytes"]), str(b["new_flows"]))
         console.print(be)
+        split = Table("VIP", "port", "backend", "packets", "bytes", "new flows",
+                      title="per frontend and backend")
+        for f in mux["frontends"]:
+            for name, c in sorted(f["by_backend"].items()):
+                split.add_row(f["vip"], str(f["port"] or "HA"), name, str(c["packets"]),
+                              str(c["bytes"]), str(c["new_flows"]))
+        console.print(split)
         console.print("counters: " + ", ".join(f"{k}={v}" for k, v in mux["counters"].items()))

@@ -45,7 +45,7 @@ class Datapath:
         return prog_test_run(self.prog_fd, frame, repeat=1)
 
     def set_ring(self, vip_id: int, ring: list[int]) -> None:
-        self.maps.write_ring(vip_id * RING, ring, self.rings.get(vip_id))
+        self.maps.write_ring(vip_id * RING, ring, vip_id, self.rings.get(vip_id))
         self.rings[vip_id] = ring
 
     def backend_for(self, vip_id: int, src: str, dst: str, sport: int, dport: int, proto: int) -> int:

@@ -29,7 +29,7 @@ from scapy.utils import checksum
 
 from lab.lb.bpfsys import BpfMap, GlobalTable
 from lab.lb.flowhash import flow_hash, ring_slot
-from lab.lb.maps import CFG_F_NO_AFFINITY, CONN_SET_DTYPE, BackendEntry, VipRule
+from lab.lb.maps import BACKEND_MASK, CFG_F_NO_AFFINITY, CONN_SET_DTYPE, BackendEntry, VipRule
 
 XDP_DROP, XDP_PASS, XDP_TX = 1, 2, 3
 pytestmark = pytest.mark.root
@@ -202,8 +202,9 @@ def test_torn_connection_entry_reads_as_a_miss(dp):
     conn = dp.maps.m["lb_conn"]
     key = (flow_hash(CLIENT, VIP_TCP, 40010, 80, 6) & (conn.info.max_entries - 1)).to_bytes(4, "little")
     table = np.frombuffer(conn.lookup(key), dtype=CONN_SET_DTYPE).copy()
-    ways = table[0]["way"]
-    ways["backend"][ways["backend"] == first] = torn
+    target = table[0]["way"]["target"]
+    hit = (target & BACKEND_MASK) == first
+    target[hit] = (target[hit] & ~np.uint32(BACKEND_MASK)) | torn  # the backend only
     conn.update(key, table.tobytes())
     assert dp.maps.conn_backend(CLIENT, VIP_TCP, 40010, 80, 6) == {torn}
     ack = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40010, dport=80, flags="A")
@@ -322,6 +323,33 @@ def test_tables_are_the_kernels_memory_and_refuse_bad_records(dp):
         table.update_batch(beyond, record, 1)
     with pytest.raises(ValueError, match="not a global"):
         GlobalTable.pinned(str(dp.pinned.maps / "lb_global"), 8)
+
+
+def test_counters_are_kept_per_rule_and_backend_pair_and_summed_both_ways(dp):
+    # one backend behind two rules: the datapath counts each packet once, in
+    # its (rule, backend) pair; VIP, backend and TX counts are sums of pairs
+    web = IP(src=CLIENT, dst=VIP_TCP) / TCP(sport=40020, dport=80, flags="S")
+    b = assert_encapsulated(dp, 1, web, 40020, 80)
+    dp.set_ring(3, [b] * RING)
+    ha = IP(src=CLIENT, dst=VIP_HA) / UDP(sport=40021, dport=5000) / b"x"
+    assert assert_encapsulated(dp, 3, ha, 40021, 5000) == b
+    pairs = dp.maps.pair_stats()
+    assert (pairs[(1, b)].packets, pairs[(1, b)].new_flows) == (1, 1)
+    assert (pairs[(3, b)].packets, pairs[(3, b)].bytes) == (1, 14 + len(ha))
+    assert dp.maps.backend_stats(b).packets == 2
+    assert (dp.maps.vip_stats(1).packets, dp.maps.vip_stats(3).packets) == (1, 1)
+    assert dp.maps.global_counters()["tx"] == 2
+
+
+def test_running_out_of_counter_pairs_is_a_clear_error_and_allocates_nothing(dp):
+    used = len(dp.maps.pair_stats())
+    capacity = dp.maps.m["lb_pairs"].info.max_entries - 1  # pair id 0 means none
+    many = set(range(1, capacity - used + 1))
+    assert len(dp.maps.pair_ids(100, many)) == len(many)  # fills the table exactly
+    with pytest.raises(ValueError, match="reload the load balancer"):
+        dp.maps.pair_ids(101, {1})
+    assert len(dp.maps.pair_stats()) == capacity
+    assert dp.maps.pair_ids(100, {1, 2}) == dp.maps.pair_ids(100, {1, 2})  # known pairs still resolve
 
 
 def test_new_outer_source_rewrites_every_backend_header(dp):

@@ -135,6 +135,10 @@ def test_status_shows_vips_backends_health_and_counters(lab):
     web = next(f for f in mux["frontends"] if f["port"] == 80)
     web_before = next(f for f in before["frontends"] if f["port"] == 80)
     assert web["new_flows"] - web_before["new_flows"] >= 100
+    # the (frontend, backend) split: every frontend's counts are its backends' sum
+    for f in mux["frontends"]:
+        assert sum(c["packets"] for c in f["by_backend"].values()) == f["packets"]
+    assert set(web["by_backend"]) <= {"red-web1", "red-web2", "red-db1"}
     grown = sum(b["packets"] for b in mux["backends"]) - sum(b["packets"] for b in before["backends"])
     assert grown == mux["counters"]["tx"] - before["counters"]["tx"]  # each packet: one backend
 

@@ -1,6 +1,7 @@
 /* Counters: per-CPU arrays, so increments need no atomics. A forwarded
- * packet updates its VIP's and its backend's counters only; the global TX
- * count is their sum (one map update less per packet on the hot path). */
+ * packet updates the counter of its (rule, backend) pair only; the VIP, the
+ * backend and the global TX counts are sums of pairs (maps.py), so the hot
+ * path makes one counter update. */
 #ifndef LB_COUNTERS_H
 #define LB_COUNTERS_H
 

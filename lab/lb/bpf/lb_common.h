@@ -19,9 +19,6 @@
 #ifndef LB_VIP_SLOTS
 #define LB_VIP_SLOTS 256         /* addresses in the VIP pool (the ToR routes only the pool here) */
 #endif
-#ifndef LB_MAX_VIPS
-#define LB_MAX_VIPS 1024         /* rules (frontends), for the per-VIP counters */
-#endif
 #define LB_RULES_PER_VIP 8
 #ifndef LB_MAX_BACKENDS
 #define LB_MAX_BACKENDS 4096
@@ -33,6 +30,18 @@
 #define LB_CONN_SETS 16384       /* power of two; x LB_CONN_WAYS flows in all */
 #endif
 #define LB_CONN_WAYS 4           /* power of two */
+#ifndef LB_MAX_PAIRS
+#define LB_MAX_PAIRS 8192        /* (rule, backend) pairs: the counters' keys */
+#endif
+
+/* A ring slot and a connection-table entry hold a target: the backend id in
+ * the low PAIR_SHIFT bits, the id of the (rule, backend) pair above them. The
+ * pair keys the counters, so a packet updates one counter; the control plane
+ * sums the pairs per VIP rule and per backend (maps.py). */
+#define PAIR_SHIFT 12
+#define BACKEND_MASK ((1u << PAIR_SHIFT) - 1)
+_Static_assert(LB_MAX_BACKENDS <= (1u << PAIR_SHIFT), "backend ids fit below PAIR_SHIFT");
+_Static_assert(LB_MAX_PAIRS <= (1u << (32 - PAIR_SHIFT)), "pair ids fit above PAIR_SHIFT");
 
 #define VXLAN_PORT 4789
 #define VXLAN_FLAG_VNI 0x08
@@ -55,7 +64,7 @@ enum lb_global_counter {
 	G_CONN_MISS,        /* no connection-table entry: first packet of a UDP/ICMP flow, or an
 	                     * evicted/stale entry (a TCP SYN always takes a fresh pick: not counted) */
 	G_TX,               /* encapsulated and sent back out (XDP_TX): not counted per packet,
-	                     * it is the sum of the per-VIP packet counters (read by maps.py) */
+	                     * it is the sum of the pair counters' packets (read by maps.py) */
 	G_NUM,
 };
 
@@ -72,7 +81,7 @@ union rule_head {
 /* One rule of a VIP address: port 0 + proto 0 is HA ports (every port, every protocol). */
 struct vip_rule {
 	union rule_head head;
-	__u32 vip_id;     /* index into lb_vip_stats */
+	__u32 vip_id;     /* the rule's id (pairs name it); never reused while loaded */
 	__u32 ring_off;   /* first slot of this rule's Maglev ring in lb_rings */
 	__u32 ring_size;  /* prime */
 };
@@ -138,20 +147,27 @@ struct flow_key {
  * CPUs, not per-CPU: veth has no RSS, a flow's packets are processed on
  * whichever CPU its sender runs, and per-CPU tables lost affinity for about
  * a fifth of the flows in the live test. Entries are written without a lock;
- * `tag` binds backend and rule to key so a torn entry reads as a miss. */
+ * `tag` binds the target (backend and pair) to the key so a torn entry reads
+ * as a miss. */
 struct conn_entry {
 	struct flow_key key;
-	__u32 backend;    /* 0 = free */
-	__u32 tag;        /* conn_tag(): flow hash, backend and rule */
+	__u32 target;     /* backend | pair << PAIR_SHIFT, as the ring gave it; 0 = free */
+	__u32 tag;        /* conn_tag(): flow hash and target */
 	__u32 last_used;  /* the set's clock when last used (lookup.h: touch) */
-	__u32 vip_id;     /* the rule the flow matched: established packets need no rule
-	                   * lookup; removing a rule removes its entries (maps.py) */
+	__u32 pad;
 };
 
 struct conn_set {
 	__u32 clock;
 	__u32 pad;
 	struct conn_entry way[LB_CONN_WAYS];
+};
+
+/* What a pair id stands for: written and read by the control plane only,
+ * which allocates pairs as rings are written (maps.py) and sums them. */
+struct pair {
+	__u32 vip_id;
+	__u32 backend;    /* 0 = a free pair id */
 };
 
 struct lb_stats {

@@ -6,7 +6,7 @@
  * Maglev), VXLAN-encapsulated to the backend's server and sent back out the
  * same NIC (XDP_TX). Replies go from the backend straight to the client.
  * Packets of established flows are looked up in the connection table first:
- * its entry holds the backend and the rule the flow matched.
+ * its entry holds the backend and the (rule, backend) pair the flow counts under.
  * Built with -DLB_BENCH_REWIND for the benchmark only: the encapsulation is
  * undone after it is built so BPF_PROG_TEST_RUN's `repeat` sees the original
  * packet every time (it re-runs on the modified buffer otherwise).
@@ -26,11 +26,10 @@ static __always_inline int is_syn(const struct pkt *p)
 	return p->flow.proto == IPPROTO_TCP && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 }
 
-/* Encapsulate to backend b and count: the VIP counters' packets add up to
+/* Encapsulate to backend b and count: the pair counters' packets add up to
  * G_TX (see counters.h), so they are counted once the frame is built. */
 static __always_inline int send(struct xdp_md *ctx, const struct pkt *p, const struct lb_config *cfg,
-				const struct backend *b, __u32 hash, __u32 vip_id, __u32 backend_id,
-				int counted_new)
+				const struct backend *b, __u32 hash, __u32 target, int counted_new)
 {
 	if (cfg->max_frame && p->len + ENCAP_LEN > cfg->max_frame) {
 		count_global(G_TOO_BIG_DROP);
@@ -40,8 +39,7 @@ static __always_inline int send(struct xdp_md *ctx, const struct pkt *p, const s
 		count_global(G_ENCAP_ERR);
 		return XDP_DROP;
 	}
-	count_stats(&lb_vip_stats, vip_id, p->len, counted_new);
-	count_stats(&lb_be_stats, backend_id, p->len, counted_new);
+	count_stats(&lb_pair_stats, target >> PAIR_SHIFT, p->len, counted_new);
 #ifdef LB_BENCH_REWIND
 	if (bpf_xdp_adjust_head(ctx, (int)ENCAP_LEN))
 		return XDP_ABORTED;
@@ -55,8 +53,8 @@ static __always_inline int send(struct xdp_md *ctx, const struct pkt *p, const s
 static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct vip_rule *rule,
 				   const struct lb_config *cfg, __u32 hash, int syn)
 {
-	__u32 id = 0;
-	struct backend *b = pick_backend(rule, p, hash, !(cfg->flags & CFG_F_NO_AFFINITY), &id);
+	__u32 target = 0;
+	struct backend *b = pick_backend(rule, p, hash, !(cfg->flags & CFG_F_NO_AFFINITY), &target);
 
 	if (!syn)
 		count_global(G_CONN_MISS);
@@ -64,7 +62,7 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, struct vip
 		count_global(G_NO_BACKEND_DROP);
 		return XDP_DROP;
 	}
-	return send(ctx, p, cfg, b, hash, rule->vip_id, id, syn || p->flow.proto != IPPROTO_TCP);
+	return send(ctx, p, cfg, b, hash, target, syn || p->flow.proto != IPPROTO_TCP);
 }
 
 /* Everything after parsing. Inlined at both call sites below, so the copy
@@ -79,15 +77,15 @@ static __always_inline int steer(struct xdp_md *ctx, struct pkt *p, int l4_rc)
 	int syn = is_syn(p);
 	__u32 idx;
 
-	/* established flow to a VIP: its entry names backend and rule, so
+	/* established flow to a VIP: its entry names backend and pair (so rule), so
 	 * no VIP or rule lookup (a removed rule's entries are removed too) */
 	if (!p->frag && l4_rc == P_OK && !syn && !(cfg->flags & CFG_F_NO_AFFINITY) &&
 	    pool_index(cfg, p->flow.dst) < cfg->pool_size) {
-		__u32 hash = flow_hash(&p->flow), id = 0, vip_id = 0;
-		struct backend *b = established(p, hash, &id, &vip_id);
+		__u32 hash = flow_hash(&p->flow), target = 0;
+		struct backend *b = established(p, hash, &target);
 
 		if (b)
-			return send(ctx, p, cfg, b, hash, vip_id, id, 0);
+			return send(ctx, p, cfg, b, hash, target, 0);
 	}
 	idx = pool_index(cfg, p->flow.dst);
 	slot = vip_slot(idx);

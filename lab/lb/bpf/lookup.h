@@ -58,6 +58,7 @@ static __always_inline struct vip_rule *find_rule(struct vip_slot *slot, const s
 	return 0;
 }
 
+/* The target (backend | pair << PAIR_SHIFT) of the flow's ring slot; 0 = none. */
 static __always_inline __u32 maglev_pick(const struct vip_rule *rule, __u32 hash)
 {
 	__u32 slot;
@@ -72,8 +73,9 @@ static __always_inline __u32 maglev_pick(const struct vip_rule *rule, __u32 hash
 	return lb_rings[slot];
 }
 
-static __always_inline struct backend *valid_backend(__u32 id)
+static __always_inline struct backend *valid_backend(__u32 target)
 {
+	__u32 id = target & BACKEND_MASK;
 	struct backend *b;
 
 	if (!id)
@@ -91,12 +93,11 @@ static __always_inline int same_flow(const struct flow_key *a, const struct flow
 	return x[0] == y[0] && x[1] == y[1];
 }
 
-/* Binds an entry's backend and rule to its key's hash: a way torn by two
- * CPUs writing it at once fails the check and reads as a miss. Backend ids
- * stay below 2^16 (LB_MAX_BACKENDS), so the pair maps to distinct tags. */
-static __always_inline __u32 conn_tag(__u32 hash, __u32 backend, __u32 vip_id)
+/* Binds an entry's target to its key's hash: a way torn by two CPUs writing
+ * it at once fails the check and reads as a miss. */
+static __always_inline __u32 conn_tag(__u32 hash, __u32 target)
 {
-	return hash ^ backend ^ (vip_id << 16);
+	return hash ^ target;
 }
 
 /* The way whose key is this flow's, else -1. Keys only: a free way's key is
@@ -117,9 +118,9 @@ static __always_inline int lru_way(const struct conn_set *set)
 
 #pragma unroll
 	for (int i = 1; i < LB_CONN_WAYS; i++) {
-		if (!set->way[victim].backend)
+		if (!set->way[victim].target)
 			break;
-		if (!set->way[i].backend || set->way[i].last_used < set->way[victim].last_used)
+		if (!set->way[i].target || set->way[i].last_used < set->way[victim].last_used)
 			victim = i;
 	}
 	return victim;
@@ -144,11 +145,11 @@ static __always_inline void touch(struct conn_set *set, struct conn_entry *e)
 		stamp(set, e);
 }
 
-/* An established flow's entry, found before any VIP or rule lookup (the
- * entry names its rule): its backend, or NULL to take the full path (no
- * entry, or its backend was deleted). */
+/* An established flow's entry, found before any VIP or rule lookup (its
+ * target names the pair, so the rule too): its backend, or NULL to take the
+ * full path (no entry, or its backend was deleted). */
 static __always_inline struct backend *established(const struct pkt *p, __u32 hash,
-						   __u32 *backend_id, __u32 *vip_id)
+						   __u32 *target)
 {
 	struct conn_set *set = &lb_conn[hash & (LB_CONN_SETS - 1)];
 	int way = find_way(set, &p->flow);
@@ -158,13 +159,12 @@ static __always_inline struct backend *established(const struct pkt *p, __u32 ha
 	if (way < 0)
 		return 0;
 	e = &set->way[way & (LB_CONN_WAYS - 1)];
-	if (e->tag != conn_tag(hash, e->backend, e->vip_id))
+	if (e->tag != conn_tag(hash, e->target))
 		return 0;
-	b = valid_backend(e->backend);
+	b = valid_backend(e->target);
 	if (b) {
 		touch(set, e);
-		*backend_id = e->backend;
-		*vip_id = e->vip_id;
+		*target = e->target;
 	}
 	return b;
 }
@@ -173,15 +173,15 @@ static __always_inline struct backend *established(const struct pkt *p, __u32 ha
  * entry, a deleted backend, affinity off): a fresh Maglev pick, remembered in
  * the flow's way of its set (or the least recently used one). */
 static __always_inline struct backend *pick_backend(const struct vip_rule *rule, const struct pkt *p,
-						    __u32 hash, int affinity, __u32 *backend_id)
+						    __u32 hash, int affinity, __u32 *target)
 {
-	__u32 id = maglev_pick(rule, hash);
-	struct backend *b = valid_backend(id);
+	__u32 picked = maglev_pick(rule, hash);
+	struct backend *b = valid_backend(picked);
 	struct conn_set *set = &lb_conn[hash & (LB_CONN_SETS - 1)];
 	struct conn_entry *e;
 	int way;
 
-	*backend_id = id;
+	*target = picked;
 	if (!b || !affinity)
 		return b;
 	way = find_way(set, &p->flow);
@@ -189,9 +189,8 @@ static __always_inline struct backend *pick_backend(const struct vip_rule *rule,
 		way = lru_way(set);
 	e = &set->way[way & (LB_CONN_WAYS - 1)];
 	e->key = p->flow;
-	e->backend = id;
-	e->vip_id = rule->vip_id;
-	e->tag = conn_tag(hash, id, rule->vip_id);
+	e->target = picked;
+	e->tag = conn_tag(hash, picked);
 	stamp(set, e);
 	return b;
 }

@@ -15,19 +15,13 @@
 
 #include "lb_common.h"
 
+/* one per (rule, backend) pair: lb_common.h, PAIR_SHIFT */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, LB_MAX_VIPS);
+	__uint(max_entries, LB_MAX_PAIRS);
 	__type(key, __u32);
 	__type(value, struct lb_stats);
-} lb_vip_stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, LB_MAX_BACKENDS);
-	__type(key, __u32);
-	__type(value, struct lb_stats);
-} lb_be_stats SEC(".maps");
+} lb_pair_stats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -49,5 +43,7 @@ struct backend lb_backends[LB_MAX_BACKENDS] LB_TABLE("backends");
 /* all Maglev rings, back to back; each rule owns [ring_off, ring_off + ring_size) */
 __u32 lb_rings[LB_RING_SLOTS] LB_TABLE("rings");
 struct conn_set lb_conn[LB_CONN_SETS] LB_TABLE("conn");
+/* the control plane's record of what each pair id stands for */
+struct pair lb_pairs[LB_MAX_PAIRS] LB_TABLE("pairs");
 
 #endif
