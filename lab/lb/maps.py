@@ -38,7 +38,6 @@ _BACKEND = struct.Struct("=HHI64s")  # flags, pad, csum_base, the frame's first 
 _IPV4_FIXED_WORDS = struct.Struct("=4I")  # the outer IPv4 header's words 1-4, as loaded
 VXLAN_PORT = 4789
 _CONFIG = struct.Struct("=4s6sHIII")
-_STATS = struct.Struct("=QQQ")
 _U32 = struct.Struct("=I")
 _RECORD_SIZES = {"config": _CONFIG.size, "vips": _SLOT_HEAD.size + RULES_PER_VIP * _RULE.size,
                  "backends": _BACKEND.size, "rings": _U32.size, "conn": CONN_SET_DTYPE.itemsize,
@@ -273,6 +272,8 @@ class LbMaps:
         """The pair id of (vip_id, b) for each backend b, allocated if new. Pairs
         are never freed while the program is loaded (rule and backend ids are
         never reused either), so counts are never lost or misattributed."""
+        if any(not 0 < b <= BACKEND_MASK for b in backends):
+            raise ValueError(f"backend ids must be 1..{BACKEND_MASK}: {sorted(backends)}")
         pairs = self._pairs()
         mine = (pairs["vip_id"] == vip_id) & (pairs["backend"] != 0)
         known = {int(pairs["backend"][i]): int(i) for i in np.flatnonzero(mine)}
@@ -326,4 +327,3 @@ class LbMaps:
         ways = np.frombuffer(raw, dtype=CONN_SET_DTYPE)[0]["way"]
         return {int(w["target"]) & BACKEND_MASK for w in ways
                 if w["target"] and w["key"].tobytes() == key}
-
