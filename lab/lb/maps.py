@@ -272,8 +272,9 @@ class LbMaps:
         """The pair id of (vip_id, b) for each backend b, allocated if new. Pairs
         are never freed while the program is loaded (rule and backend ids are
         never reused either), so counts are never lost or misattributed."""
-        if any(not 0 < b <= BACKEND_MASK for b in backends):
-            raise ValueError(f"backend ids must be 1..{BACKEND_MASK}: {sorted(backends)}")
+        bad = sorted(b for b in backends if not 0 < b <= BACKEND_MASK)
+        if bad:
+            raise ValueError(f"backend id {bad[0]} is outside 1..{BACKEND_MASK}")
         pairs = self._pairs()
         mine = (pairs["vip_id"] == vip_id) & (pairs["backend"] != 0)
         known = {int(pairs["backend"][i]): int(i) for i in np.flatnonzero(mine)}

@@ -342,14 +342,19 @@ def test_counters_are_kept_per_rule_and_backend_pair_and_summed_both_ways(dp):
 
 
 def test_running_out_of_counter_pairs_is_a_clear_error_and_allocates_nothing(dp):
-    used = len(dp.maps.pair_stats())
     capacity = dp.maps.m["lb_pairs"].info.max_entries - 1  # pair id 0 means none
-    many = set(range(1, capacity - used + 1))
-    assert len(dp.maps.pair_ids(100, many)) == len(many)  # fills the table exactly
+    left = capacity - len(dp.maps.pair_stats())
+    rule = 100
+    while left:  # fill the table exactly, up to 4095 backends per rule
+        take = min(left, BACKEND_MASK)
+        assert len(dp.maps.pair_ids(rule, set(range(1, take + 1)))) == take
+        left, rule = left - take, rule + 1
     with pytest.raises(ValueError, match="reload the load balancer"):
-        dp.maps.pair_ids(101, {1})
+        dp.maps.pair_ids(rule, {1})
     assert len(dp.maps.pair_stats()) == capacity
     assert dp.maps.pair_ids(100, {1, 2}) == dp.maps.pair_ids(100, {1, 2})  # known pairs still resolve
+    with pytest.raises(ValueError, match="outside 1..4095"):
+        dp.maps.pair_ids(100, {BACKEND_MASK + 1})
 
 
 def test_new_outer_source_rewrites_every_backend_header(dp):
