@@ -100,15 +100,15 @@ static __always_inline __u32 conn_tag(__u32 hash, __u32 target)
 	return hash ^ target;
 }
 
-/* The way whose key is this flow's, else -1. Keys only: a free way's key is
- * zero, which no packet to a VIP has; the caller checks the tag. */
-static __always_inline int find_way(const struct conn_set *set, const struct flow_key *k)
+/* The way whose key is this flow's, else NULL. Keys only: a free way's key
+ * is zero, which no packet to a VIP has; the caller checks the tag. */
+static __always_inline struct conn_entry *find_way(struct conn_set *set, const struct flow_key *k)
 {
 #pragma unroll
 	for (int i = 0; i < LB_CONN_WAYS; i++)
 		if (same_flow(&set->way[i].key, k))
-			return i;
-	return -1;
+			return &set->way[i];
+	return 0;
 }
 
 /* The way to replace: a free one, else the least recently used. */
@@ -152,13 +152,11 @@ static __always_inline struct backend *established(const struct pkt *p, __u32 ha
 						   __u32 *target)
 {
 	struct conn_set *set = &lb_conn[hash & (LB_CONN_SETS - 1)];
-	int way = find_way(set, &p->flow);
-	struct conn_entry *e;
+	struct conn_entry *e = find_way(set, &p->flow);
 	struct backend *b;
 
-	if (way < 0)
+	if (!e)
 		return 0;
-	e = &set->way[way & (LB_CONN_WAYS - 1)];
 	if (e->tag != conn_tag(hash, e->target))
 		return 0;
 	b = valid_backend(e->target);
@@ -179,15 +177,13 @@ static __always_inline struct backend *pick_backend(const struct vip_rule *rule,
 	struct backend *b = valid_backend(picked);
 	struct conn_set *set = &lb_conn[hash & (LB_CONN_SETS - 1)];
 	struct conn_entry *e;
-	int way;
 
 	*target = picked;
 	if (!b || !affinity)
 		return b;
-	way = find_way(set, &p->flow);
-	if (way < 0)
-		way = lru_way(set);
-	e = &set->way[way & (LB_CONN_WAYS - 1)];
+	e = find_way(set, &p->flow);
+	if (!e)
+		e = &set->way[lru_way(set) & (LB_CONN_WAYS - 1)];
 	e->key = p->flow;
 	e->target = picked;
 	e->tag = conn_tag(hash, picked);
