@@ -15,6 +15,7 @@ import platform
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Self
 
 import numpy as np
 
@@ -97,7 +98,20 @@ def prog_id(fd: int) -> int:
     return struct.unpack_from("=I", info, 4)[0]
 
 
-class BpfMap:
+class _Closing:
+    """`with` support for objects that own an fd (and close it in close())."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class BpfMap(_Closing):
     """A pinned (or fd-owned) map; values are raw bytes, per-CPU maps give one
     value per possible CPU (each padded to 8 bytes, as the kernel lays them out)."""
 
@@ -116,12 +130,6 @@ class BpfMap:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
-
-    def __enter__(self) -> BpfMap:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def lookup(self, key: bytes) -> bytes | None:
         kbuf = ctypes.create_string_buffer(key, self.info.key_size)
@@ -207,7 +215,7 @@ def prog_test_run(prog_fd: int, data: bytes, repeat: int = 1, ctx: bytes | None 
 
 
 
-class GlobalTable:
+class GlobalTable(_Closing):
     """Records of one size, kept in a global of the datapath (its own .data.*
     section, which libbpf makes a one-element BPF_F_MMAPABLE array map). The
     datapath reads records by address; the control plane reads and writes them
@@ -240,12 +248,6 @@ class GlobalTable:
             self.mem.close()
             os.close(self.fd)
             self.fd = -1
-
-    def __enter__(self) -> GlobalTable:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _span(self, key: bytes) -> slice:
         idx = struct.unpack("=I", key)[0]
