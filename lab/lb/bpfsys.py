@@ -214,7 +214,6 @@ def prog_test_run(prog_fd: int, data: bytes, repeat: int = 1, ctx: bytes | None 
     return TestRun(retval, duration, dout.raw[: min(size_out, len(dout))] if dout else b"")
 
 
-
 class GlobalTable(_Closing):
     """Records of one size, kept in a global of the datapath (its own .data.*
     section, which libbpf makes a one-element BPF_F_MMAPABLE array map). The
@@ -281,6 +280,10 @@ class GlobalTable(_Closing):
         table[idx] = rows.reshape(count, self.value_len)
         del table
 
+    def raw(self) -> bytes:
+        """Every record, back to back (one copy of the table)."""
+        return self.mem[: self.info.max_entries * self.value_len]
+
     def values(self) -> list[bytes]:
-        size, raw = self.value_len, self.mem[: self.info.max_entries * self.value_len]
+        size, raw = self.value_len, self.raw()
         return [raw[i * size:(i + 1) * size] for i in range(self.info.max_entries)]

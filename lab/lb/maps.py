@@ -236,7 +236,7 @@ class LbMaps:
         pairs = self._pairs()
         gone = np.flatnonzero((pairs["backend"] != 0) & np.isin(pairs["vip_id"], sorted(vip_ids)))
         conn = self.m["lb_conn"]
-        table = np.frombuffer(b"".join(conn.values()), dtype=CONN_SET_DTYPE).copy()
+        table = np.frombuffer(conn.raw(), dtype=CONN_SET_DTYPE).copy()
         ways = table["way"]
         stale = (ways["target"] != 0) & np.isin(ways["target"] >> PAIR_SHIFT, gone)
         rows = np.flatnonzero(stale.any(axis=1))
@@ -266,7 +266,7 @@ class LbMaps:
         return len(changed)
 
     def _pairs(self) -> np.ndarray:
-        return np.frombuffer(b"".join(self.m["lb_pairs"].values()), dtype=PAIR_DTYPE)
+        return np.frombuffer(self.m["lb_pairs"].raw(), dtype=PAIR_DTYPE)
 
     def pair_ids(self, vip_id: int, backends: set[int]) -> dict[int, int]:
         """The pair id of (vip_id, b) for each backend b, allocated if new. Pairs
