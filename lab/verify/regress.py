@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from scipy.stats import mannwhitneyu
 
 from lab.verify.history import History, RunRecord
@@ -281,6 +282,9 @@ def regress_against_baseline(history: History, current_run_id: int,
     return report
 
 
+OUTCOME_STYLE = {"regression": "bold red", "improvement": "green", "ok": "", "not_compared": "dim"}
+
+
 def render_regressions(report: RegressionReport, console: Console | None = None) -> None:
     """What a person needs at 7 am: each regression with baseline, current value,
     p-value, and what changed in the lab between the two runs."""
@@ -295,12 +299,13 @@ def render_regressions(report: RegressionReport, console: Console | None = None)
     for column in ("check", "metric", "target", "baseline", "current", "change", "p", "outcome",
                    "why"):
         table.add_column(column, overflow="fold")
-    style = {"regression": "bold red", "improvement": "green", "ok": "", "not_compared": "dim"}
+    # cells are Text, never markup: an unstyled outcome or a "[..]" in a
+    # check name or reason must print as it is, not raise MarkupError
     for c in sorted(report.comparisons, key=lambda c: (c.outcome != "regression", c.check)):
-        table.add_row(c.check, c.metric, "" if c.target is None else f"{c.target:.4g}",
+        table.add_row(Text(c.check), Text(c.metric), "" if c.target is None else f"{c.target:.4g}",
                       f"{c.baseline:.4g}", f"{c.current:.4g}",
                       f"{c.change_pct:+.1f}%", "n/a" if c.p_value is None else f"{c.p_value:.2g}",
-                      f"[{style[c.outcome]}]{c.outcome}[/]", c.reason)
+                      Text(c.outcome, style=OUTCOME_STYLE.get(c.outcome, "")), Text(c.reason))
     console.print(table)
     for name in report.newly_failing:
         console.print(f"[bold red]newly failing:[/] {name}")
