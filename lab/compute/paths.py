@@ -14,18 +14,14 @@ that directory (after the domains) leaves no residue.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
+
+from lab.paths import lab_dir
 
 SOCKET_PATH_MAX = 107
 
 
 def default_lab_dir(lab: str) -> Path:
-    """The lead's convention (lab.providers.state.lab_dir), used if absent."""
-    try:
-        from lab.providers.state import lab_dir
-    except ImportError:
-        return Path(os.environ.get("STACKLAB_HOME", "/var/lib/stacklab")) / "labs" / lab
     return lab_dir(lab)
 
 

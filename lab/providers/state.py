@@ -17,13 +17,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.paths import home as state_root
+from lab.paths import lab_dir, lock_path
 
-def state_root() -> Path:
-    return Path(os.environ.get("STACKLAB_HOME", "/var/lib/stacklab"))
-
-
-def lab_dir(lab: str) -> Path:
-    return state_root() / "labs" / lab
+__all__ = ["Journal", "LabBusyError", "Resource", "known_labs", "lab_dir", "lab_lock", "lock_path",
+           "read_json", "remove_lab_dir", "state_root", "write_json"]
 
 
 def known_labs() -> list[str]:
@@ -73,10 +71,6 @@ class Journal:
             if kind is None or res.kind == kind:
                 seen.setdefault((res.kind, res.name), res)
         return list(seen.values())
-
-
-def lock_path(lab: str) -> Path:
-    return state_root() / "locks" / f"{lab}.lock"
 
 
 @contextmanager

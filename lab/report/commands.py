@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from lab.cli import Format, check_format, console, emit, fail, load_or_exit, out
-from lab.verify.history import History, history_path, known_result_labs, results_dir
+from lab.report.history import History, history_path, known_result_labs, results_dir
 
 OptionalTopology = Annotated[Path | None, typer.Argument(
     help="Topology YAML file (names the lab); optional with --lab or a single known lab")]

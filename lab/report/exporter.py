@@ -16,8 +16,8 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from lab.report import metric_names as m
+from lab.report.history import History, RunRecord, history_path
 from lab.report.live import LiveCollector, LiveCollectorSet, registered_factories
-from lab.verify.history import History, RunRecord, history_path
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from jinja2 import Environment, select_autoescape
 
 from lab.report import plots
-from lab.verify.history import History, RunRecord
+from lab.report.history import History, RunRecord
 
 VERDICT_ORDER = {"error": 0, "fail": 1, "skipped": 2, "pass": 3}
 

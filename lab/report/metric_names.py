@@ -9,7 +9,7 @@ Check metric conventions (CheckResult.metrics keys) that reports and
 dashboards understand:
   iops, iops_target      storage checks: measured IOPS samples; the disk's cap
   <m>_target             any metric with a sibling <m>_target is judged by its
-                         distance from that target (see lab.verify.regress)
+                         distance from that target (see lab.report.regress)
   backend_flows:<name>   LB distribution check: flows that landed on backend <name>
   failover_s, rtt_ms, latency_us, loss_ratio, throughput_bps, pps
 """

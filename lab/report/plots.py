@@ -17,7 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 
-from lab.verify.history import RunRecord  # noqa: E402
+from lab.report.history import RunRecord  # noqa: E402
 
 FLOWS_PREFIX = "backend_flows:"
 COLORS = {"pass": "#2e7d32", "skipped": "#f9a825", "fail": "#c62828", "error": "#6a1b9a"}

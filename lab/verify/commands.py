@@ -11,10 +11,11 @@ import typer
 from lab.cli import Format, TopologyFile, check_format, console, emit, fail, load_or_exit, out
 from lab.plan.planner import build_plan
 from lab.providers import embedded
+from lab.report.history import History, results_dir
+from lab.report.regress import regress_against_baseline, render_regressions, specs_from_topology
+from lab.report.runs import record_run
 from lab.verify.catalog import checks_for
 from lab.verify.faults import all_faults, clear_features
-from lab.verify.history import History, results_dir
-from lab.verify.regress import regress_against_baseline, render_regressions, specs_from_topology
 from lab.verify.runner import VerifyRun, render_summary, run_checks, run_config, topology_hash
 
 GROUPS = ("fabric", "storage", "lb", "rdma")
@@ -46,9 +47,9 @@ def _run_verify(topology: Path, only: list[str] | None) -> tuple[object, VerifyR
         if group not in GROUPS:
             raise fail(f"--only {group!r}: unknown group; use one of: {', '.join(GROUPS)}")
     topo, plan = _running_plan(topology)
-    run = run_checks(checks_for(topo, plan), results_dir(topo.name), topology_hash(topo),
-                     run_config(), lab=topo.name, only=only, console=console)
-    return topo, run
+    run = run_checks(checks_for(topo, plan), topo.name, topology_hash(topo), run_config(),
+                     only=only, console=console)
+    return topo, record_run(run, results_dir(topo.name))
 
 
 def verify(topology: TopologyFile, only: Only = None, fmt: Format = "table") -> None:

@@ -3,14 +3,13 @@
 A check is any callable returning a CheckResult or a list of them. A check
 that raises is not lost: it becomes an `error` result carrying the exception
 as evidence, so one broken check never hides the others (Nornir's habit).
-Every run is written as JUnit XML (for CI), a JSON report (for scripts) and a
-row in the lab's history (for `lab regress`, `lab report`, the exporter).
+Recording a run (JUnit XML, JSON report, history row) is lab.report.runs'
+job: verification measures, reporting keeps.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -22,8 +21,6 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lab.report.junit import write_junit
-from lab.verify.history import History, RunRecord
 from lab.verify.result import CheckResult
 
 CheckOutput = CheckResult | list[CheckResult]
@@ -69,11 +66,6 @@ class VerifyRun:
     def to_json(self) -> dict[str, Any]:
         return {"passed": self.passed, "checks": [r.to_json() for r in self.results]}
 
-    def to_record(self) -> RunRecord:
-        return RunRecord(lab=self.lab, started_at=self.started_at, results=self.results,
-                         topology_hash=self.topology_hash, config=self.config,
-                         duration_s=self.duration_s, id=self.run_id)
-
 
 def run_one(check: Check) -> list[CheckResult]:
     """Run one check, turning an exception into an `error` result; time it."""
@@ -105,14 +97,10 @@ def select(checks: Iterable[Check], only: Sequence[str] | None) -> list[Check]:
     return [c for c in checks if getattr(c, "check_group", None) in (None, *only)]
 
 
-def run_checks(checks: Iterable[Check], lab_dir: str | Path, topology_hash: str,
-               config: dict[str, Any], *, lab: str | None = None,
-               only: Sequence[str] | None = None, console: Console | None = None,
-               record: bool = True) -> VerifyRun:
-    """Run the checks with a progress bar on stderr, then write JUnit XML, the
-    JSON report and a history row under `lab_dir`. Returns the run."""
-    lab_dir = Path(lab_dir)
-    lab = lab or lab_dir.name
+def run_checks(checks: Iterable[Check], lab: str, topology_hash: str, config: dict[str, Any], *,
+               only: Sequence[str] | None = None, console: Console | None = None) -> VerifyRun:
+    """Run the checks (those of the `only` groups) with a progress bar on
+    stderr; returns the run. Recording it is lab.report.runs' job."""
     console = console or Console(stderr=True)
     todo = select(checks, only)
     started_at, t0 = time.time(), time.monotonic()
@@ -126,47 +114,8 @@ def run_checks(checks: Iterable[Check], lab_dir: str | Path, topology_hash: str,
             progress.update(task, description=f"{group}: {name}")
             results.extend(r for r in run_one(check) if not only or r.group in only)
             progress.advance(task)
-    run = VerifyRun(lab=lab, started_at=started_at, duration_s=time.monotonic() - t0,
-                    topology_hash=topology_hash, config=config, results=results)
-    write_outputs(run, lab_dir)
-    if record:
-        with History.for_lab(lab_dir) as history:
-            run.run_id = history.record_run(run.to_record())
-    return run
-
-
-def write_outputs(run: VerifyRun, lab_dir: Path) -> None:
-    """Write the run's JUnit XML and JSON report under lab_dir/verify/<stamp>/ and
-    refresh lab_dir/verify/latest.{xml,json} (atomic renames)."""
-    out = _new_run_dir(lab_dir / "verify", run.started_at)
-    run.junit_path, run.json_path = out / "junit.xml", out / "report.json"
-    write_junit(run.results, run.junit_path, suite=run.lab, timestamp=run.started_at)
-    report = run.to_json() | {"run": {"lab": run.lab, "started_at": run.started_at,
-                                      "duration_s": run.duration_s,
-                                      "topology_hash": run.topology_hash, "config": run.config}}
-    _atomic_write(run.json_path, json.dumps(report, indent=2, default=str))
-    _atomic_write(lab_dir / "verify" / "latest.json", run.json_path.read_text())
-    _atomic_write(lab_dir / "verify" / "latest.xml", run.junit_path.read_text())
-
-
-def _new_run_dir(parent: Path, started_at: float) -> Path:
-    """A fresh directory per run, even for two runs in the same second."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started_at))
-    parent.mkdir(parents=True, exist_ok=True)
-    for n in range(1000):
-        candidate = parent / (stamp if n == 0 else f"{stamp}-{n}")
-        try:
-            candidate.mkdir()
-        except FileExistsError:
-            continue
-        return candidate
-    raise RuntimeError(f"cannot create a run directory under {parent}")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    return VerifyRun(lab=lab, started_at=started_at, duration_s=time.monotonic() - t0,
+                     topology_hash=topology_hash, config=config, results=results)
 
 
 def summary_table(results: Sequence[CheckResult], title: str = "verify") -> Table:

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lab.report.history import History, RunRecord
 from lab.report.live import (
     FabricInterfaceCounters,
     LbBackendCounters,
     fabric_families,
     lb_families,
 )
-from lab.verify.history import History, RunRecord
-from lab.verify.regress import regress_against_baseline
+from lab.report.regress import regress_against_baseline
 from lab.verify.result import CheckResult
 
 LAB = "demo"

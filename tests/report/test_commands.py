@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lab.cli import app
-from lab.verify.history import results_dir
+from lab.report.history import results_dir
 
 from .conftest import make_history
 

@@ -1,4 +1,4 @@
-"""lab.verify.history: runs are stored whole, queries find baselines and series,
+"""lab.report.history: runs are stored whole, queries find baselines and series,
 and a writer killed with SIGKILL mid-transaction never corrupts the database."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.verify.history import History, RunRecord
+from lab.report.history import History, RunRecord
 from lab.verify.result import CheckResult
 
 CHECKS_PER_RUN = 300
@@ -20,7 +20,7 @@ SAMPLES_PER_CHECK = 40
 
 WRITER = f"""
 import sys, time
-from lab.verify.history import History, RunRecord
+from lab.report.history import History, RunRecord
 from lab.verify.result import CheckResult
 history = History(sys.argv[1])
 for n in range(100000):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from lab.report.history import History, RunRecord
 from lab.report.html import render_report
-from lab.verify.history import History, RunRecord
 from lab.verify.result import CheckResult
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -1,4 +1,4 @@
-"""lab.verify.regress: real regressions are caught, noise is not, improvements never fail."""
+"""lab.report.regress: real regressions are caught, noise is not, improvements never fail."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lab.verify.history import History, RunRecord
-from lab.verify.regress import (
+from lab.report.history import History, RunRecord
+from lab.report.regress import (
     MetricSpec,
     compare_runs,
     compare_samples,
@@ -146,7 +146,7 @@ def test_rendered_regression_names_values_p_and_config_change():
 
     from rich.console import Console
 
-    from lab.verify.regress import render_regressions
+    from lab.report.regress import render_regressions
 
     base = _run(1, [501, 502, 499, 503, 500, 498])
     cur = _run(2, [5300, 5400, 5350, 5500, 5420, 5380], kernel="6.2")

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from lab.verify.history import RunRecord
-from lab.verify.regress import compare_runs, render_regressions
+from lab.report.history import RunRecord
+from lab.report.regress import compare_runs, render_regressions
 from lab.verify.result import CheckResult
 
 RNG = np.random.default_rng(11)

@@ -12,7 +12,8 @@ from pathlib import Path
 import xmlschema
 from rich.console import Console
 
-from lab.verify.history import History
+from lab.report.history import History
+from lab.report.runs import record_run
 from lab.verify.result import CheckResult
 from lab.verify.runner import VerifyRun, named_check, render_summary, run_checks, run_one
 
@@ -59,8 +60,8 @@ def test_wrong_return_type_is_an_error_not_a_crash():
 
 
 def test_run_writes_json_contract_junit_and_history(tmp_path):
-    run = run_checks(_checks(), tmp_path, "topohash", {"kernel": "6.1"}, lab="demo",
-                     console=_quiet())
+    run = record_run(run_checks(_checks(), "demo", "topohash", {"kernel": "6.1"}, console=_quiet()),
+                     tmp_path)
     assert not run.passed
     report = json.loads(run.json_path.read_text())
     assert report["passed"] is False
@@ -76,7 +77,7 @@ def test_run_writes_json_contract_junit_and_history(tmp_path):
 
 
 def test_junit_validates_and_maps_verdicts(tmp_path):
-    run = run_checks(_checks(), tmp_path, "h", {}, lab="demo", console=_quiet())
+    run = record_run(run_checks(_checks(), "demo", "h", {}, console=_quiet()), tmp_path)
     SCHEMA.validate(str(run.junit_path))
     root = ET.parse(run.junit_path).getroot()
     assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == (
@@ -98,7 +99,7 @@ def test_only_group_skips_other_checks_before_they_run(tmp_path):
         return CheckResult("lb", "lb", "", "", "pass")
 
     run = run_checks([named_check("mtu", "fabric", _mtu), named_check("lb", "lb", spy), _rdma],
-                     tmp_path, "h", {}, only=["fabric"], console=_quiet(), record=False)
+                     "demo", "h", {}, only=["fabric"], console=_quiet())
     assert [r.group for r in run.results] == ["fabric"] and ran == []
     assert run.passed
 

@@ -9,7 +9,7 @@ import json
 import pytest
 from fabric.helpers import default_topology_as, lab_cli
 
-from lab.verify.history import results_dir
+from lab.report.history import results_dir
 
 pytestmark = pytest.mark.root
 LAB = "vf"

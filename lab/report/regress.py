@@ -26,7 +26,7 @@ from rich.table import Table
 from rich.text import Text
 from scipy.stats import mannwhitneyu
 
-from lab.verify.history import History, RunRecord
+from lab.report.history import History, RunRecord
 
 Direction = Literal["higher_is_better", "lower_is_better", "target"]
 Outcome = Literal["regression", "ok", "improvement", "not_compared"]

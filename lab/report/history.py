@@ -1,4 +1,6 @@
-"""Verification history: every verify run of a lab, in SQLite in the lab directory.
+"""Verification history: every verify run of a lab, in SQLite in its results directory
+(beside the lab's state, not in it: `lab down` deletes the state, and a nightly
+up/regress/down keeps its baseline from night to night).
 
 Why SQLite in WAL mode: a run is written in one transaction, so a crash (even
 kill -9 mid-write) leaves either the whole run or none of it, never a torn
@@ -8,7 +10,6 @@ database; readers (the exporter, `lab report`) never block the writer.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -17,7 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+from lab.paths import results_dir
 from lab.verify.result import CheckResult
+
+__all__ = ["History", "MetricPoint", "RunRecord", "RunSummary", "history_path", "known_result_labs",
+           "results_dir"]
 
 HISTORY_FILE = "history.sqlite"
 
@@ -107,13 +112,6 @@ class MetricPoint:
 
 def history_path(lab_dir: str | Path) -> Path:
     return Path(lab_dir) / HISTORY_FILE
-
-
-def results_dir(lab: str) -> Path:
-    """Where a lab's verify results, history and reports live: beside the lab's
-    state directory, not inside it, because `lab down` deletes that directory
-    and a nightly up/regress/down must keep its baseline from night to night."""
-    return Path(os.environ.get("STACKLAB_HOME", "/var/lib/stacklab")) / "results" / lab
 
 
 def known_result_labs() -> list[str]:
