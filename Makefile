@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv
 TOPOLOGY ?= topologies/embedded.yaml
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench golden clean
 
 install:
 	@bash scripts/install-deps.sh
@@ -14,6 +14,10 @@ demo: install
 
 test: install
 	@bash scripts/test.sh
+
+# rewrite tests/plan/golden/*.json from topologies/*.yaml; review the diff
+golden: install
+	STACKLAB_REGEN_GOLDEN=1 $(VENV)/bin/pytest -q tests/plan/test_golden.py
 
 lint: install
 	$(VENV)/bin/ruff check lab collectors tests

@@ -1,7 +1,7 @@
 """`lab`: the command line. Thin: parse, call the library, print.
 
 Feature packages add their own commands through `register(app, bench)` in
-their `commands` module, listed in FEATURE_COMMANDS.
+their `commands` module (lab.features).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import typer
 import yaml
 from rich.console import Console
 
-from lab.features import optional_modules
+from lab.features import command_modules
 from lab.model import TopologyError, load_topology
 
 app = typer.Typer(help="stacklab: bring a lab up from a description, verify it, catch regressions.",
@@ -26,15 +26,6 @@ app.add_typer(bench, name="bench")
 
 console = Console(stderr=True)
 out = Console()
-
-FEATURE_COMMANDS = (
-    "lab.providers.commands",
-    "lab.graph.commands",
-    "lab.compute.commands",
-    "lab.lb.commands",
-    "lab.verify.commands",
-    "lab.report.commands",
-)
 
 TopologyFile = Annotated[Path, typer.Argument(help="Topology YAML file, e.g. topologies/embedded.yaml")]
 Format = Annotated[str, typer.Option("--format", help="Output format: table, json or yaml")]
@@ -87,7 +78,7 @@ def validate(topology: TopologyFile,
 
 
 def _register_features() -> None:
-    for module in optional_modules(FEATURE_COMMANDS):
+    for module in command_modules():
         module.register(app, bench)
 
 

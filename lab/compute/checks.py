@@ -6,14 +6,13 @@ from __future__ import annotations
 from functools import partial
 
 from lab.compute.iops_check import check_plan_disks
-from lab.model.topology import Topology
 from lab.plan.model import Plan
 from lab.providers.state import lab_dir
 from lab.verify.runner import Check, named_check
 
 
-def verify_checks(topo: Topology, plan: Plan) -> list[Check]:
+def verify_checks(plan: Plan) -> list[Check]:
     if not any(e.kind == "vm" and e.data_disks for e in plan.endpoints):
         return []
     return [named_check("storage.iops", "storage",
-                        partial(check_plan_disks, plan, lab_dir(plan.lab), topo.specs.iops_tolerance_pct))]
+                        partial(check_plan_disks, plan, lab_dir(plan.lab), plan.specs.iops_tolerance_pct))]

@@ -34,7 +34,6 @@ TCG_TB_CACHE_MIB = 32
 # fio then over-reports IOPS (measured: 574 on a 500 cap).
 BOOT_ARGS = ("console=ttyS0", "panic=-1", "mitigations=off", "8250.nr_uarts=1",
              "random.trust_cpu=on")
-DATA_DISK_DEVS = "bcdefghijklmnopq"  # vdb.. (vda is the OS disk), 16 = largest size's max
 
 
 def domain_name(lab: str, vm: str) -> str:
@@ -44,10 +43,6 @@ def domain_name(lab: str, vm: str) -> str:
 
 def embedded_memory_mib(size_memory_mb: int) -> int:
     return max(MEMORY_MIN, min(MEMORY_MAX, size_memory_mb // MEMORY_SCALE))
-
-
-def data_disk_dev(index: int) -> str:
-    return f"vd{DATA_DISK_DEVS[index]}"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from pathlib import Path
 from types import ModuleType
 
 from lab.compute import agent, operations, paths
-from lab.compute.domain_xml import data_disk_dev
 from lab.model.sizes import DISK_TIERS
 from lab.plan.model import Plan
 from lab.verify.result import CheckResult
@@ -144,8 +143,8 @@ def check_plan_disks(plan: Plan, lab_dir: Path, tolerance_pct: float = 5.0,
     for vm in plan.endpoints:
         if vm.kind != "vm":
             continue
-        for index, disk in enumerate(vm.data_disks):
+        for disk in vm.data_disks:
             results += check_disk_iops(plan.lab, lab_dir, vm.name, disk.name,
-                                       data_disk_dev(index), disk.iops_cap, tolerance_pct,
+                                       disk.dev, disk.iops_cap, tolerance_pct,
                                        runtime_s=runtime_s)
     return results

@@ -17,6 +17,7 @@ import hashlib
 from pathlib import Path
 
 from lab.paths import lab_dir
+from lab.plan.naming import data_disk_relpath
 
 SOCKET_PATH_MAX = 107
 
@@ -38,7 +39,7 @@ def os_disk(lab_dir: Path, vm: str) -> Path:
 
 
 def data_disk(lab_dir: Path, vm: str, disk: str) -> Path:
-    return vm_dir(lab_dir, vm) / f"data-{disk}.qcow2"
+    return Path(lab_dir) / data_disk_relpath(vm, disk)
 
 
 def serial_log(lab_dir: Path, vm: str) -> Path:

@@ -45,9 +45,7 @@ def planned_vms(plan: Plan) -> list[EndpointPlan]:
 
 def vm_disks(lab_dir: Path, vm: EndpointPlan) -> list[DiskSpec]:
     specs = [DiskSpec("os", paths.os_disk(lab_dir, vm.name), "vda")]
-    specs += [DiskSpec(d.name, paths.data_disk(lab_dir, vm.name, d.name),
-                       domain_xml.data_disk_dev(i), d.iops_cap)
-              for i, d in enumerate(vm.data_disks)]
+    specs += [DiskSpec(d.name, Path(lab_dir) / d.path, d.dev, d.iops_cap) for d in vm.data_disks]
     return specs
 
 

@@ -19,8 +19,8 @@ from lab.apply.nsexec import popen_in_namespace
 from lab.lb import probed, traffic
 from lab.lb.control import MuxController, with_controller
 from lab.lb.lifecycle import _daemon_pid
-from lab.lb.spec import FrontendSpec, LbSpec, MuxSpec
 from lab.lb.state import load_state, muxes_of
+from lab.plan.lb_model import FrontendSpec, LbSpec, MuxSpec
 from lab.verify.result import CheckResult
 
 GROUP = "lb"
@@ -40,13 +40,18 @@ def _frontend(mux: MuxSpec, ha: bool) -> tuple[LbSpec, FrontendSpec] | None:
     return None
 
 
-def _tcp_target(lab: str) -> tuple[list[str], LbSpec, FrontendSpec] | str:
-    """The MUXes and the first TCP frontend to measure, or why there is none."""
-    muxes = muxes_of(lab)
-    if not muxes:
-        return "no load balancer in this lab"
-    found = _frontend(load_state(lab, muxes[0]).spec, ha=False)
-    return (muxes, *found) if found else "no TCP frontend"
+def _tcp_target(lab: str, mux: str) -> tuple[LbSpec, FrontendSpec, int] | str:
+    """The MUX's first TCP frontend and the port to connect to (an HA-ports
+    rule carries TCP on every port, so it serves when there is no TCP rule),
+    or why there is none."""
+    if mux not in muxes_of(lab):
+        return f"no load balancer installed on {mux}"
+    spec = load_state(lab, mux).spec
+    found = _frontend(spec, ha=False)
+    if found:
+        return (*found, found[1].port)
+    found = _frontend(spec, ha=True)
+    return (*found, traffic.ECHO_TCP[0]) if found else f"no TCP or HA-ports frontend on {mux}"
 
 
 def _result(name: str, target: str, measured: str, ok: bool, t0: float, evidence: str = "",
@@ -80,30 +85,28 @@ def _capture_src(namespace: str, ifname: str, src: str) -> Iterator[list[int]]:
         count[0] = len([line for line in out.splitlines() if line.strip()])
 
 
-def check_dsr(lab: str, connections: int = 1000, budget_s: float = 90.0,
+def check_dsr(lab: str, mux: str, connections: int = 1000, budget_s: float = 90.0,
               p_min: float = 0.001) -> CheckResult:
     """>= `connections` TCP connections to a VIP: answered from the VIP, zero
     return packets at the MUX (capture and counters), even spread (chi-square).
     The spread only means something while every backend stays in the pool:
     a run during which one left or flapped is repeated once, then reported."""
-    name, t0 = "lb_dsr_distribution", time.monotonic()
-    muxes = muxes_of(lab)
-    if not muxes:
-        return _skipped(name, "no load balancer in this lab")
-    with MuxController.open(lab, muxes[0]) as ctl:
+    name, t0 = f"lb.{mux}.dsr_distribution", time.monotonic()
+    target = _tcp_target(lab, mux)
+    if isinstance(target, str):
+        return _skipped(name, target)
+    lb, fe, port = target
+    with MuxController.open(lab, mux) as ctl:
         spec, before = ctl.spec, ctl.maps.global_counters()
-        found = _frontend(spec, ha=False)
-        if found is None:
-            return _skipped(name, "no TCP frontend")
-        lb, fe = found
-        with traffic.echo_backends(lb.backends, lab), _capture_src(spec.namespace, spec.ifname, fe.vip) as seen:
+        with (traffic.echo_backends(lb.backends, lab, traffic.echo_ports(lb)),
+              _capture_src(spec.namespace, spec.ifname, fe.vip) as seen):
             runs, unstable = 0, ["not measured"]
             while unstable and runs <= DSR_RETRIES:
                 runs += 1
-                _wait_healthy(lab, muxes[0], lb)
-                pool = _pool(lab, muxes[0], lb)
-                results = traffic.many(_client_ns(lab), fe.vip, fe.port, connections, budget_s)
-                unstable = _pool_changes(pool, _pool(lab, muxes[0], lb))
+                _wait_healthy(lab, mux, lb)
+                pool = _pool(lab, mux, lb)
+                results = traffic.many(_client_ns(lab), fe.vip, port, connections, budget_s)
+                unstable = _pool_changes(pool, _pool(lab, mux, lb))
         after = ctl.maps.global_counters()
     names = Counter(r for r, _ in results)
     ok_conns = sum(c for n, c in names.items() if not n.startswith("error"))
@@ -127,17 +130,16 @@ def check_dsr(lab: str, connections: int = 1000, budget_s: float = 90.0,
                             **{f"backend_flows:{b}": [float(n)] for b, n in spread.items()}})
 
 
-def check_ha_ports(lab: str) -> CheckResult:
+def check_ha_ports(lab: str, mux: str) -> CheckResult:
     """An HA-ports VIP forwards arbitrary TCP ports and UDP."""
-    name, t0 = "lb_ha_ports", time.monotonic()
-    muxes = muxes_of(lab)
-    spec = load_state(lab, muxes[0]).spec if muxes else None
+    name, t0 = f"lb.{mux}.ha_ports", time.monotonic()
+    spec = load_state(lab, mux).spec if mux in muxes_of(lab) else None
     found = _frontend(spec, ha=True) if spec else None
     if found is None:
-        return _skipped(name, "no HA-ports frontend")
+        return _skipped(name, f"no HA-ports frontend on {mux}")
     lb, fe = found
-    with traffic.echo_backends(lb.backends, lab):
-        _wait_healthy(lab, muxes[0], lb)
+    with traffic.echo_backends(lb.backends, lab, traffic.echo_ports(lb)):
+        _wait_healthy(lab, mux, lb)
         tcp = {port: traffic.one_shot(_client_ns(lab), fe.vip, port)[0] for port in traffic.ECHO_TCP}
         udp = {port: traffic.udp_ask(_client_ns(lab), fe.vip, port) for port in traffic.ECHO_UDP}
     names = {b.name for b in lb.backends}
@@ -146,33 +148,33 @@ def check_ha_ports(lab: str) -> CheckResult:
                    f"tcp {tcp}; udp {udp}", ok, t0)
 
 
-def check_affinity(lab: str, flows: int = 120) -> CheckResult:
+def check_affinity(lab: str, mux: str, flows: int = 120) -> CheckResult:
     """Open flows keep their backend when the ring changes (one backend taken
     out of the ring: its established flows stay too, as with failed probes)."""
-    name, t0 = "lb_flow_affinity", time.monotonic()
-    target = _tcp_target(lab)
+    name, t0 = f"lb.{mux}.flow_affinity", time.monotonic()
+    target = _tcp_target(lab, mux)
     if isinstance(target, str):
         return _skipped(name, target)
-    muxes, lb, fe = target
+    lb, fe, port = target
     victim = lb.backends[0].name
     goal = "0 of the open flows change backend when the ring changes"
     conns: list[traffic.Conn] = []
-    with traffic.echo_backends(lb.backends, lab):
-        _wait_healthy(lab, muxes[0], lb)
+    with traffic.echo_backends(lb.backends, lab, traffic.echo_ports(lb)):
+        _wait_healthy(lab, mux, lb)
         try:
             for _ in range(flows):
                 try:
-                    conns.append(traffic.Conn(_client_ns(lab), fe.vip, fe.port, timeout=1.0))
+                    conns.append(traffic.Conn(_client_ns(lab), fe.vip, port, timeout=1.0))
                 except OSError as exc:
-                    return _result(name, goal, f"connection {len(conns) + 1}/{flows} to {fe.vip}:{fe.port} "
+                    return _result(name, goal, f"connection {len(conns) + 1}/{flows} to {fe.vip}:{port} "
                                    f"failed: {exc!r}", False, t0)
             first = [c.ask() for c in conns]
-            with with_controller(lab, muxes[0]) as ctl:
+            with with_controller(lab, mux) as ctl:
                 ctl.set_health(lb.name, victim, False)
             try:
                 second = [c.ask() for c in conns]
             finally:
-                with with_controller(lab, muxes[0]) as ctl:
+                with with_controller(lab, mux) as ctl:
                     ctl.set_health(lb.name, victim, True)
         finally:
             for c in conns:
@@ -246,33 +248,33 @@ def _wait_for(predicate, timeout: float, step: float = 0.05) -> float | None:
     return None
 
 
-def check_failover(lab: str, flows: int = 60, spec_s: float | None = None) -> CheckResult:
+def check_failover(lab: str, mux: str, flows: int = 60, spec_s: float | None = None) -> CheckResult:
     """Kill one backend: new flows avoid it within 3 probe intervals (and
     within the topology's failover spec, `spec_s`), flows on healthy backends
     stay where they are, and it comes back when healthy."""
-    name, t0 = "lb_failover", time.monotonic()
-    target = _tcp_target(lab)
+    name, t0 = f"lb.{mux}.failover", time.monotonic()
+    target = _tcp_target(lab, mux)
     if isinstance(target, str):
         return _skipped(name, target)
-    muxes, lb, fe = target
+    lb, fe, port = target
     victim = lb.backends[0]
     window = 3 * lb.probe.interval_s if spec_s is None else min(3 * lb.probe.interval_s, spec_s)
     client = _client_ns(lab)
 
     def healthy(want: bool) -> bool:
-        return load_state(lab, muxes[0]).backend(lb.name, victim.name).healthy == want
+        return load_state(lab, mux).backend(lb.name, victim.name).healthy == want
 
     def avoided() -> bool:
-        return all(traffic.one_shot(client, fe.vip, fe.port, 0.5)[0] != victim.name for _ in range(20))
+        return all(traffic.one_shot(client, fe.vip, port, 0.5)[0] != victim.name for _ in range(20))
 
     def down_elsewhere(was_up: set[tuple[str, str]]) -> list[str]:
-        state = load_state(lab, muxes[0])
+        state = load_state(lab, mux)
         return sorted(f"{b.lb}/{b.name}" for b in state.backends if (b.lb, b.name) in was_up and not b.healthy)
 
-    with traffic.echo_backends(lb.backends, lab) as procs, _probing(lab) as probe_errors:
-        _wait_healthy(lab, muxes[0], lb)
-        was_up = {(b.lb, b.name) for b in load_state(lab, muxes[0]).backends if b.healthy}
-        conns = [traffic.Conn(client, fe.vip, fe.port, timeout=1.0) for _ in range(flows)]
+    with traffic.echo_backends(lb.backends, lab, traffic.echo_ports(lb)) as procs, _probing(lab) as probe_errors:
+        _wait_healthy(lab, mux, lb)
+        was_up = {(b.lb, b.name) for b in load_state(lab, mux).backends if b.healthy}
+        conns = [traffic.Conn(client, fe.vip, port, timeout=1.0) for _ in range(flows)]
         before = [c.ask() for c in conns]
         traffic.stop_echo(procs.pop(victim.name))
         killed = time.monotonic()
@@ -281,10 +283,10 @@ def check_failover(lab: str, flows: int = 60, spec_s: float | None = None) -> Ch
         after = [c.ask() for c in conns]
         for c in conns:
             c.close()
-        procs[victim.name] = traffic.start_echo(victim, lab)
+        procs[victim.name] = traffic.start_echo(victim, lab, traffic.echo_ports(lb))
         back_after = _wait_for(lambda: healthy(True), 4 * window)
         back_used = back_after is not None and _wait_for(
-            lambda: any(traffic.one_shot(client, fe.vip, fe.port, 0.5)[0] == victim.name
+            lambda: any(traffic.one_shot(client, fe.vip, port, 0.5)[0] == victim.name
                         for _ in range(20)), window) is not None
         # the victim may back other LBs too, whose probes saw it die: probe on
         # until they have it back, so the check leaves the lab as it found it
@@ -308,22 +310,27 @@ def _secs(value: float | None) -> str:
     return "never" if value is None else f"{value:.2f} s"
 
 
-def verify_checks(topo, plan) -> list:
-    """The LB group of `lab verify`, when the topology has load balancers."""
+def verify_checks(plan) -> list:
+    """The LB group of `lab verify`: the frontends of every MUX, and each
+    MUX's datapath behaviours (DSR spread, HA ports, affinity, failover)."""
     from functools import partial
 
     from lab.verify.runner import named_check
 
-    if not topo.load_balancers:
+    if not plan.muxes:
         return []
     from lab.lb.frontend_checks import check_frontends, check_no_rule_dropped
 
-    p_min = topo.specs.lb_chi_square_p
-    return [
-        named_check("lb.frontends", "lb", partial(check_frontends, plan.lab)),
-        named_check("lb.no_rule", "lb", partial(check_no_rule_dropped, plan.lab)),
-        named_check("lb.dsr_distribution", "lb", partial(check_dsr, plan.lab, p_min=p_min)),
-        named_check("lb.ha_ports", "lb", partial(check_ha_ports, plan.lab)),
-        named_check("lb.affinity", "lb", partial(check_affinity, plan.lab)),
-        named_check("lb.failover", "lb", partial(check_failover, plan.lab, spec_s=topo.specs.failover_s)),
-    ]
+    checks = [named_check("lb.frontends", GROUP, partial(check_frontends, plan.lab)),
+              named_check("lb.no_rule", GROUP, partial(check_no_rule_dropped, plan.lab))]
+    for mux in plan.muxes:
+        m = mux.name
+        checks += [
+            named_check(f"lb.{m}.dsr_distribution", GROUP,
+                        partial(check_dsr, plan.lab, m, p_min=plan.specs.lb_chi_square_p)),
+            named_check(f"lb.{m}.ha_ports", GROUP, partial(check_ha_ports, plan.lab, m)),
+            named_check(f"lb.{m}.flow_affinity", GROUP, partial(check_affinity, plan.lab, m)),
+            named_check(f"lb.{m}.failover", GROUP,
+                        partial(check_failover, plan.lab, m, spec_s=plan.specs.failover_s)),
+        ]
+    return checks

@@ -45,10 +45,6 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     lb.command("remove-vip")(remove_vip)
     lb.command("add-backend")(add_backend)
     lb.command("remove-backend")(remove_backend)
-    from lab.lb.metrics import lb_collector
-    from lab.report.live import register_live_collector
-
-    register_live_collector("lb", lb_collector)
     bench.command("lb")(bench_lb)
 
 
@@ -83,7 +79,7 @@ def add_vip(lab: Annotated[str, typer.Option("--lab")], lb_name: str, vip: str, 
     """Open VIP:PORT/PROTOCOL on a running load balancer."""
     from pydantic import ValidationError
 
-    from lab.lb.spec import FrontendSpec
+    from lab.plan.lb_model import FrontendSpec
 
     try:
         fe = FrontendSpec(vip=vip, port=port, protocol=protocol)
@@ -103,7 +99,7 @@ def remove_vip(lab: Annotated[str, typer.Option("--lab")], lb_name: str, vip: st
 
 def add_backend(lab: Annotated[str, typer.Option("--lab")], lb_name: str, vm: str) -> None:
     """Add a VM of the lab to a load balancer's pool."""
-    from lab.lb.spec import backend_spec
+    from lab.plan.lb import backend_spec
     from lab.providers.embedded import saved_plan
 
     plan = saved_plan(lab)

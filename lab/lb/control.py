@@ -13,7 +13,6 @@ from pathlib import Path
 
 from lab.lb import build, hostside, loader, maglev
 from lab.lb.maps import CFG_F_NO_AFFINITY, PROTOS, BackendEntry, LbMaps, VipRule
-from lab.lb.spec import BackendSpec, FrontendSpec, LbSpec, MuxSpec, check_vip
 from lab.lb.state import (
     BackendState,
     MuxState,
@@ -23,6 +22,7 @@ from lab.lb.state import (
     save_state,
     state_path,
 )
+from lab.plan.lb_model import BackendSpec, FrontendSpec, LbSpec, MuxSpec, check_vip
 
 RING_HEADROOM = 4 * 65537
 MAX_BACKEND_ID = 4095

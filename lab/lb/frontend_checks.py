@@ -10,8 +10,8 @@ from lab.apply.nsexec import run_collector
 from lab.lb import traffic
 from lab.lb.checks import _client_ns, _result, _wait_healthy
 from lab.lb.control import MuxController
-from lab.lb.spec import FrontendSpec
 from lab.lb.state import load_state, muxes_of
+from lab.plan.lb_model import FrontendSpec
 from lab.verify.result import CheckResult
 
 HA_PROBES = ((80, "tcp"), (31337, "tcp"), (5353, "udp"))

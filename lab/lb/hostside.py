@@ -13,7 +13,7 @@ from pyroute2.ethtool import Ethtool
 
 from lab.apply.netns import write_sysctl
 from lab.lb import build, loader
-from lab.lb.spec import BackendSpec, MuxSpec
+from lab.plan.lb_model import BackendSpec, MuxSpec
 
 DSR_SYSCTLS = {
     "net.ipv4.conf.all.arp_ignore": "1",     # never answer ARP for the VIP on lo

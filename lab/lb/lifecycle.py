@@ -15,9 +15,7 @@ from typing import Any
 from lab.apply.changes import Change
 from lab.lb import loader
 from lab.lb.control import MuxController, uninstall
-from lab.lb.spec import mux_specs
 from lab.lb.state import lb_dir, muxes_of
-from lab.model.topology import LoadBalancer
 from lab.plan.model import Plan
 
 Progress = Callable[[str], None]
@@ -27,30 +25,20 @@ def _quiet(_: str) -> None:
     pass
 
 
-def _plan_lbs(plan: Plan) -> list[LoadBalancer]:
-    """The LB section, once the plan carries it (Plan.load_balancers)."""
-    return [LoadBalancer.model_validate(lb) if isinstance(lb, dict) else lb
-            for lb in getattr(plan, "load_balancers", None) or []]
-
-
 def _noop() -> None:
     pass
 
 
 def diff(plan: Plan) -> list[Change]:
     return [Change(m.name, "create", "xdp-lb", f"{m.ifname}: {', '.join(lb.name for lb in m.lbs)}", _noop)
-            for m in mux_specs(plan, _plan_lbs(plan)) if m.name not in muxes_of(plan.lab)]
+            for m in plan.muxes if m.name not in muxes_of(plan.lab)]
 
 
-def up(plan: Plan, journal: Any = None, progress: Progress = _quiet) -> list[Change]:
-    return lb_up(plan, _plan_lbs(plan), journal, progress)
-
-
-def lb_up(plan: Plan, lbs: list[LoadBalancer], journal: Any = None,
-          progress: Progress = _quiet, probes: bool = True) -> list[Change]:
-    """Install every MUX datapath not yet installed; idempotent."""
+def up(plan: Plan, journal: Any = None, progress: Progress = _quiet,
+       probes: bool = True) -> list[Change]:
+    """Install every planned MUX datapath not yet installed; idempotent."""
     changes = []
-    for mux in mux_specs(plan, lbs):
+    for mux in plan.muxes:
         if mux.name in muxes_of(plan.lab):
             continue
         progress(f"load balancer on {mux.name}")

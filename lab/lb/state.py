@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from lab.lb.spec import MuxSpec
+from lab.plan.lb_model import MuxSpec
 from lab.providers.state import lab_dir
 
 

@@ -9,43 +9,64 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from lab.apply.nsexec import popen_in_namespace
 from lab.lb import vm_backend
 from lab.lb.netns_socket import socket_in
-from lab.lb.spec import BackendSpec
+from lab.plan.lb_model import BackendSpec, LbSpec
 
-ECHO_TCP = (80, 8080, 31337)
+ECHO_TCP = (80, 8080, 31337)  # what an HA-ports rule is probed on (any port must answer)
 ECHO_UDP = (5353,)
 EchoHandle = subprocess.Popen | vm_backend.VmEcho  # both have kill() and wait()
 
 
+@dataclass(frozen=True)
+class EchoPorts:
+    tcp: tuple[int, ...] = ECHO_TCP
+    udp: tuple[int, ...] = ECHO_UDP
+
+
+def echo_ports(lb: LbSpec) -> EchoPorts:
+    """Where an LB's backends must answer: each rule's backend port (not the
+    frontend port of a remapped rule: a missing host-side rewrite then gets no
+    answer), the probe's port, and the HA-ports probe ports."""
+    tcp = {fe.listen_port for fe in lb.frontends if fe.protocol == "tcp"}
+    udp = {fe.listen_port for fe in lb.frontends if fe.protocol == "udp"}
+    tcp.add(lb.probe.port)
+    if any(fe.port == 0 for fe in lb.frontends):
+        tcp |= set(ECHO_TCP)
+        udp |= set(ECHO_UDP)
+    return EchoPorts(tuple(sorted(tcp)), tuple(sorted(udp)))
+
+
 @contextmanager
-def echo_backends(backends: list[BackendSpec], lab: str | None = None) -> Iterator[dict[str, EchoHandle]]:
+def echo_backends(backends: list[BackendSpec], lab: str | None = None,
+                  ports: EchoPorts = EchoPorts()) -> Iterator[dict[str, EchoHandle]]:
     """An echo server in every backend (name -> handle); all stopped after.
     VM backends get theirs through run-command, so only when `lab` is given."""
     procs: dict[str, EchoHandle] = {}
     try:
         for b in backends:
             if b.namespace is not None:
-                procs[b.name] = start_echo(b)
+                procs[b.name] = start_echo(b, ports=ports)
         if lab is not None:
-            procs.update(vm_backend.start_all(lab, [b for b in backends if b.namespace is None], ECHO_TCP))
+            procs.update(vm_backend.start_all(lab, [b for b in backends if b.namespace is None], ports.tcp))
         yield procs
     finally:
         for p in procs.values():
             stop_echo(p)
 
 
-def start_echo(b: BackendSpec, lab: str | None = None) -> EchoHandle:
+def start_echo(b: BackendSpec, lab: str | None = None, ports: EchoPorts = EchoPorts()) -> EchoHandle:
     if b.namespace is None:
         if lab is None:
             raise ValueError(f"VM backend {b.name}: starting its echo service needs the lab name")
-        return vm_backend.start(lab, b, ECHO_TCP)
+        return vm_backend.start(lab, b, ports.tcp)
     proc = popen_in_namespace(
         b.namespace or "", [sys.executable, "-m", "lab.lb.echo", b.name,
-                            "--tcp", ",".join(map(str, ECHO_TCP)),
-                            "--udp", ",".join(map(str, ECHO_UDP))],
+                            "--tcp", ",".join(map(str, ports.tcp)),
+                            "--udp", ",".join(map(str, ports.udp))],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
     if proc.stdout.readline().strip() != b"ready":

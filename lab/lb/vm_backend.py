@@ -14,7 +14,7 @@ import re
 import shlex
 from concurrent.futures import ThreadPoolExecutor
 
-from lab.lb.spec import BackendSpec
+from lab.plan.lb_model import BackendSpec
 
 HANDLER = "/run/lb-echo.sh"
 START_TIMEOUT_S = 30.0

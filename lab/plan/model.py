@@ -11,7 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lab.model.topology import LoadBalancer
+from lab.model.topology import LoadBalancer, Specs
+from lab.plan.lb_model import MuxSpec
 
 HostRole = Literal["tor", "compute", "mux", "client", "gateway", "endpoint"]
 
@@ -82,6 +83,29 @@ class SnatSpec(PlanModel):
     to_address: str
 
 
+class PortMapSpec(PlanModel):
+    """The SLB host agent's port rewrite for one rule (Ananta's host agent on the
+    virtual switch): frames to VIP:port towards a backend on this server's
+    bridges get port `backend_port`, and the backend's DSR replies from
+    VIP:backend_port get `port` back. Stateless, so VMs and namespaces alike."""
+
+    vip: str
+    protocol: Literal["tcp", "udp"]
+    port: int
+    backend_port: int
+    backends: list[str]  # the backend addresses on this server
+
+
+class NicPlan(PlanModel):
+    """A server NIC as the topology claims it. The first is the underlay port;
+    RDMA settings (RoCEv2, PFC/ECN) are applied by the Ansible rdma_nic role on
+    real servers and measured by the rdma check wherever an RDMA device exists."""
+
+    name: str
+    speed_gbps: int
+    rdma: bool
+
+
 class HostPlan(PlanModel):
     name: str
     role: HostRole
@@ -94,6 +118,8 @@ class HostPlan(PlanModel):
     neighbours: list[NeighSpec] = Field(default_factory=list)
     sysctls: dict[str, str] = Field(default_factory=dict)
     snat: list[SnatSpec] = Field(default_factory=list)
+    port_maps: list[PortMapSpec] = Field(default_factory=list)
+    nics: list[NicPlan] = Field(default_factory=list)  # servers: as claimed by the topology
 
 
 class DiskPlan(PlanModel):
@@ -101,6 +127,8 @@ class DiskPlan(PlanModel):
     size_gb: int
     tier: str
     iops_cap: int | None
+    dev: str = ""  # guest device (vdb, vdc, ...; vda is the OS disk)
+    path: str = ""  # image file, relative to the lab directory
 
 
 class EndpointPlan(PlanModel):
@@ -118,6 +146,7 @@ class EndpointPlan(PlanModel):
     mtu: int
     server: str
     server_namespace: str
+    namespace: str | None = None  # the stand-in's own namespace (netns endpoints)
     server_underlay_ip: str
     bridge: str  # tenant bridge in the server namespace
     port: str  # the endpoint's port on that bridge (veth peer or tap name)
@@ -150,7 +179,9 @@ class Plan(PlanModel):
     hosts: list[HostPlan]
     endpoints: list[EndpointPlan]
     tenants: list[TenantPlan]
-    load_balancers: list[LoadBalancer] = Field(default_factory=list)  # installed by lab.lb
+    load_balancers: list[LoadBalancer] = Field(default_factory=list)  # the topology's LB section
+    muxes: list[MuxSpec] = Field(default_factory=list)  # what lab.lb installs, per MUX
+    specs: Specs = Field(default_factory=Specs)  # the targets `lab verify` checks against
 
     def host(self, name: str) -> HostPlan:
         return next(h for h in self.hosts if h.name == name)
@@ -160,3 +191,6 @@ class Plan(PlanModel):
 
     def tenant(self, name: str) -> TenantPlan:
         return next(t for t in self.tenants if t.name == name)
+
+    def mux(self, name: str) -> MuxSpec:
+        return next(m for m in self.muxes if m.name == name)

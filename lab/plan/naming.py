@@ -44,3 +44,16 @@ def bridge_name(vni: int) -> str:
 
 def vxlan_name(vni: int) -> str:
     return f"vx{vni}"
+
+
+DATA_DISK_LETTERS = "bcdefghijklmnopq"  # vdb.. (vda is the OS disk); 16 = the largest size's max
+
+
+def data_disk_dev(index: int) -> str:
+    """The guest device of the index-th data disk: its position in the VM's list."""
+    return f"vd{DATA_DISK_LETTERS[index]}"
+
+
+def data_disk_relpath(vm: str, disk: str) -> str:
+    """Where a data disk's image lives, relative to the lab directory."""
+    return f"compute/{vm}/data-{disk}.qcow2"

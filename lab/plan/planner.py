@@ -2,8 +2,8 @@
 
 The embedded fabric it describes:
 - the ToR is a router with an L2 underlay bridge (every server, MUX and tenant
-  gateway hangs off it), a link to the client namespace, and the VIP pool
-  routed to the MUX;
+  gateway hangs off it), a link to the client namespace, the VIP pool routed
+  to the first MUX and each planned VIP to the MUX of its LB (lab.plan.lb);
 - each server carries, per tenant present on it, a bridge and a VXLAN device
   (learning off, no flooding, ARP suppressed) whose FDB and neighbour entries
   for every remote tenant member are programmed from here;
@@ -17,6 +17,7 @@ import ipaddress
 from collections import defaultdict
 from dataclasses import dataclass
 
+from lab.features import planners
 from lab.model.sizes import VM_SIZES
 from lab.model.topology import Topology, Vm
 from lab.plan.model import (
@@ -27,6 +28,7 @@ from lab.plan.model import (
     HostPlan,
     LinkSpec,
     NeighSpec,
+    NicPlan,
     Plan,
     RouteSpec,
     SnatSpec,
@@ -36,6 +38,8 @@ from lab.plan.model import (
 )
 from lab.plan.naming import (
     bridge_name,
+    data_disk_dev,
+    data_disk_relpath,
     mac_for,
     mark_for,
     namespace_for,
@@ -86,7 +90,7 @@ def build_plan(topo: Topology) -> Plan:
     hosts += [_endpoint_host(lab, e) for e in endpoints if e.kind == "netns"]
     hosts = _add_overlay_tables(hosts, tenants, endpoints)
     net = topo.underlay.subnet
-    return Plan(
+    plan = Plan(
         lab=lab,
         mark=mark_for(lab),
         underlay_subnet=str(net),
@@ -99,7 +103,11 @@ def build_plan(topo: Topology) -> Plan:
         endpoints=endpoints,
         tenants=tenants,
         load_balancers=list(topo.load_balancers),
+        specs=topo.specs,
     )
+    for add_feature in planners():
+        plan = add_feature(plan, topo)
+    return plan
 
 
 def _underlay_addresses(topo: Topology) -> dict[str, str]:
@@ -166,14 +174,16 @@ def _endpoint(topo: Topology, vm: Vm, server: str, underlay_ips: dict[str, str])
         mtu=tenant.mtu,
         server=server,
         server_namespace=namespace_for(topo.name, server),
+        namespace=namespace_for(topo.name, endpoint_host(vm.name)) if vm.kind == "netns" else None,
         server_underlay_ip=underlay_ips[server],
         bridge=bridge_name(tenant.vni),
         port=short_ifname(prefix, topo.name, vm.name),
         size=vm.size,
         cores=size.cores,
         memory_mb=size.memory_mb,
-        data_disks=[DiskPlan(name=d.name, size_gb=d.size_gb, tier=d.tier, iops_cap=d.iops_cap)
-                    for d in vm.data_disks],
+        data_disks=[DiskPlan(name=d.name, size_gb=d.size_gb, tier=d.tier, iops_cap=d.iops_cap,
+                             dev=data_disk_dev(i), path=data_disk_relpath(vm.name, d.name))
+                    for i, d in enumerate(vm.data_disks)],
         provision_script=vm.provision_script,
     )
 
@@ -266,7 +276,8 @@ def _server(topo: Topology, name: str, underlay_ips: dict[str, str],
                        peer=VethPeer(host=endpoint_host(e.name), name="eth0"))
               for e in local if e.kind == "netns"]
     return HostPlan(name=name, role=server.role, namespace=namespace_for(topo.name, name),
-                    underlay_ip=ip, links=links, addresses=[addr], routes=[route])
+                    underlay_ip=ip, links=links, addresses=[addr], routes=[route],
+                    nics=[NicPlan(**nic.model_dump()) for nic in server.nics])
 
 
 def _gateway(topo: Topology, tenant: TenantPlan, endpoints: list[EndpointPlan]) -> HostPlan:

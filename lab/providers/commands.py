@@ -27,10 +27,6 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     app.command("down")(down)
     app.command("status")(status)
     app.command("apply-host")(apply_host)
-    from lab.providers.metrics import fabric_collector
-    from lab.report.live import register_live_collector
-
-    register_live_collector("fabric", fabric_collector)
     from lab.providers.bench import bench_fabric
 
     bench.command("fabric")(bench_fabric)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from lab.apply import l3, links, nat, overlay
+from lab.apply import phases
 from lab.apply.changes import Change
 from lab.apply.netns import (
     Sockets,
@@ -96,20 +96,19 @@ def _phases(plan: Plan, sockets: Sockets) -> Iterable[tuple[str, Callable[[], li
     namespace_of = {h.name: h.namespace for h in plan.hosts}
     keep = _vm_ports(plan)
 
-    def each(fn: Callable[[HostPlan], list[Change]]) -> Callable[[], list[Change]]:
-        return lambda: [c for h in plan.hosts for c in fn(h)]
-
     def ipr(host: HostPlan):
         return sockets(host.namespace) if namespace_exists(host.namespace) else None
 
+    def host_phases(host: HostPlan) -> list[tuple[str, Callable[[], list[Change]]]]:
+        return phases.host_phases(host, ipr(host), namespace_exists(host.namespace), plan.mark,
+                                  namespace_of, keep.get(host.name, frozenset()))
+
     yield "namespaces", lambda: _diff_namespaces(plan, sockets)
-    yield "links", each(lambda h: links.diff_link_creation(h, ipr(h), namespace_of))
-    yield "link settings", each(lambda h: links.diff_link_config(h, ipr(h), plan.mark, keep.get(h.name, frozenset())))
-    yield "addresses", each(lambda h: l3.diff_addresses(h, ipr(h)))
-    yield "routes", each(lambda h: l3.diff_routes(h, ipr(h)))
-    yield "sysctls", each(lambda h: l3.diff_sysctls(h, namespace_exists(h.namespace)))
-    yield "overlay tables", each(lambda h: overlay.diff_fdb(h, ipr(h)) + overlay.diff_neighbours(h, ipr(h)))
-    yield "snat", each(lambda h: nat.diff_snat(h, namespace_exists(h.namespace)))
+    # phase by phase over all hosts: a veth pair needs both namespaces, a
+    # route its link, an FDB entry its VXLAN device
+    names = [name for name, _ in phases.host_phases(plan.hosts[0], None, False, plan.mark, {})]
+    for i, name in enumerate(names):
+        yield name, lambda i=i: [c for h in plan.hosts for c in host_phases(h)[i][1]()]
 
 
 def _diff_all(plan: Plan, sockets: Sockets) -> list[Change]:

@@ -9,15 +9,14 @@ links, addresses and routes the plan does not mention are left alone.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
 from pyroute2 import IPRoute
 
-from lab.apply import l3, links, nat, overlay
+from lab.apply import links, nat, phases, portmap
 from lab.apply.changes import Change
-from lab.apply.nft import nft_run
+from lab.apply.owned_table import delete_table, table_tag
 from lab.plan.model import HostPlan, Plan
 
 
@@ -54,23 +53,11 @@ def real_host(host: HostPlan) -> HostPlan:
     return host.model_copy(update={"namespace": "", "links": kept})
 
 
-def _phases(host: HostPlan, ipr: IPRoute, mark: str) -> list[Callable[[], list[Change]]]:
-    return [
-        lambda: links.diff_link_creation(host, ipr, {}),
-        lambda: links.diff_link_config(host, ipr, mark, prune=False),
-        lambda: l3.diff_addresses(host, ipr, prune=False),
-        lambda: l3.diff_routes(host, ipr, prune=False),
-        lambda: l3.diff_sysctls(host, exists=True),
-        lambda: overlay.diff_fdb(host, ipr) + overlay.diff_neighbours(host, ipr),
-        lambda: nat.diff_snat(host, exists=True),
-    ]
-
-
 def apply_host(plan: Plan, name: str, dry_run: bool = False) -> list[Change]:
     host = real_host(plan.host(name))
     done: list[Change] = []
     with IPRoute() as ipr:
-        for phase in _phases(host, ipr, plan.mark):
+        for _, phase in phases.host_phases(host, ipr, True, plan.mark, {}, prune=False):
             changes = phase()
             if dry_run:
                 done += changes
@@ -101,9 +88,10 @@ def remove_host(plan: Plan, name: str, dry_run: bool = False) -> list[Change]:
                     changes.append(Change(name, "delete", "address", addr.cidr,
                                           lambda i=have.index, a=ip, p=int(plen): ipr.addr("del", index=i,
                                                                                             address=a, prefixlen=p)))
-        if host.snat and nat.ruleset_tag("") is not None:
-            changes.append(Change(name, "delete", "snat", nat.TABLE, lambda: nft_run(
-                "", [{"delete": {"table": {"family": "ip", "name": nat.TABLE}}}])))
+        for mod, wanted in ((nat, host.snat), (portmap, host.port_maps)):
+            if wanted and table_tag("", mod.FAMILY, mod.TABLE) is not None:
+                changes.append(Change(name, "delete", "nft", mod.TABLE,
+                                      lambda m=mod: delete_table("", m.FAMILY, m.TABLE)))
         if not dry_run:
             for change in changes:
                 change.apply()

@@ -33,7 +33,7 @@ def lab_status(lab: str) -> dict[str, Any]:
         return {"lab": lab, "state": "partial (run lab down)" if leftovers else "down",
                 "servers": [], "fabric": [], "tenants": [], "endpoints": [], "leftover_namespaces": leftovers}
     drift = _drift(plan)
-    hosts = {h.name: h for h in plan.hosts}
+    by_namespace = {h.namespace: h for h in plan.hosts}
 
     def host_row(h) -> dict[str, Any]:
         return {"name": h.name, "role": h.role, "namespace": h.namespace, "underlay_ip": h.underlay_ip,
@@ -45,7 +45,7 @@ def lab_status(lab: str) -> dict[str, Any]:
     vm_health = {v["name"]: v.get("health", "unknown") for v in sections.get("vms", [])}
     endpoints = []
     for e in plan.endpoints:
-        host = hosts.get(f"ep.{e.name}")
+        host = by_namespace.get(e.namespace or "")
         health = host_row(host)["health"] if host else vm_health.get(e.name, "unknown")
         endpoints.append({"name": e.name, "kind": e.kind, "tenant": e.tenant, "server": e.server,
                           "address": e.address, "mac": e.mac, "health": health,

@@ -7,9 +7,9 @@ interface statistics into FabricInterfaceCounters and returns
 `fabric_families(...)`. Using these builders keeps names and labels identical
 to what the dashboards query.
 
-Registration: `register_live_collector("lb", factory)` where factory(lab_dir,
-lab) returns a collector (or None when the lab has nothing to report, e.g. no
-LB). `lab exporter` builds every registered factory at start; a collector that
+Registration: a feature's `collector` in lab.features, a factory(lab_dir,
+lab) that returns a collector (or None when the lab has nothing to report,
+e.g. no LB). `lab exporter` builds every factory at start; a collector that
 raises during a scrape is reported as stacklab_collector_up 0 instead of
 breaking the whole scrape.
 """
@@ -34,16 +34,12 @@ class LiveCollector(Protocol):
 
 
 LiveCollectorFactory = Callable[[Path, str], LiveCollector | None]
-_FACTORIES: dict[str, LiveCollectorFactory] = {}
-
-
-def register_live_collector(name: str, factory: LiveCollectorFactory) -> None:
-    """Called by feature packages (at import) to have `lab exporter` serve their counters."""
-    _FACTORIES[name] = factory
 
 
 def registered_factories() -> dict[str, LiveCollectorFactory]:
-    return dict(_FACTORIES)
+    from lab.features import collector_factories
+
+    return collector_factories()
 
 
 @dataclass(frozen=True)

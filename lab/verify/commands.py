@@ -47,7 +47,7 @@ def _run_verify(topology: Path, only: list[str] | None) -> tuple[object, VerifyR
         if group not in GROUPS:
             raise fail(f"--only {group!r}: unknown group; use one of: {', '.join(GROUPS)}")
     topo, plan = _running_plan(topology)
-    run = run_checks(checks_for(topo, plan), topo.name, topology_hash(topo), run_config(),
+    run = run_checks(checks_for(plan), topo.name, topology_hash(topo), run_config(),
                      only=only, console=console)
     return topo, record_run(run, results_dir(topo.name))
 

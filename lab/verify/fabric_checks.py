@@ -1,6 +1,7 @@
 """Fabric checks: underlay, tenant reachability and MTU, isolation, VNI on
 the wire, no flooding across VTEPs. Each measures the running lab with the
-collectors and compares with the plan and the topology's specs."""
+collectors and compares with the plan and its specs. Names are
+fabric.<tenant>.<what>, fabric.underlay.* and fabric.bridges.*."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from collections import Counter
 from pathlib import Path
 
 from lab.apply.nsexec import run_collector
-from lab.model.topology import Specs
 from lab.plan.model import EndpointPlan, Plan
 from lab.providers.state import lab_dir
 from lab.verify.captures import capture_vxlan
@@ -24,10 +24,6 @@ PROBE_TRIES = "3"  # a loaded 2-core machine may lose a first reply; never a rea
 
 def _netns_endpoints(plan: Plan, tenant: str | None = None) -> list[EndpointPlan]:
     return [e for e in plan.endpoints if e.kind == "netns" and (tenant is None or e.tenant == tenant)]
-
-
-def _ns(plan: Plan, host: str) -> str:
-    return plan.host(host).namespace
 
 
 def _ping_from_vm(plan: Plan, vm: EndpointPlan, targets: list[str], tries: int) -> list[dict]:
@@ -45,7 +41,7 @@ def _probe_from(plan: Plan, source: EndpointPlan, targets: list[str], tries: int
     """Reachability from an endpoint, whatever it is: a namespace or a VM."""
     if source.kind == "vm":
         return _ping_from_vm(plan, source, targets, tries)
-    return _reach(_ns(plan, f"ep.{source.name}"), targets, "--tries", str(tries))
+    return _reach(source.namespace, targets, "--tries", str(tries))
 
 
 RTT_SAMPLES = 7  # 7 vs 7 lets `lab regress` run its test (p can reach < 0.01)
@@ -60,14 +56,14 @@ def _verdict(ok: bool) -> str:
     return "pass" if ok else "fail"
 
 
-def check_underlay(plan: Plan, specs: Specs) -> list[CheckResult]:
+def check_underlay(plan: Plan) -> list[CheckResult]:
     """Every VTEP answers the ToR with a full-size, unfragmentable packet."""
     tor = next(h for h in plan.hosts if h.role == "tor")
     targets = [h.underlay_ip for h in plan.hosts if h.underlay_ip and h.role != "tor"]
     results = _reach(tor.namespace, targets, "--size", str(plan.underlay_mtu), "--df")
     bad = [r["target"] for r in results if not r["reachable"]]
     return [CheckResult(
-        name="underlay.reachability_mtu", group=GROUP,
+        name="fabric.underlay.reachability_mtu", group=GROUP,
         target=f"{len(targets)} VTEPs answer at {plan.underlay_mtu} B with DF",
         measured=f"{len(targets) - len(bad)}/{len(targets)} answered", verdict=_verdict(not bad),
         evidence=f"unreachable: {', '.join(bad)}" if bad else "all answered",
@@ -82,7 +78,7 @@ def _cross_server_pairs(plan: Plan, tenant: str, sources: str = "netns") -> list
             if sources in ("any", a.kind) and a.server != b.server]
 
 
-def check_tenant_reachability(plan: Plan, specs: Specs) -> list[CheckResult]:
+def check_tenant_reachability(plan: Plan) -> list[CheckResult]:
     """Within each tenant: every endpoint (namespace or VM) reaches every
     other one on another server over the overlay, and its gateway."""
     checks = []
@@ -97,7 +93,7 @@ def check_tenant_reachability(plan: Plan, specs: Specs) -> list[CheckResult]:
             total += len(results)
             failed += [f"{src.name}->{r['target']}" for r in results if not r["reachable"]]
         checks.append(CheckResult(
-            name=f"tenant.{tenant.name}.reachability", group=GROUP,
+            name=f"fabric.{tenant.name}.reachability", group=GROUP,
             target="every endpoint reaches its tenant peers on other servers and its gateway",
             measured=f"{total - len(failed)}/{total} reachable", verdict=_verdict(not failed),
             evidence="; ".join(failed) or "all reachable",
@@ -105,21 +101,21 @@ def check_tenant_reachability(plan: Plan, specs: Specs) -> list[CheckResult]:
     return checks
 
 
-def check_tenant_mtu(plan: Plan, specs: Specs) -> list[CheckResult]:
+def check_tenant_mtu(plan: Plan) -> list[CheckResult]:
     """A packet of the spec's MTU with DF set crosses the overlay between servers."""
     checks = []
     for tenant in plan.tenants:
         pairs = _cross_server_pairs(plan, tenant.name)
         if not pairs:
             continue
-        mtu = specs.mtu or tenant.mtu
+        mtu = plan.specs.mtu or tenant.mtu
         src, dst = pairs[0]
-        result = _reach(_ns(plan, f"ep.{src.name}"), [dst.address], "--size", str(mtu), "--df",
+        result = _reach(src.namespace, [dst.address], "--size", str(mtu), "--df",
                         "--samples", str(RTT_SAMPLES))[0]
         reply = result.get("reply")
         answer = f"ICMP {reply['icmp_type']}/{reply['icmp_code']} from {reply['src']}" if reply else "no reply"
         checks.append(CheckResult(
-            name=f"tenant.{tenant.name}.mtu", group=GROUP,
+            name=f"fabric.{tenant.name}.mtu", group=GROUP,
             target=f"{mtu} B with DF from {src.name} to {dst.name} (+50 B VXLAN on the underlay)",
             measured="delivered" if result["reachable"] else "lost",
             verdict=_verdict(result["reachable"]), evidence=answer,
@@ -127,7 +123,7 @@ def check_tenant_mtu(plan: Plan, specs: Specs) -> list[CheckResult]:
     return checks
 
 
-def check_isolation(plan: Plan, specs: Specs) -> list[CheckResult]:
+def check_isolation(plan: Plan) -> list[CheckResult]:
     """Probes from one tenant to every address of the others (overlapping on
     purpose) must never reach another tenant's endpoint: ICMP requests are
     counted on each endpoint's bridge port."""
@@ -147,7 +143,7 @@ def check_isolation(plan: Plan, specs: Specs) -> list[CheckResult]:
         leaks = [f"{by_port[k].name} ({n} pkts)" for k, n in seen.items()
                  if n and k in by_port and by_port[k].tenant != tenant.name]
         checks.append(CheckResult(
-            name=f"tenant.{tenant.name}.isolation", group=GROUP,
+            name=f"fabric.{tenant.name}.isolation", group=GROUP,
             target=(f"probes from {', '.join(s.name for s in sources)} to {len(foreign)} addresses "
                     "of other tenants reach none of them"),
             measured=f"{len(leaks)} foreign endpoints reached", verdict=_verdict(not leaks),
@@ -162,7 +158,7 @@ def _evidence_path(plan: Plan, name: str) -> Path:
     return path
 
 
-def check_vni_on_wire(plan: Plan, specs: Specs) -> list[CheckResult]:
+def check_vni_on_wire(plan: Plan) -> list[CheckResult]:
     """Traffic of each tenant crosses the ToR in VXLAN (UDP 4789) with its own VNI."""
     expected = {e.mac: e.vni for e in plan.endpoints} | {t.gateway_mac: t.vni for t in plan.tenants}
     owner = {e.mac: e.tenant for e in plan.endpoints} | {t.gateway_mac: t.name for t in plan.tenants}
@@ -172,7 +168,7 @@ def check_vni_on_wire(plan: Plan, specs: Specs) -> list[CheckResult]:
         for tenant in plan.tenants:
             pairs = _cross_server_pairs(plan, tenant.name)
             if pairs:
-                _reach(_ns(plan, f"ep.{pairs[0][0].name}"), [pairs[0][1].address], "--tries", "1")
+                _reach(pairs[0][0].namespace, [pairs[0][1].address], "--tries", "1")
 
     frames = capture_vxlan(plan, traffic, pcap)
     seen: Counter[tuple[str, int]] = Counter()
@@ -190,26 +186,26 @@ def check_vni_on_wire(plan: Plan, specs: Specs) -> list[CheckResult]:
         ok_frames = seen[(tenant.name, tenant.vni)]
         mine = [w for w in wrong if w.startswith(f"{tenant.name} ")]
         checks.append(CheckResult(
-            name=f"tenant.{tenant.name}.vni_on_wire", group=GROUP,
+            name=f"fabric.{tenant.name}.vni_on_wire", group=GROUP,
             target=f"VXLAN UDP 4789 with VNI {tenant.vni}",
             measured=f"{ok_frames} frames with VNI {tenant.vni}, {len(mine)} with another VNI",
             verdict=_verdict(ok_frames > 0 and not mine), evidence=str(pcap)))
     return checks
 
 
-def check_no_flooding(plan: Plan, specs: Specs) -> list[CheckResult]:
+def check_no_flooding(plan: Plan) -> list[CheckResult]:
     """Unknown unicast and broadcast from endpoints never leave their VTEP."""
     pcap = _evidence_path(plan, "flooding")
     sources = _netns_endpoints(plan)
 
     def traffic() -> None:
         for src in sources:
-            run_collector(_ns(plan, f"ep.{src.name}"), "l2_probe", "--count", "3")
+            run_collector(src.namespace, "l2_probe", "--count", "3")
 
     frames = capture_vxlan(plan, traffic, pcap)
     flooded = [f for f in frames if f["inner_dst_mac"] in ("02:de:ad:00:be:ef", "ff:ff:ff:ff:ff:ff")]
     return [CheckResult(
-        name="fabric.no_flooding", group=GROUP,
+        name="fabric.bridges.no_flooding", group=GROUP,
         target="0 unknown-unicast or broadcast frames between VTEPs",
         measured=f"{len(flooded)} flooded frames seen at the ToR", verdict=_verdict(not flooded),
         evidence=str(pcap), metrics={"flooded_frames": [float(len(flooded))]})]
@@ -217,3 +213,24 @@ def check_no_flooding(plan: Plan, specs: Specs) -> list[CheckResult]:
 
 FABRIC_CHECKS = (check_underlay, check_tenant_reachability, check_tenant_mtu, check_isolation,
                  check_vni_on_wire, check_no_flooding)
+# checks a topology may switch off; the report then says so instead of a verdict
+OPTIONAL = {check_isolation: "isolation", check_no_flooding: "no_flooding"}
+
+
+def _not_run(fn, spec: str) -> list[CheckResult]:
+    what = fn.__name__.removeprefix("check_")
+    return [CheckResult(name=f"fabric.{what}", group=GROUP, target="-",
+                        measured=f"not run: specs.{spec} is false in the topology", verdict="skipped")]
+
+
+def verify_checks(plan: Plan) -> list:
+    from functools import partial
+
+    from lab.verify.runner import named_check
+
+    checks = []
+    for fn in FABRIC_CHECKS:
+        spec = OPTIONAL.get(fn)
+        run = partial(_not_run, fn, spec) if spec and not getattr(plan.specs, spec) else partial(fn, plan)
+        checks.append(named_check(fn.__name__.removeprefix("check_"), GROUP, run))
+    return checks

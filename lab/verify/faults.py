@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pyroute2.netlink.rtnl import ndmsg
 
 from lab.apply.netns import Sockets
-from lab.features import optional_modules
+from lab.features import fault_modules
 from lab.plan.model import Plan
 from lab.plan.naming import bridge_name, vxlan_name
 
@@ -126,17 +126,16 @@ FABRIC_FAULTS: dict[str, Callable[..., str]] = {
 }
 
 
-# Feature modules exposing FAULTS: dict[str, Callable[..., str]].
-FEATURE_FAULTS = ("lab.compute.faults", "lab.lb.faults")
+FAULTS = FABRIC_FAULTS  # this module is the fabric feature's fault module (lab.features)
 
 
 def clear_features(plan: Plan) -> list[str]:
     """Undo faults that `up` does not see (feature state outside the fabric)."""
-    return [r for m in optional_modules(FEATURE_FAULTS) if hasattr(m, "clear") for r in m.clear(plan)]
+    return [r for m in fault_modules() if hasattr(m, "clear") for r in m.clear(plan)]
 
 
 def all_faults() -> dict[str, Callable[..., str]]:
-    faults = dict(FABRIC_FAULTS)
-    for module in optional_modules(FEATURE_FAULTS):
+    faults: dict[str, Callable[..., str]] = {}
+    for module in fault_modules():
         faults.update(module.FAULTS)
     return faults

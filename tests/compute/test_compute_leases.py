@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.compute import disks, domain_xml, operations, paths, status
+from lab.compute import disks, operations, paths, status
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -22,7 +22,7 @@ def test_attaching_a_disk_another_running_vm_holds_is_refused(booted):
     disk = paths.data_disk(lab_dir, "cpt-a", "std")
     with pytest.raises(disks.LeaseError, match="leased to VM 'cpt-a'"):
         operations.attach_disk_file(plan.lab, lab_dir, "cpt-b", disk, "stolen",
-                                    domain_xml.data_disk_dev(0))
+                                    "vdb")
     assert disks.read_lease(lab_dir, disk)["vm"] == "cpt-a"
 
 

@@ -32,7 +32,7 @@ def lab():
     embedded.down(LAB)
     try:
         embedded.up(plan)
-        lifecycle.lb_up(plan, topo.load_balancers, probes=False)
+        lifecycle.up(plan, probes=False)
         # `up` starts the probe daemon; these tests run the echo servers only
         # while a check runs, so the daemon would take every backend down in
         # between. Without it, the checks probe while they run (checks._probing).
@@ -44,22 +44,22 @@ def lab():
 
 
 def test_thousand_connections_are_answered_from_the_vip_without_crossing_the_mux(lab):
-    result = checks.check_dsr(LAB, connections=1000, budget_s=120)
+    result = checks.check_dsr(LAB, "mux1", connections=1000, budget_s=120)
     assert result.verdict == "pass", result.measured
 
 
 def test_ha_ports_forward_arbitrary_tcp_ports_and_udp(lab):
-    result = checks.check_ha_ports(LAB)
+    result = checks.check_ha_ports(LAB, "mux1")
     assert result.verdict == "pass", result.measured
 
 
 def test_open_flows_keep_their_backend_when_the_ring_changes(lab):
-    result = checks.check_affinity(LAB)
+    result = checks.check_affinity(LAB, "mux1")
     assert result.verdict == "pass", result.measured
 
 
 def test_killed_backend_is_avoided_within_three_intervals_and_comes_back(lab):
-    result = checks.check_failover(LAB)
+    result = checks.check_failover(LAB, "mux1")
     assert result.verdict == "pass", result.measured
 
 
@@ -67,7 +67,7 @@ def test_dsr_check_fails_when_xdp_is_detached(lab):
     mux = lab.host("mux1")
     loader.detach(mux.namespace, "eth0")
     try:
-        result = checks.check_dsr(LAB, connections=5, budget_s=10)
+        result = checks.check_dsr(LAB, "mux1", connections=5, budget_s=10)
     finally:
         prog = loader.Pinned(loader.pin_root(LAB) / "mux1" / "lb", loader.pin_root(LAB)).prog_fd()
         try:
@@ -81,7 +81,7 @@ def test_dsr_check_fails_when_encapsulation_is_broken(lab):
     with with_controller(LAB, "mux1") as ctl:
         ctl.corrupt_encap("web", True)
     try:
-        result = checks.check_dsr(LAB, connections=5, budget_s=10)
+        result = checks.check_dsr(LAB, "mux1", connections=5, budget_s=10)
     finally:
         with with_controller(LAB, "mux1") as ctl:
             ctl.corrupt_encap("web", False)
@@ -92,7 +92,7 @@ def test_affinity_check_fails_when_affinity_is_off(lab):
     with with_controller(LAB, "mux1") as ctl:
         ctl.set_affinity(False)
     try:
-        result = checks.check_affinity(LAB)
+        result = checks.check_affinity(LAB, "mux1")
     finally:
         with with_controller(LAB, "mux1") as ctl:
             ctl.set_affinity(True)
@@ -123,7 +123,7 @@ def test_status_shows_vips_backends_health_and_counters(lab):
     from lab.lb.status import lb_status
 
     (before,) = lb_status(LAB)
-    result = checks.check_dsr(LAB, connections=100, budget_s=60)  # its own traffic
+    result = checks.check_dsr(LAB, "mux1", connections=100, budget_s=60)  # its own traffic
     assert result.verdict == "pass", result.measured
     (mux,) = lb_status(LAB)
     assert mux["xdp_attached"] is True
@@ -146,7 +146,8 @@ def test_status_shows_vips_backends_health_and_counters(lab):
 def test_vip_and_backends_change_at_run_time_without_reloading_the_program(lab, capsys):
     from lab.lb import traffic
     from lab.lb.bpfsys import obj_get, prog_id
-    from lab.lb.spec import FrontendSpec, backend_spec
+    from lab.plan.lb import backend_spec
+    from lab.plan.lb_model import FrontendSpec
 
     fd = obj_get(str(loader.pin_root(LAB) / "mux1" / "lb"))
     before = prog_id(fd)
@@ -170,9 +171,9 @@ def test_vip_and_backends_change_at_run_time_without_reloading_the_program(lab, 
 
 
 @pytest.mark.parametrize(("kind", "check"), [
-    ("xdp-detached", lambda: checks.check_dsr(LAB, connections=5, budget_s=15)),
-    ("encap-broken", lambda: checks.check_dsr(LAB, connections=5, budget_s=15)),
-    ("affinity-off", lambda: checks.check_affinity(LAB)),
+    ("xdp-detached", lambda: checks.check_dsr(LAB, "mux1", connections=5, budget_s=15)),
+    ("encap-broken", lambda: checks.check_dsr(LAB, "mux1", connections=5, budget_s=15)),
+    ("affinity-off", lambda: checks.check_affinity(LAB, "mux1")),
 ])
 def test_lab_fault_kinds_break_their_check_and_clear_repairs_it(lab, kind, check):
     from lab.lb import faults
@@ -188,7 +189,7 @@ def test_lab_fault_kinds_break_their_check_and_clear_repairs_it(lab, kind, check
 def test_exporter_lb_collector_reads_live_counters_from_the_maps(lab):
     from lab.lb.metrics import lb_collector
 
-    checks.check_ha_ports(LAB)
+    checks.check_ha_ports(LAB, "mux1")
     families = {f.name: f for f in lb_collector(Path("/nonexistent"), LAB).collect()}
     samples = families["stacklab_lb_packets"].samples
     assert {s.labels["backend"] for s in samples} >= {"red-web1", "red-web2"}
@@ -235,11 +236,11 @@ def test_dsr_check_fails_when_replies_are_routed_through_the_mux(lab):
 
     faults.dsr_broken(lab)
     try:
-        result = checks.check_dsr(LAB, connections=5, budget_s=20)
+        result = checks.check_dsr(LAB, "mux1", connections=5, budget_s=20)
     finally:
         embedded.up(lab)  # the route is not in the plan: up removes it
     assert result.verdict == "fail" and "0 captured" not in result.measured, result.measured
-    repaired = checks.check_dsr(LAB, connections=20, budget_s=30)
+    repaired = checks.check_dsr(LAB, "mux1", connections=20, budget_s=30)
     assert repaired.verdict == "pass", repaired.measured
 
 
@@ -248,7 +249,7 @@ def test_ha_ports_check_fails_when_encapsulation_is_broken(lab):
 
     faults.encap_broken(lab)
     try:
-        result = checks.check_ha_ports(LAB)
+        result = checks.check_ha_ports(LAB, "mux1")
     finally:
         faults.clear(lab)
     assert result.verdict == "fail", result.measured
@@ -257,7 +258,7 @@ def test_ha_ports_check_fails_when_encapsulation_is_broken(lab):
 def test_failover_check_fails_when_probes_cannot_meet_the_spec(lab):
     """Probing every 0.5 s with threshold 2 cannot take a dead backend out
     within a 0.2 s failover spec: the check must say so."""
-    result = checks.check_failover(LAB, flows=10, spec_s=0.2)
+    result = checks.check_failover(LAB, "mux1", flows=10, spec_s=0.2)
     assert result.verdict == "fail" and "window 0.20 s" in result.measured, result.measured
 
 

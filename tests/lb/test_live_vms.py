@@ -58,7 +58,7 @@ def test_backends_are_real_vms_holding_the_vip(lab):
 
 def test_hundred_connections_are_answered_from_the_vip_by_both_vms_without_crossing_the_mux(lab):
     connections = 120
-    result = checks.check_dsr(LAB, connections=connections, budget_s=75)
+    result = checks.check_dsr(LAB, "mux1", connections=connections, budget_s=75)
     print(f"\nlbvm DSR: {result.measured} in {result.duration_s:.1f} s")
     assert result.verdict == "pass", result.measured
     spread = _per_backend(result.evidence)
@@ -102,7 +102,7 @@ def test_dsr_check_fails_when_the_vms_do_not_hold_the_vip(lab):
         for vm in VMS:
             dropped = exec_vm(LAB, lab_dir, vm, f"ip addr del {VIP}/32 dev lo", timeout_s=30)
             assert dropped.ok, dropped.output
-        result = checks.check_dsr(LAB, connections=3, budget_s=10)
+        result = checks.check_dsr(LAB, "mux1", connections=3, budget_s=10)
     finally:
         for vm in VMS:
             add_vips(LAB, lab_dir, vm, [VIP])

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from lab.report import live
+from lab import features
 from lab.report.exporter import build_registry, serve
 
 LAB = "demo"
@@ -80,8 +80,7 @@ def test_registered_factory_is_built_for_the_lab_and_served_over_http(lab_dir, t
         seen.append((directory, lab))
         return traffic
 
-    monkeypatch.setattr(live, "_FACTORIES", {})
-    live.register_live_collector("lb", factory)
+    monkeypatch.setattr(features, "collector_factories", lambda: {"lb": factory})
     server, thread = serve(build_registry([lab_dir]), "127.0.0.1", 0)
     try:
         url = f"http://127.0.0.1:{server.server_port}/metrics"

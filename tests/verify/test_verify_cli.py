@@ -52,7 +52,7 @@ def test_clean_lab_passes_all_checks_twice(topo, attempt):
 
 
 @pytest.mark.parametrize(("kind", "group", "expected"), [
-    ("flooding", "fabric", {"fabric.no_flooding"}),
+    ("flooding", "fabric", {"fabric.bridges.no_flooding"}),
     ("cap-removed", "storage", {"storage.red-vm1/data1.randread"}),
 ])
 def test_fault_fails_exactly_its_check(topo, kind, group, expected):

@@ -13,7 +13,7 @@ from lab.plan.naming import IFNAME_MAX
 from lab.plan.planner import build_plan
 from lab.providers.bench import generated_topology
 
-from .helpers import DEFAULT
+from tests.fabric.helpers import DEFAULT
 
 
 def plan_default():
@@ -71,16 +71,19 @@ def test_tenant_gateway_holds_dot_one_of_each_subnet_and_snats_outbound():
     assert gw.sysctls["net.ipv4.ip_forward"] == "1"
 
 
-def test_tor_routes_the_vip_pool_to_the_mux():
+def test_tor_routes_the_vip_pool_and_each_vip_to_the_mux():
     plan = plan_default()
     tor = plan.host("tor")
-    assert {(r.dst, r.via) for r in tor.routes} == {("192.0.2.0/24", plan.host("mux1").underlay_ip)}
+    mux = plan.host("mux1").underlay_ip
+    assert {(r.dst, r.via) for r in tor.routes} == {
+        ("192.0.2.0/24", mux), ("192.0.2.10/32", mux), ("192.0.2.20/32", mux)}
 
 
 def test_auto_placement_and_addresses():
     topo = load_topology(DEFAULT).model_copy(deep=True)
     data = topo.model_dump(mode="json")
     data["vms"] = [{"name": f"v{i}", "tenant": "blue", "kind": "netns"} for i in range(6)]
+    data["load_balancers"] = []  # their backends were the VMs replaced here
     from lab.model.topology import Topology
 
     plan = build_plan(Topology.model_validate(data))
