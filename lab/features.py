@@ -38,13 +38,13 @@ class Feature:
 
 FEATURES: tuple[Feature, ...] = (
     Feature("fabric", checks="lab.verify.fabric_checks:verify_checks", faults="lab.verify.faults",
-            collector="lab.providers.metrics:fabric_collector", commands="lab.providers.commands"),
+            collector="lab.report.collectors.fabric:fabric_collector", commands="lab.providers.commands"),
     Feature("rdma", checks="lab.verify.rdma:verify_checks"),
     Feature("compute", lifecycle="lab.compute.lifecycle", checks="lab.compute.checks:verify_checks",
             faults="lab.compute.faults", commands="lab.compute.commands"),
     Feature("lb", plan="lab.plan.lb:plan_load_balancers", lifecycle="lab.lb.lifecycle",
             checks="lab.lb.checks:verify_checks", faults="lab.lb.faults",
-            collector="lab.lb.metrics:lb_collector", commands="lab.lb.commands"),
+            collector="lab.report.collectors.lb:lb_collector", commands="lab.lb.commands"),
     Feature("graph", commands="lab.graph.commands"),
     Feature("verify", commands="lab.verify.commands"),
     Feature("report", commands="lab.report.commands"),

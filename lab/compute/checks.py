@@ -6,8 +6,8 @@ from __future__ import annotations
 from functools import partial
 
 from lab.compute.iops_check import check_plan_disks
+from lab.paths import lab_dir
 from lab.plan.model import Plan
-from lab.providers.state import lab_dir
 from lab.verify.runner import Check, named_check
 
 

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 from lab.apply.changes import Change
+from lab.apply.journal import Journal
 from lab.compute import status as vm_state
 from lab.compute import vms
 from lab.compute.paths import default_lab_dir
 from lab.plan.model import Plan
-from lab.providers.state import Journal
 
 Progress = Callable[[str], None]
 

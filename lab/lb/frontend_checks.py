@@ -1,17 +1,20 @@
 """Per-frontend LB checks, measured with the standalone collectors/lb_probe.py
 from the client namespace: every VIP answers on its rules (from the VIP:
-DSR), and a VIP port without a rule is dropped and counted (secure by default)."""
+DSR; a remapped rule through the host agents' rewrite, counted on the
+servers), and a VIP port without a rule is dropped and counted (secure by
+default)."""
 
 from __future__ import annotations
 
 import time
 
+from lab.apply import portmap
 from lab.apply.nsexec import run_collector
 from lab.lb import traffic
 from lab.lb.checks import _client_ns, _result, _wait_healthy
 from lab.lb.control import MuxController
 from lab.lb.state import load_state, muxes_of
-from lab.plan.lb_model import FrontendSpec
+from lab.plan.lb_model import FrontendSpec, LbSpec
 from lab.verify.result import CheckResult
 
 HA_PROBES = ((80, "tcp"), (31337, "tcp"), (5353, "udp"))
@@ -34,19 +37,41 @@ def check_frontends(lab: str, attempts: int = 3) -> list[CheckResult]:
     for mux in muxes_of(lab):
         spec = load_state(lab, mux).spec
         for lb in spec.lbs:
-            with traffic.echo_backends(lb.backends, lab):
+            with traffic.echo_backends(lb.backends, lab, traffic.echo_ports(lb)):
                 _wait_healthy(lab, mux, lb)
                 for fe in lb.frontends:
                     for port, proto in _probes(fe):
-                        t0 = time.monotonic()
-                        data = _probe(lab, fe.vip, port, proto, attempts)
-                        ok = data["answered"] == attempts and data["from_vip"] == attempts
-                        results.append(_result(
-                            f"lb.{lb.name}.{fe.vip}:{port}/{proto}",
-                            f"{attempts}/{attempts} answered from {fe.vip} ({fe.label()})",
-                            f"{data['answered']}/{data['attempts']} answered, {data['from_vip']} from the VIP, "
-                            f"by {', '.join(data['replies']) or 'nobody'}", ok, t0))
+                        results.append(_check_one(lab, lb, fe, port, proto, attempts))
     return results
+
+
+def _check_one(lab: str, lb: LbSpec, fe: FrontendSpec, port: int, proto: str,
+               attempts: int) -> CheckResult:
+    t0 = time.monotonic()
+    servers = sorted({b.server_namespace for b in lb.backends}) if fe.backend_port else []
+    before = _rewrites(servers, fe)
+    data = _probe(lab, fe.vip, port, proto, attempts)
+    ok = data["answered"] == attempts and data["from_vip"] == attempts
+    measured = (f"{data['answered']}/{data['attempts']} answered, {data['from_vip']} from the VIP, "
+                f"by {', '.join(data['replies']) or 'nobody'}")
+    target = f"{attempts}/{attempts} answered from {fe.vip} ({fe.label()})"
+    if fe.backend_port:
+        after = _rewrites(servers, fe)
+        into, back = after[0] - before[0], after[1] - before[1]
+        ok = ok and into >= attempts and back >= attempts
+        target += f", rewritten to port {fe.backend_port} and back by the host agents"
+        measured += f"; host agents rewrote {into} packets to :{fe.backend_port}, {back} replies back"
+    return _result(f"lb.{lb.name}.{fe.vip}:{port}/{proto}", target, measured, ok, t0)
+
+
+def _rewrites(namespaces: list[str], fe: FrontendSpec) -> tuple[int, int]:
+    """Packets the servers' port maps rewrote for this rule so far (in, out)."""
+    into = back = 0
+    for ns in namespaces:
+        counts = portmap.rewrite_counts(ns)
+        into += counts.get((fe.vip, "in", fe.port), 0)
+        back += counts.get((fe.vip, "out", fe.backend_port or 0), 0)
+    return into, back
 
 
 def check_no_rule_dropped(lab: str, attempts: int = 3) -> list[CheckResult]:

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from lab.paths import lab_dir
 from lab.plan.lb_model import MuxSpec
-from lab.providers.state import lab_dir
 
 
 def lb_dir(lab: str) -> Path:

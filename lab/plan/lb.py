@@ -22,7 +22,7 @@ def plan_load_balancers(plan: Plan, topo: Topology) -> Plan:
     port_maps: dict[str, list[PortMapSpec]] = defaultdict(list)
     routes = []
     for mux in muxes:
-        routes += [RouteSpec(dst=f"{vip}/32", via=mux.underlay_ip) for vip in mux.vips()]
+        routes += [RouteSpec(dst=f"{vip}/32", via=mux.underlay_ip) for vip in mux.routed_vips]
         for lb in mux.lbs:
             for fe in lb.frontends:
                 if not fe.backend_port or fe.protocol == "all":
@@ -84,11 +84,12 @@ def mux_specs(plan: Plan, lbs: list[LoadBalancer]) -> list[MuxSpec]:
             continue
         nic = underlay_nic(plan, mux.name)
         tor_port = next(link.name for link in tor.links if link.peer and link.peer.host == mux.name)
+        lbs_here = [lb_spec(plan, lb) for lb in mine]
         result.append(MuxSpec(
             lab=plan.lab, name=mux.name, namespace=mux.namespace, ifname=nic,
             underlay_ip=mux.underlay_ip or "", mac=_link_mac(plan, mux.name, nic),
             tor_namespace=tor.namespace, tor_port=tor_port, vip_pool=plan.vip_pool,
             pool_routed=mux is muxes[0], max_frame=plan.underlay_mtu + ETH_HEADER,
-            lbs=[lb_spec(plan, lb) for lb in mine],
+            routed_vips=sorted({fe.vip for lb in lbs_here for fe in lb.frontends}), lbs=lbs_here,
         ))
     return result

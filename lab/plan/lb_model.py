@@ -81,7 +81,8 @@ class MuxSpec(LbPlanModel):
     tor_namespace: str
     tor_port: str  # the ToR's veth facing the MUX: needs an XDP program for XDP_TX frames
     vip_pool: str
-    pool_routed: bool = True  # the ToR routes the whole pool here (else only this MUX's VIPs)
+    pool_routed: bool = True  # the ToR routes the whole pool here (else only `routed_vips`)
+    routed_vips: list[str] = []  # the VIPs the ToR routes here by /32 (the planned ones)
     max_frame: int
     lbs: list[LbSpec]
 
@@ -99,7 +100,7 @@ def check_vip(mux: MuxSpec, vip: str) -> None:
     if ipaddress.IPv4Address(vip) not in ipaddress.IPv4Network(mux.vip_pool):
         raise ValueError(f"VIP {vip} is outside the VIP pool {mux.vip_pool} the ToR routes to "
                          f"the MUXes")
-    if not mux.pool_routed and vip not in mux.vips():
+    if not mux.pool_routed and vip not in mux.routed_vips:
         raise ValueError(f"the ToR does not route VIP {vip} to {mux.name} (only its planned VIPs "
-                         f"{', '.join(mux.vips())}); add a load balancer with mux: {mux.name} and "
+                         f"{', '.join(mux.routed_vips)}); add a load balancer with mux: {mux.name} and "
                          "this VIP to the topology and run lab up")

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import time
-from typing import Annotated
-
-import typer
 
 from lab.model.topology import Topology
 from lab.plan.planner import build_plan
@@ -54,20 +50,3 @@ def measure(servers: int) -> dict[str, float | int]:
         embedded.down(plan.lab)
         down_s = time.monotonic() - start
     return {"servers": servers, "up_s": round(up_s, 3), "down_s": round(down_s, 3)}
-
-
-def bench_fabric(
-    servers: Annotated[int, typer.Option("--servers", min=1, max=250, help="Compute servers to generate")] = 32,
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
-) -> None:
-    """Time `up` and `down` of a generated lab with N servers."""
-    from lab.cli import check_format, emit, fail, out
-
-    check_format(fmt, ("table", "json"))
-    if os.geteuid() != 0:
-        raise fail("the fabric benchmark creates namespaces and needs root", 1)
-    result = measure(servers)
-    if fmt == "json":
-        emit(result, "json")
-    else:
-        out.print(f"fabric with {servers} servers: up {result['up_s']:.2f} s, down {result['down_s']:.2f} s")

@@ -27,8 +27,6 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     app.command("down")(down)
     app.command("status")(status)
     app.command("apply-host")(apply_host)
-    from lab.providers.bench import bench_fabric
-
     bench.command("fabric")(bench_fabric)
 
 
@@ -220,3 +218,22 @@ def _ansible(action: str, topo, inventory: Path, vault: Path | None, check: bool
     if fmt == "json":
         emit(result.to_json(), "json")
     raise typer.Exit(0 if result.succeeded else 1)
+
+
+def bench_fabric(
+    servers: Annotated[int, typer.Option("--servers", min=1, max=250, help="Compute servers to generate")] = 32,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Time `up` and `down` of a generated lab with N servers."""
+    from lab.providers.bench import measure
+
+    check_format(fmt, ("table", "json"))
+    import os
+
+    if os.geteuid() != 0:
+        raise fail("the fabric benchmark creates namespaces and needs root", 1)
+    result = measure(servers)
+    if fmt == "json":
+        emit(result, "json")
+    else:
+        out.print(f"fabric with {servers} servers: up {result['up_s']:.2f} s, down {result['down_s']:.2f} s")

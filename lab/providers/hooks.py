@@ -8,9 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 from lab.apply.changes import Change
+from lab.apply.journal import Journal
 from lab.features import lifecycles
 from lab.plan.model import Plan
-from lab.providers.state import Journal
 
 
 def run_up(plan: Plan, journal: Journal, progress: Callable[[str], None]) -> list[Change]:

@@ -90,7 +90,7 @@ def test_tenant_reaches_the_client_through_its_gateway_with_snat(lab):
 def test_exporter_fabric_collector_reports_every_planned_interface(lab):
     from pathlib import Path
 
-    from lab.providers.metrics import fabric_collector
+    from lab.report.collectors.fabric import fabric_collector
 
     plan, _ = lab
     families = {f.name: f for f in fabric_collector(Path("/nonexistent"), plan.lab).collect()}

@@ -187,7 +187,7 @@ def test_lab_fault_kinds_break_their_check_and_clear_repairs_it(lab, kind, check
 
 
 def test_exporter_lb_collector_reads_live_counters_from_the_maps(lab):
-    from lab.lb.metrics import lb_collector
+    from lab.report.collectors.lb import lb_collector
 
     checks.check_ha_ports(LAB, "mux1")
     families = {f.name: f for f in lb_collector(Path("/nonexistent"), LAB).collect()}

@@ -12,7 +12,6 @@ from lab.model import load_topology
 from lab.plan.naming import IFNAME_MAX
 from lab.plan.planner import build_plan
 from lab.providers.bench import generated_topology
-
 from tests.fabric.helpers import DEFAULT
 
 

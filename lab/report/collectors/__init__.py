@@ -1,0 +1,1 @@
+"""Live collectors of the running lab for `lab exporter` (lab.report.live)."""

@@ -1,0 +1,99 @@
+"""The import structure is the architecture: model <- plan <- apply <-
+providers / compute / lb <- verify <- report <- cli. Walked with `ast`, so a
+lazy import inside a function counts as much as one at the top."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+LAB = Path(__file__).resolve().parents[2] / "lab"
+BASE = {"lab", "lab.paths", "lab.features"}  # importable from anywhere
+LAYERS = {"model": 0, "plan": 1, "apply": 2, "providers": 3, "compute": 3, "lb": 3,
+          "verify": 4, "graph": 5, "report": 5, "cli": 6}
+# siblings on one layer that may use each other (no cycle): the LB's VM
+# backends are compute's VMs
+SIBLINGS = {("lb", "compute")}
+CLI_MODULES = ("commands",)  # a feature's verbs belong to the command line
+MAX_LINES = 400
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(LAB.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def layer_of(module: str) -> tuple[str, int] | None:
+    if module in BASE or module == "lab.__main__":
+        return None
+    parts = module.split(".")
+    if parts[-1] in CLI_MODULES or parts[1] == "cli":
+        return "cli", LAYERS["cli"]
+    return parts[1], LAYERS[parts[1]]
+
+
+def imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+    return {m for m in found if m == "lab" or m.startswith("lab.")}
+
+
+MODULES = {module_name(p): p for p in LAB.rglob("*.py")}
+
+
+def resolve(name: str) -> str | None:
+    """`from lab.x import y` names a module or an attribute: the longest module."""
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def test_no_import_reaches_a_higher_layer_or_an_unrelated_sibling():
+    bad = []
+    for module, path in sorted(MODULES.items()):
+        mine = layer_of(module)
+        if mine is None:
+            continue
+        for target in sorted({t for t in map(resolve, imports(path)) if t}):
+            theirs = layer_of(target)
+            if theirs is None or theirs[0] == mine[0]:
+                continue
+            if theirs[1] > mine[1] or (theirs[1] == mine[1] and (mine[0], theirs[0]) not in SIBLINGS):
+                bad.append(f"{module} ({mine[0]}) imports {target} ({theirs[0]})")
+    assert not bad, "\n".join(bad)
+
+
+def test_base_modules_import_nothing_of_the_layers():
+    for module in sorted(BASE - {"lab"}):
+        assert not [t for t in imports(MODULES[module]) if layer_of(resolve(t) or "lab")], module
+
+
+def test_the_module_graph_has_no_cycle():
+    graph = {m: {t for t in map(resolve, imports(p)) if t and t != m} for m, p in MODULES.items()}
+    state: dict[str, int] = {}
+
+    def visit(m: str, stack: list[str]) -> None:
+        state[m] = 1
+        for t in sorted(graph.get(m, ())):
+            if state.get(t) == 1:
+                pytest.fail("import cycle: " + " -> ".join([*stack[stack.index(t):], t]))
+            if t not in state:
+                visit(t, [*stack, t])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+
+
+def test_no_module_is_over_400_lines():
+    long = {module_name(p): n for p in LAB.rglob("*.py") if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, long
