@@ -55,13 +55,18 @@ def resolve_results(topology: Path | None, lab: str | None, directory: Path | No
 def report(topology: OptionalTopology = None, lab: LabOption = None,
            results: ResultsOption = None,
            out_dir: Annotated[Path | None, typer.Option("--out", help="Output dir (default <results>/report)")] = None,
-           last: Annotated[int, typer.Option(help="How many recent runs to plot", min=1)] = 30) -> None:
-    """Render an HTML report with plots from the verify history; print where it is."""
+           last: Annotated[int, typer.Option(help="How many recent runs to plot", min=1)] = 30,
+           flaky_changes: Annotated[int, typer.Option(
+               "--flaky-changes", min=1, help="Flaky: outcome changed at least this often (K)...")] = 3,
+           flaky_runs: Annotated[int, typer.Option(
+               "--flaky-runs", min=2, help="...in this many most recent runs (N)")] = 10) -> None:
+    """Render an HTML report (index, a page per run, plots) from the verify history; print where it is."""
     from lab.report.html import render_report
 
     directory = resolve_results(topology, lab, results)
     tolerance = load_or_exit(topology).specs.iops_tolerance_pct if topology else 5.0
-    index = render_report(directory, out_dir, last=last, tolerance_pct=tolerance)
+    index = render_report(directory, out_dir, last=last, tolerance_pct=tolerance,
+                          flaky_changes=flaky_changes, flaky_runs=flaky_runs)
     out.print(f"report: {index}", highlight=False)
 
 
@@ -94,11 +99,19 @@ def exporter(topology: OptionalTopology = None, lab: LabOption = None,
         server.shutdown()
 
 
-def dashboards(out_dir: Annotated[Path | None, typer.Option("--out", help="Output dir")] = None) -> None:
+def dashboards(out_dir: Annotated[Path | None, typer.Option("--out", help="Output dir")] = None,
+               report_url: Annotated[str | None, typer.Option(
+                   "--report-url", help="Where browsers reach <lab>/report/ (default "
+                   "file:///var/lib/stacklab/results; e.g. http://lab1:8088)")] = None) -> None:
     """Regenerate the Grafana dashboards (JSON) from code."""
     from lab.report.dashboards import DASHBOARD_DIR, write_dashboards
+    from lab.report.grafana import DEFAULT_REPORT_URL
 
-    for path in write_dashboards(out_dir or DASHBOARD_DIR):
+    url = (report_url or DEFAULT_REPORT_URL).rstrip("/")
+    if not url.startswith(("file:///", "http://", "https://")) and not url.startswith("/"):
+        raise fail(f"--report-url {report_url!r} must be a file:///, http:// or https:// URL "
+                   "or an absolute path")
+    for path in write_dashboards(out_dir or DASHBOARD_DIR, url):
         out.print(str(path), highlight=False)
 
 

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from lab.report import metric_names as m
+from lab.report.flaky import consecutive_failures
 from lab.report.history import History, RunRecord, history_path
 from lab.report.live import LiveCollector, LiveCollectorSet, registered_factories
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 DEFAULT_ADDRESS = "127.0.0.1"
 DEFAULT_PORT = 9464
 VERDICTS = ("pass", "fail", "error", "skipped")
+STREAK_RUNS = 100  # how far back a failure streak is counted (the alert asks for a few nights)
 
 
 class HistoryCollector:
@@ -60,6 +62,10 @@ class _Families:
         self.metric = GaugeMetricFamily(
             m.CHECK_METRIC, "Median of a check metric's samples in the latest verify run.",
             labels=(*labels, "metric"))
+        self.streak = GaugeMetricFamily(
+            m.CHECK_CONSECUTIVE_FAILURES,
+            "Verify runs in a row, up to the latest, in which a check failed or errored.",
+            labels=labels)
         self.runs = CounterMetricFamily(m.VERIFY_RUNS, "Verify runs recorded.", labels=("lab",))
         self.passed_runs = CounterMetricFamily(
             m.VERIFY_PASSED_RUNS, "Verify runs that passed.", labels=("lab",))
@@ -67,6 +73,9 @@ class _Families:
             m.VERIFY_PASS_RATIO, "Share of recorded verify runs that passed.", labels=("lab",))
         self.last_ts = GaugeMetricFamily(
             m.VERIFY_LAST_RUN_TIMESTAMP, "Start of the latest verify run (Unix time).",
+            labels=("lab",))
+        self.last_id = GaugeMetricFamily(
+            m.VERIFY_LAST_RUN_ID, "History id of the latest verify run (its HTML page is runs/<id>.html).",
             labels=("lab",))
         self.last_passed = GaugeMetricFamily(
             m.VERIFY_LAST_RUN_PASSED, "Whether the latest verify run passed.", labels=("lab",))
@@ -92,6 +101,7 @@ class _Families:
         latest = history.latest_run(lab)
         if latest is not None:
             self._add_latest(latest)
+            self._add_streaks(lab, latest.id, history.verdict_history(lab, STREAK_RUNS))
         regress = history.regress_runs(lab, limit=1_000_000)
         self.regress_runs.add_metric([lab], len(regress))
         if regress:
@@ -101,6 +111,8 @@ class _Families:
     def _add_latest(self, run: RunRecord) -> None:
         lab = run.lab
         self.last_ts.add_metric([lab], run.started_at)
+        if run.id is not None:
+            self.last_id.add_metric([lab], run.id)
         self.last_passed.add_metric([lab], 1.0 if run.passed else 0.0)
         self.last_duration.add_metric([lab], run.duration_s)
         for verdict in VERDICTS:
@@ -114,6 +126,15 @@ class _Families:
             for metric, samples in r.metrics.items():
                 if samples:
                     self.metric.add_metric([*labels, metric], statistics.median(samples))
+
+    def _add_streaks(self, lab: str, latest_id: int | None,
+                     runs: list[tuple[int, dict[tuple[str, str], str]]]) -> None:
+        """One sample per check of the latest run (0 when it passed)."""
+        if not runs or runs[-1][0] != latest_id:
+            return
+        for group, name in runs[-1][1]:
+            streak = consecutive_failures([verdicts.get((group, name)) for _, verdicts in runs])
+            self.streak.add_metric([lab, group, name], streak)
 
     def all(self) -> list[Metric]:
         return [v for v in vars(self).values() if isinstance(v, Metric)]

@@ -296,6 +296,24 @@ class History:
             " WHERE lab = ? ORDER BY id DESC LIMIT ?", (lab, limit)).fetchall()
         return [dict(row) for row in reversed(rows)]
 
+    def verdict_history(self, lab: str, limit: int = 100) -> list[tuple[int, dict[tuple[str, str], str]]]:
+        """(run id, {(group, check): verdict}) of the last `limit` runs, oldest first;
+        reads no samples, so the exporter can afford it at every scrape."""
+        rows = self._db.execute(
+            "SELECT r.id, c.grp, c.name, c.verdict FROM runs r JOIN checks c ON c.run_id = r.id"
+            " WHERE r.id IN (SELECT id FROM runs WHERE lab = ? ORDER BY id DESC LIMIT ?)"
+            " ORDER BY r.id, c.id", (lab, limit)).fetchall()
+        runs: dict[int, dict[tuple[str, str], str]] = {}
+        for run_id, group, name, verdict in rows:
+            runs.setdefault(run_id, {})[(group, name)] = verdict
+        return list(runs.items())
+
+    def regress_report_of_run(self, run_id: int) -> dict[str, Any] | None:
+        """The latest comparison that had `run_id` as its current run, if any."""
+        row = self._db.execute("SELECT report FROM regress_runs WHERE current_run_id = ?"
+                               " ORDER BY id DESC LIMIT 1", (run_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
     def latest_regress_report(self, lab: str) -> dict[str, Any] | None:
         row = self._db.execute("SELECT report FROM regress_runs WHERE lab = ? ORDER BY id DESC"
                                " LIMIT 1", (lab,)).fetchone()

@@ -1,7 +1,10 @@
 """PNG plots of a lab's verify history (matplotlib, Agg: no display needed).
 
-Each function takes history records and a path, writes one PNG and returns
-the path, or None when the history has nothing to plot for it.
+Each function takes history records and a path, writes one PNG and returns a
+Plot (the path and the values drawn), or None when the history has nothing to
+plot for it. The values are read back from the figure's artists after it was
+drawn (every data artist carries its series name as gid), not from the inputs,
+so the value table the report prints under a plot is what the plot shows.
 """
 
 from __future__ import annotations
@@ -10,12 +13,14 @@ import datetime as dt
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
+from matplotlib.collections import LineCollection  # noqa: E402
 
 from lab.report.history import RunRecord  # noqa: E402
 
@@ -29,14 +34,44 @@ def _label(run: RunRecord) -> str:
     return f"#{run.id}\n{when}"
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+@dataclass(frozen=True)
+class Plot:
+    path: Path
+    values: list[tuple[str, str, float]]  # (series, x tick label, value) as drawn
+
+
+def _save(fig: plt.Figure, path: Path) -> Plot:
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
+    values = [v for ax in fig.axes for v in _drawn(ax)]
     plt.close(fig)
-    return path
+    return Plot(path, values)
 
 
-def pass_fail_history(runs: Sequence[RunRecord], path: Path) -> Path | None:
+def _drawn(ax: plt.Axes) -> list[tuple[str, str, float]]:
+    """(gid, x tick label, y) of every line point, bar and horizontal segment with a gid."""
+    ticks = {round(float(t), 6): label.get_text().split("\n")[0]
+             for t, label in zip(ax.get_xticks(), ax.get_xticklabels(), strict=True)}
+
+    def at(x: float) -> str:
+        return ticks.get(round(float(x), 6), f"{x:g}")
+
+    out = []
+    for line in ax.get_lines():
+        if line.get_gid():
+            out += [(line.get_gid(), at(x), float(y)) for x, y in line.get_xydata()]
+    for patch in ax.patches:
+        if patch.get_gid():
+            out.append((patch.get_gid(), at(patch.get_x() + patch.get_width() / 2),
+                        float(patch.get_height())))
+    for collection in ax.collections:
+        if collection.get_gid() and isinstance(collection, LineCollection):
+            out += [(collection.get_gid(), at((seg[0][0] + seg[-1][0]) / 2), float(seg[0][1]))
+                    for seg in collection.get_segments()]
+    return out
+
+
+def pass_fail_history(runs: Sequence[RunRecord], path: Path) -> Plot | None:
     """Stacked bars: checks per verdict in each run, so a bad night stands out."""
     if not runs:
         return None
@@ -46,7 +81,8 @@ def pass_fail_history(runs: Sequence[RunRecord], path: Path) -> Path | None:
     for verdict in ("pass", "skipped", "fail", "error"):
         counts = [sum(r.verdict == verdict for r in run.results) for run in runs]
         if any(counts):
-            ax.bar(x, counts, bottom=bottom, color=COLORS[verdict], label=verdict, width=0.7)
+            ax.bar(x, counts, bottom=bottom, color=COLORS[verdict], label=verdict, width=0.7,
+                   gid=verdict)
             bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     for i, run in enumerate(runs):
         ax.text(i, bottom[i], "✓" if run.passed else "✗", ha="center", va="bottom",
@@ -64,7 +100,7 @@ def _disks(run: RunRecord) -> list[tuple[str, list[float], float | None]]:
             for r in run.results if r.metrics.get("iops")]
 
 
-def iops_vs_cap(run: RunRecord, path: Path, tolerance_pct: float = 5.0) -> Path | None:
+def iops_vs_cap(run: RunRecord, path: Path, tolerance_pct: float = 5.0) -> Plot | None:
     """Latest run: measured IOPS per disk against its cap (with the tolerance band);
     uncapped control disks on their own axis, since they are ten times faster."""
     disks = _disks(run)
@@ -83,12 +119,13 @@ def iops_vs_cap(run: RunRecord, path: Path, tolerance_pct: float = 5.0) -> Path 
         low = [m - min(d[1]) for m, d in zip(medians, group, strict=True)]
         high = [max(d[1]) - m for m, d in zip(medians, group, strict=True)]
         x = range(len(group))
-        ax.bar(x, medians, yerr=[low, high], capsize=4, color="#1565c0", width=0.6, label="measured")
+        ax.bar(x, medians, yerr=[low, high], capsize=4, color="#1565c0", width=0.6, label="measured",
+               gid="measured IOPS (median)")
         for i, (_, _, cap) in enumerate(group):
             if cap is not None:
                 band = cap * tolerance_pct / 100
                 ax.fill_between([i - 0.4, i + 0.4], cap - band, cap + band, color="#ef6c00", alpha=0.25)
-                ax.hlines(cap, i - 0.4, i + 0.4, color="#ef6c00", linewidth=2,
+                ax.hlines(cap, i - 0.4, i + 0.4, color="#ef6c00", linewidth=2, gid="cap IOPS",
                           label="cap ± tolerance" if i == 0 else None)
             ax.text(i, medians[i] / 2, f"{medians[i]:.0f}", ha="center", va="center",
                     fontsize=9, color="white", fontweight="bold")
@@ -103,7 +140,7 @@ def iops_vs_cap(run: RunRecord, path: Path, tolerance_pct: float = 5.0) -> Path 
     return _save(fig, path)
 
 
-def iops_over_time(runs: Sequence[RunRecord], path: Path) -> Path | None:
+def iops_over_time(runs: Sequence[RunRecord], path: Path) -> Plot | None:
     series: dict[str, list[tuple[int, float, float | None]]] = defaultdict(list)
     for i, run in enumerate(runs):
         for name, samples, cap in _disks(run):
@@ -112,10 +149,11 @@ def iops_over_time(runs: Sequence[RunRecord], path: Path) -> Path | None:
         return None
     fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(runs) + 2), 3.8))
     for name, points in sorted(series.items()):
-        line, = ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
+        line, = ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name,
+                        gid=name)
         caps = [p for p in points if p[2] is not None]
         if caps:
-            ax.plot([p[0] for p in caps], [p[2] for p in caps], linestyle="--",
+            ax.plot([p[0] for p in caps], [p[2] for p in caps], linestyle="--", gid=f"{name} cap",
                     color=line.get_color(), alpha=0.6)
     ax.set_yscale("log")
     ax.set_xticks(range(len(runs)), [_label(r) for r in runs], fontsize=7)
@@ -125,7 +163,7 @@ def iops_over_time(runs: Sequence[RunRecord], path: Path) -> Path | None:
     return _save(fig, path)
 
 
-def lb_distribution(runs: Sequence[RunRecord], path: Path) -> Path | None:
+def lb_distribution(runs: Sequence[RunRecord], path: Path) -> Plot | None:
     """Share of flows per backend in each run's distribution check(s)."""
     checks = sorted({r.name for run in runs for r in run.results
                      if any(k.startswith(FLOWS_PREFIX) for k in r.metrics)})
@@ -143,7 +181,8 @@ def lb_distribution(runs: Sequence[RunRecord], path: Path) -> Path | None:
                 shares[backend][i] = n / total
         bottom = [0.0] * len(runs)
         for backend, values in sorted(shares.items()):
-            ax.bar(range(len(runs)), values, bottom=bottom, label=backend, width=0.7)
+            ax.bar(range(len(runs)), values, bottom=bottom, label=backend, width=0.7,
+                   gid=f"{check}: {backend}")
             bottom = [b + v for b, v in zip(bottom, values, strict=True)]
         if shares:
             ax.axhline(1 / len(shares), color="black", linestyle=":", linewidth=1, label="even share")
@@ -155,7 +194,7 @@ def lb_distribution(runs: Sequence[RunRecord], path: Path) -> Path | None:
     return _save(fig, path)
 
 
-def metric_trends(runs: Sequence[RunRecord], path: Path, limit: int = 9) -> Path | None:
+def metric_trends(runs: Sequence[RunRecord], path: Path, limit: int = 9) -> Plot | None:
     """Small multiples of the other metrics (median per run): failover, RTT..."""
     series: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for i, run in enumerate(runs):
@@ -172,7 +211,7 @@ def metric_trends(runs: Sequence[RunRecord], path: Path, limit: int = 9) -> Path
     fig, axes = plt.subplots(rows, cols, squeeze=False, figsize=(4.2 * cols, 2.8 * rows))
     for ax, name in zip(axes.flat, names, strict=False):
         pts = series[name]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", color="#00695c")
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", color="#00695c", gid=name)
         ax.set_title(name, fontsize=8)
         ax.set_xticks([p[0] for p in pts], [f"#{runs[p[0]].id}" for p in pts], fontsize=7)
     for ax in list(axes.flat)[len(names):]:

@@ -53,6 +53,8 @@ def test_report_prints_where_the_report_is(home):
     (["exporter", "--lab", "demo", "--port", "70000"], "out of range"),
     (["exporter", "--lab", "demo", "--address", "localhost:1"], "not an IP address"),
     (["report", "--results-dir", "/nonexistent"], "run `lab verify` first"),
+    (["report", "--lab", "demo", "--flaky-runs", "1"], "--flaky-runs"),
+    (["dashboards", "--report-url", "lab1:8088"], "must be a file:///, http:// or https:// URL"),
 ])
 def test_bad_input_exits_2_with_a_message(home, args, message):
     result = runner.invoke(app, args)
@@ -91,3 +93,18 @@ def test_exporter_command_serves_metrics_on_loopback(home):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def test_report_takes_the_flaky_parameters_and_writes_run_pages(home):
+    result = runner.invoke(app, ["report", "--lab", "demo", "--flaky-changes", "1", "--flaky-runs", "2"])
+    assert result.exit_code == 0, result.output
+    report = results_dir("demo") / "report"
+    assert (report / "runs" / "6.html").exists()
+    assert "changed in at least 1 of the last 2 runs" in " ".join((report / "index.html").read_text().split())
+
+
+def test_dashboards_command_sets_the_report_url(tmp_path):
+    result = runner.invoke(app, ["dashboards", "--out", str(tmp_path), "--report-url", "http://lab1:8088/"])
+    assert result.exit_code == 0, result.output
+    board = json.loads((tmp_path / "lab-overview.json").read_text())
+    assert {v["name"]: v.get("query") for v in board["templating"]["list"]}["report_url"] == "http://lab1:8088"

@@ -92,3 +92,25 @@ def test_registered_factory_is_built_for_the_lab_and_served_over_http(lab_dir, t
         thread.join(timeout=5)
     assert seen == [(lab_dir, lab_dir.name)]
     assert 'stacklab_lb_backend_healthy{backend="red-web1",lab="demo",lb="web"} 1.0' in text
+
+
+def test_consecutive_failures_per_check_come_from_the_history(tmp_path):
+    """fabric.mtu fails the last three runs (after a pass), lb.flap alternates,
+    a check missing from an older run ends its streak there."""
+    from lab.report.history import History, RunRecord
+    from lab.verify.result import CheckResult
+
+    nights = [("pass", "fail", None), ("fail", "pass", "fail"), ("fail", "fail", "fail"),
+              ("error", "pass", "fail")]
+    with History.for_lab(tmp_path) as history:
+        for i, (mtu, flap, new) in enumerate(nights):
+            results = [CheckResult("mtu", "fabric", "t", "m", mtu), CheckResult("flap", "lb", "t", "m", flap)]
+            if new:
+                results.append(CheckResult("new", "storage", "t", "m", new))
+            history.record_run(RunRecord(LAB, float(i), results))
+    s = _samples(generate_latest(build_registry([tmp_path], use_registered=False)).decode())
+    streak = "stacklab_check_consecutive_failures"
+    assert s[(streak, (("check", "mtu"), ("group", "fabric"), ("lab", LAB)))] == 3
+    assert s[(streak, (("check", "flap"), ("group", "lb"), ("lab", LAB)))] == 0
+    assert s[(streak, (("check", "new"), ("group", "storage"), ("lab", LAB)))] == 3
+    assert s[("stacklab_verify_last_run_id", (("lab", LAB),))] == 4

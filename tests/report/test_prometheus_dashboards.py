@@ -1,5 +1,6 @@
 """A real Prometheus (Debian package) scrapes the exporter; every panel query of
-every generated dashboard, and every dashboard variable, returns data."""
+every generated dashboard, every annotation and every dashboard variable returns
+data, and the shipped alert rules load and fire on the synthetic history."""
 
 from __future__ import annotations
 
@@ -15,7 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from lab.report.dashboards import DASHBOARD_DIR, DASHBOARDS, dashboard_json, panel_queries, render
+from lab.report.dashboards import (
+    DASHBOARD_DIR,
+    DASHBOARDS,
+    annotation_queries,
+    dashboard_json,
+    panel_queries,
+    render,
+)
 from lab.report.exporter import build_registry, serve
 
 WAIT_S = 30
@@ -54,6 +62,7 @@ def prometheus(tmp_path_factory, module_lab_dir, module_traffic):
     config = tmp_path / "prometheus.yml"
     config.write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        f"rule_files: ['{DASHBOARD_DIR / 'alerts.yml'}']\n"
         "scrape_configs:\n"
         "  - job_name: stacklab\n"
         f"    static_configs: [{{targets: ['127.0.0.1:{server.server_port}']}}]\n")
@@ -95,17 +104,21 @@ def _query(base: str, expr: str) -> list:
 
 
 def _all_queries() -> list[tuple[str, str, str]]:
-    return [(name, title, _substitute(expr))
-            for name in DASHBOARDS for title, expr in panel_queries(render(name))]
+    return [(name, title, _substitute(expr)) for name in DASHBOARDS
+            for title, expr in [*panel_queries(render(name)), *annotation_queries(render(name))]]
 
 
 def _essence(dashboard: dict) -> tuple:
-    """What must not drift: ids, panels, their queries and the variables (the
-    SDK may add defaults in a new release; those are not a drift)."""
-    panels = [(p.get("type"), p.get("title"), [t.get("expr") for t in p.get("targets", [])])
+    """What must not drift: ids, panels, their queries, colours, table shaping and
+    links, the variables and annotations (the SDK may add defaults in a new
+    release; those are not a drift)."""
+    panels = [(p.get("type"), p.get("title"), [(t.get("expr"), t.get("format")) for t in p.get("targets", [])],
+               p.get("fieldConfig"), p.get("transformations"))
               for p in dashboard["panels"]]
     variables = [(v["name"], v.get("query")) for v in dashboard["templating"]["list"]]
-    return dashboard["uid"], dashboard["title"], panels, variables
+    annotations = [(a["name"], a.get("expr")) for a in dashboard.get("annotations", {}).get("list", [])]
+    links = [link.get("url") for link in dashboard.get("links") or []]
+    return dashboard["uid"], dashboard["title"], panels, variables, annotations, links
 
 
 def test_committed_dashboards_match_the_generator():
@@ -149,3 +162,41 @@ def test_dashboard_files_are_valid_grafana_json():
         for panel in data["panels"]:
             if panel["type"] != "row":
                 assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+
+
+def _wait_for(probe, what: str):
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(1)
+    pytest.fail(f"timed out after {WAIT_S} s waiting for {what}")
+
+
+def test_shipped_alert_rules_load_with_health_ok(prometheus):
+    def evaluated_rules():
+        groups = _get(f"{prometheus}/api/v1/rules")["data"]["groups"]
+        rules = [r for g in groups for r in g["rules"]]
+        return rules if rules and all(r.get("lastEvaluation", "").startswith("2") for r in rules) else []
+
+    rules = _wait_for(evaluated_rules, "the alert rules to be evaluated")
+    assert {r["name"] for r in rules} >= {"StacklabNoVerifyRun", "StacklabVerifyFailed",
+                                          "StacklabRegressionDetected",
+                                          "StacklabCheckFailingNightsInARow"}
+    assert all(r["type"] == "alerting" for r in rules)
+    assert [(r["name"], r["health"], r.get("lastError")) for r in rules if r["health"] != "ok"] == []
+
+
+def test_alerts_fire_on_what_the_exporter_reports(prometheus):
+    """The last synthetic night failed a check (once): StacklabVerifyFailed fires for
+    the lab, the failing-in-a-row alert does not, the lab is not silent."""
+    def firing():
+        alerts = _get(f"{prometheus}/api/v1/alerts")["data"]["alerts"]
+        return [a for a in alerts if a["state"] == "firing"]
+
+    alerts = _wait_for(firing, "an alert to fire")
+    names = {(a["labels"]["alertname"], a["labels"].get("lab")) for a in alerts}
+    assert ("StacklabVerifyFailed", "demo") in names
+    assert not {n for n, _ in names} & {"StacklabCheckFailingNightsInARow", "StacklabNoVerifyRun",
+                                         "StacklabNoVerifyRunExported"}
