@@ -37,13 +37,13 @@ class Feature:
 
 
 FEATURES: tuple[Feature, ...] = (
-    Feature("fabric", checks="lab.verify.fabric_checks:verify_checks", faults="lab.verify.faults",
+    Feature("fabric", checks="lab.verify.fabric.checks:verify_checks", faults="lab.verify.fabric.faults",
             collector="lab.report.collectors.fabric:fabric_collector", commands="lab.providers.commands"),
-    Feature("rdma", checks="lab.verify.rdma:verify_checks"),
-    Feature("compute", lifecycle="lab.compute.lifecycle", checks="lab.compute.checks:verify_checks",
-            faults="lab.compute.faults", commands="lab.compute.commands"),
+    Feature("rdma", checks="lab.verify.rdma.checks:verify_checks"),
+    Feature("compute", lifecycle="lab.compute.lifecycle", checks="lab.verify.storage.checks:verify_checks",
+            faults="lab.verify.storage.faults", commands="lab.compute.commands"),
     Feature("lb", plan="lab.plan.lb:plan_load_balancers", lifecycle="lab.lb.lifecycle",
-            checks="lab.lb.checks:verify_checks", faults="lab.lb.faults",
+            checks="lab.verify.lb.checks:verify_checks", faults="lab.verify.lb.faults",
             collector="lab.report.collectors.lb:lb_collector", commands="lab.lb.commands"),
     Feature("graph", commands="lab.graph.commands"),
     Feature("verify", commands="lab.verify.commands"),

@@ -21,10 +21,13 @@ TICK_S = 0.1
 
 
 def probe_round(lab: str, verdicts: dict[tuple[str, str, str], Verdict],
-                due: dict[tuple[str, str], float]) -> None:
+                due: dict[tuple[str, str], float], only: tuple[str, str] | None = None) -> None:
+    """One round over every LB of the lab, or only the (mux, lb) a check measures."""
     now = time.monotonic()
     for mux in muxes_of(lab):
         for lb in load_state(lab, mux).spec.lbs:
+            if only is not None and (mux, lb.name) != only:
+                continue
             if due.get((mux, lb.name), 0.0) > now:
                 continue
             due[(mux, lb.name)] = now + lb.probe.interval_s

@@ -14,8 +14,7 @@ from lab.providers import embedded
 from lab.report.history import History, results_dir
 from lab.report.regress import regress_against_baseline, render_regressions, specs_from_topology
 from lab.report.runs import record_run
-from lab.verify.catalog import checks_for
-from lab.verify.faults import all_faults, clear_features
+from lab.verify.catalog import all_faults, checks_for, clear_features
 from lab.verify.runner import VerifyRun, render_summary, run_checks, run_config, topology_hash
 
 GROUPS = ("fabric", "storage", "lb", "rdma")

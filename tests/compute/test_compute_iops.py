@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lab.compute import iops_check, operations
+from lab.compute import operations
+from lab.verify.storage import iops as iops_check
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 RUNTIME_S = 5

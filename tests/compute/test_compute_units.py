@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from lab.compute import disks, domain_xml, iops_check, paths, rootfs
+from lab.compute import disks, domain_xml, paths, rootfs
 from lab.compute.domain_xml import DiskSpec, DomainSpec
 from lab.model import load_topology
 from lab.plan.planner import build_plan
+from lab.verify.storage import iops as iops_check
 
 TOPOLOGY = Path(__file__).with_name("topology.yaml")
 COLLECTOR = Path(__file__).resolve().parents[2] / "collectors" / "fio_iops.py"

@@ -9,7 +9,7 @@ from lab.model import load_topology
 from lab.plan.planner import build_plan
 from lab.providers import embedded
 from lab.verify import fabric_checks as fc
-from lab.verify.faults import FABRIC_FAULTS
+from lab.verify.fabric.faults import FABRIC_FAULTS
 
 from .helpers import default_topology_as
 

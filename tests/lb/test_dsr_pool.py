@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lab.lb.checks import _pool_changes
+from lab.verify.lb.common import pool_changes as _pool_changes
 
 
 def test_a_stable_healthy_pool_has_no_changes():

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from lb_support import require_root
 
-from lab.lb import checks, lifecycle, loader
+from lab.lb import lifecycle, loader
 from lab.lb.control import with_controller
 from lab.lb.state import muxes_of
 from lab.model import load_topology
 from lab.plan.planner import build_plan
+from lab.verify.lb import checks
 
 TOPOLOGY = Path(__file__).with_name("lbt.yaml")
 LAB = "lbt"
@@ -35,7 +36,7 @@ def lab():
         lifecycle.up(plan, probes=False)
         # `up` starts the probe daemon; these tests run the echo servers only
         # while a check runs, so the daemon would take every backend down in
-        # between. Without it, the checks probe while they run (checks._probing).
+        # between. Without it, the checks probe while they run (common.probing).
         lifecycle.stop_probes(LAB)
         yield plan
     finally:
@@ -102,8 +103,9 @@ def test_affinity_check_fails_when_affinity_is_off(lab):
 def test_probes_bring_back_a_backend_that_the_state_holds_down(lab):
     """A prober that starts while a backend is down (left so by an operator or
     an earlier run) must still put it back once its probes answer."""
-    from lab.lb import probed, traffic
+    from lab.lb import probed
     from lab.lb.state import load_state
+    from lab.verify.lb import traffic
 
     with with_controller(LAB, "mux1") as ctl:
         ctl.set_health("ha", "red-web2", False)
@@ -144,10 +146,10 @@ def test_status_shows_vips_backends_health_and_counters(lab):
 
 
 def test_vip_and_backends_change_at_run_time_without_reloading_the_program(lab, capsys):
-    from lab.lb import traffic
     from lab.lb.bpfsys import obj_get, prog_id
     from lab.plan.lb import backend_spec
     from lab.plan.lb_model import FrontendSpec
+    from lab.verify.lb import traffic
 
     fd = obj_get(str(loader.pin_root(LAB) / "mux1" / "lb"))
     before = prog_id(fd)
@@ -176,7 +178,7 @@ def test_vip_and_backends_change_at_run_time_without_reloading_the_program(lab, 
     ("affinity-off", lambda: checks.check_affinity(LAB, "mux1")),
 ])
 def test_lab_fault_kinds_break_their_check_and_clear_repairs_it(lab, kind, check):
-    from lab.lb import faults
+    from lab.verify.lb import faults
 
     faults.FAULTS[kind](lab)
     try:
@@ -197,7 +199,7 @@ def test_exporter_lb_collector_reads_live_counters_from_the_maps(lab):
 
 
 def test_every_frontend_answers_from_its_vip_and_no_rule_ports_are_dropped(lab):
-    from lab.lb.frontend_checks import check_frontends, check_no_rule_dropped
+    from lab.verify.lb.frontends import check_frontends, check_no_rule_dropped
 
     frontends = check_frontends(LAB)
     assert {r.name for r in frontends} >= {"lb.web.192.0.2.10:80/tcp", "lb.ha.192.0.2.20:5353/udp"}
@@ -207,8 +209,8 @@ def test_every_frontend_answers_from_its_vip_and_no_rule_ports_are_dropped(lab):
 
 @pytest.mark.parametrize("kind", ["xdp-detached", "encap-broken"])
 def test_frontend_check_fails_when_the_datapath_is_broken(lab, kind):
-    from lab.lb import faults
-    from lab.lb.frontend_checks import check_frontends
+    from lab.verify.lb import faults
+    from lab.verify.lb.frontends import check_frontends
 
     faults.FAULTS[kind](lab)
     try:
@@ -219,8 +221,8 @@ def test_frontend_check_fails_when_the_datapath_is_broken(lab, kind):
 
 
 def test_no_rule_check_fails_when_nothing_enforces_the_rules(lab):
-    from lab.lb import faults
-    from lab.lb.frontend_checks import check_no_rule_dropped
+    from lab.verify.lb import faults
+    from lab.verify.lb.frontends import check_no_rule_dropped
 
     faults.xdp_detached(lab)
     try:
@@ -231,8 +233,8 @@ def test_no_rule_check_fails_when_nothing_enforces_the_rules(lab):
 
 
 def test_dsr_check_fails_when_replies_are_routed_through_the_mux(lab):
-    from lab.lb import faults
     from lab.providers import embedded
+    from lab.verify.lb import faults
 
     faults.dsr_broken(lab)
     try:
@@ -245,7 +247,7 @@ def test_dsr_check_fails_when_replies_are_routed_through_the_mux(lab):
 
 
 def test_ha_ports_check_fails_when_encapsulation_is_broken(lab):
-    from lab.lb import faults
+    from lab.verify.lb import faults
 
     faults.encap_broken(lab)
     try:

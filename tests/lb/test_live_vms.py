@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from lb_support import require_root
 
-from lab.lb import checks, vm_backend
 from lab.model import load_topology
 from lab.plan.planner import build_plan
+from lab.verify.lb import checks, vm_backend
 
 TOPOLOGY = Path(__file__).with_name("lbvm.yaml")
 LAB = "lbvm"
@@ -71,10 +71,10 @@ def test_echo_service_is_stopped_in_the_guests_after_the_check(lab):
 
 
 def test_guest_echo_service_answers_http_probes_and_request_lines(lab):
-    from lab.lb import traffic
     from lab.lb.health import probe_once
     from lab.lb.state import load_state
     from lab.model.topology import Probe
+    from lab.verify.lb import traffic
 
     web = load_state(LAB, "mux1").spec.lb("web")
     http = Probe(protocol="http", port=80, interval_s=1.0)

@@ -10,10 +10,11 @@ from lb_support import require_root
 
 from lab.apply import portmap
 from lab.apply.owned_table import delete_table
-from lab.lb import checks, lifecycle
-from lab.lb.frontend_checks import check_frontends
+from lab.lb import lifecycle
 from lab.model import load_topology
 from lab.plan.planner import build_plan
+from lab.verify.lb import checks
+from lab.verify.lb.frontends import check_frontends
 from tests.fabric.helpers import ROOT
 
 TOPOLOGY = ROOT / "topologies" / "two-mux.yaml"
@@ -30,7 +31,7 @@ def plan():
     embedded.down(LAB)
     try:
         embedded.up(plan)  # fabric, port maps and (through the LB feature) both MUXes
-        lifecycle.stop_probes(LAB)  # the checks probe while they run (checks._probing)
+        lifecycle.stop_probes(LAB)  # the checks probe while they run (common.probing)
         yield plan
     finally:
         embedded.down(LAB)

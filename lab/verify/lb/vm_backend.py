@@ -1,7 +1,7 @@
 """The live checks' echo service inside VM backends, started through the
 compute run-command agent (no guest network needed to control it).
 
-The guest has no Python, so lab.lb.echo cannot run there; busybox `nc -ll -e`
+The guest has no Python, so lab.verify.lb.echo cannot run there; busybox `nc -ll -e`
 (a persistent server that forks a handler per connection) gives the same
 contract: one line with the backend NAME per request line, and an HTTP GET is
 answered 200 (so http health probes pass). UDP is not offered: busybox nc has

@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from lab.apply.nsexec import popen_in_namespace
-from lab.lb import vm_backend
 from lab.lb.netns_socket import socket_in
 from lab.plan.lb_model import BackendSpec, LbSpec
+from lab.verify.lb import vm_backend
 
 ECHO_TCP = (80, 8080, 31337)  # what an HA-ports rule is probed on (any port must answer)
 ECHO_UDP = (5353,)
@@ -64,7 +64,7 @@ def start_echo(b: BackendSpec, lab: str | None = None, ports: EchoPorts = EchoPo
             raise ValueError(f"VM backend {b.name}: starting its echo service needs the lab name")
         return vm_backend.start(lab, b, ports.tcp)
     proc = popen_in_namespace(
-        b.namespace or "", [sys.executable, "-m", "lab.lb.echo", b.name,
+        b.namespace or "", [sys.executable, "-m", "lab.verify.lb.echo", b.name,
                             "--tcp", ",".join(map(str, ports.tcp)),
                             "--udp", ",".join(map(str, ports.udp))],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)

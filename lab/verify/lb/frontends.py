@@ -10,11 +10,11 @@ import time
 
 from lab.apply import portmap
 from lab.apply.nsexec import run_collector
-from lab.lb import traffic
-from lab.lb.checks import _client_ns, _result, _wait_healthy
 from lab.lb.control import MuxController
 from lab.lb.state import load_state, muxes_of
 from lab.plan.lb_model import FrontendSpec, LbSpec
+from lab.verify.lb import traffic
+from lab.verify.lb.common import client_ns, result, wait_healthy
 from lab.verify.result import CheckResult
 
 HA_PROBES = ((80, "tcp"), (31337, "tcp"), (5353, "udp"))
@@ -26,7 +26,7 @@ def _probes(fe: FrontendSpec) -> tuple[tuple[int, str], ...]:
 
 
 def _probe(lab: str, vip: str, port: int, proto: str, count: int, timeout: float = 3.0) -> dict:
-    return run_collector(_client_ns(lab), "lb_probe", vip, str(port), "--proto", proto,
+    return run_collector(client_ns(lab), "lb_probe", vip, str(port), "--proto", proto,
                          "--count", str(count), "--timeout", str(timeout), "--budget", "60")
 
 
@@ -38,7 +38,7 @@ def check_frontends(lab: str, attempts: int = 3) -> list[CheckResult]:
         spec = load_state(lab, mux).spec
         for lb in spec.lbs:
             with traffic.echo_backends(lb.backends, lab, traffic.echo_ports(lb)):
-                _wait_healthy(lab, mux, lb)
+                wait_healthy(lab, mux, lb)
                 for fe in lb.frontends:
                     for port, proto in _probes(fe):
                         results.append(_check_one(lab, lb, fe, port, proto, attempts))
@@ -61,7 +61,7 @@ def _check_one(lab: str, lb: LbSpec, fe: FrontendSpec, port: int, proto: str,
         ok = ok and into >= attempts and back >= attempts
         target += f", rewritten to port {fe.backend_port} and back by the host agents"
         measured += f"; host agents rewrote {into} packets to :{fe.backend_port}, {back} replies back"
-    return _result(f"lb.{lb.name}.{fe.vip}:{port}/{proto}", target, measured, ok, t0)
+    return result(f"lb.{lb.name}.{fe.vip}:{port}/{proto}", target, measured, ok, t0)
 
 
 def _rewrites(namespaces: list[str], fe: FrontendSpec) -> tuple[int, int]:
@@ -88,7 +88,7 @@ def check_no_rule_dropped(lab: str, attempts: int = 3) -> list[CheckResult]:
                 data = _probe(lab, vip, NO_RULE_PORT, "tcp", attempts, timeout=1.0)
                 counted = ctl.maps.global_counters()["no_rule_drop"] - before
             ok = data["answered"] == 0 and counted >= attempts
-            results.append(_result(
+            results.append(result(
                 f"lb.no_rule.{vip}:{NO_RULE_PORT}", f"no answer and >= {attempts} drops counted",
                 f"{data['answered']} answered, {counted} no-rule drops counted", ok, t0,
                 metrics={"no_rule_drops": [float(counted)]}))

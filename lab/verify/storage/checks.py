@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from functools import partial
 
-from lab.compute.iops_check import check_plan_disks
 from lab.paths import lab_dir
 from lab.plan.model import Plan
 from lab.verify.runner import Check, named_check
+from lab.verify.storage.iops import check_plan_disks
 
 
 def verify_checks(plan: Plan) -> list[Check]:

@@ -1,4 +1,4 @@
-"""A tiny backend for the live tests: `python -m lab.lb.echo NAME --tcp 80,8080 --udp 53`.
+"""A tiny backend for the live tests: `python -m lab.verify.lb.echo NAME --tcp 80,8080 --udp 53`.
 
 Every TCP connection gets one line per request line it sends ("NAME\\n"), so a
 client can ask the same connection again and see whether it moved; an HTTP

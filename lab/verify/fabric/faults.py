@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pyroute2.netlink.rtnl import ndmsg
 
 from lab.apply.netns import Sockets
-from lab.features import fault_modules
 from lab.plan.model import Plan
 from lab.plan.naming import bridge_name, vxlan_name
 
@@ -126,16 +125,4 @@ FABRIC_FAULTS: dict[str, Callable[..., str]] = {
 }
 
 
-FAULTS = FABRIC_FAULTS  # this module is the fabric feature's fault module (lab.features)
-
-
-def clear_features(plan: Plan) -> list[str]:
-    """Undo faults that `up` does not see (feature state outside the fabric)."""
-    return [r for m in fault_modules() if hasattr(m, "clear") for r in m.clear(plan)]
-
-
-def all_faults() -> dict[str, Callable[..., str]]:
-    faults: dict[str, Callable[..., str]] = {}
-    for module in fault_modules():
-        faults.update(module.FAULTS)
-    return faults
+FAULTS = FABRIC_FAULTS  # the fabric feature's faults (lab.features)

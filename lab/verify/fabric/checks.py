@@ -13,8 +13,8 @@ from pathlib import Path
 from lab.apply.nsexec import run_collector
 from lab.paths import lab_dir
 from lab.plan.model import EndpointPlan, Plan
-from lab.verify.captures import capture_vxlan
-from lab.verify.port_counters import count_icmp_per_port
+from lab.verify.fabric.captures import capture_vxlan
+from lab.verify.fabric.port_counters import count_icmp_per_port
 from lab.verify.result import CheckResult
 
 GROUP = "fabric"

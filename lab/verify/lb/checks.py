@@ -1,0 +1,39 @@
+"""The lb group of `lab verify`: which checks a plan gets, each a CheckResult.
+
+Every check brings its own echo backends (in the netns endpoints) and drives
+traffic from the client namespace; none leaves anything running.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from lab.plan.model import Plan
+from lab.verify.lb.common import GROUP
+from lab.verify.lb.datapath import check_affinity, check_dsr, check_ha_ports
+from lab.verify.lb.failover import check_failover
+from lab.verify.lb.frontends import check_frontends, check_no_rule_dropped
+from lab.verify.runner import Check, named_check
+
+__all__ = ["check_affinity", "check_dsr", "check_failover", "check_frontends", "check_ha_ports",
+           "check_no_rule_dropped", "verify_checks"]
+
+
+def verify_checks(plan: Plan) -> list[Check]:
+    """The LB group of `lab verify`: the frontends of every MUX, and each
+    MUX's datapath behaviours (DSR spread, HA ports, affinity, failover)."""
+    if not plan.muxes:
+        return []
+    checks = [named_check("lb.frontends", GROUP, partial(check_frontends, plan.lab)),
+              named_check("lb.no_rule", GROUP, partial(check_no_rule_dropped, plan.lab))]
+    for mux in plan.muxes:
+        m = mux.name
+        checks += [
+            named_check(f"lb.{m}.dsr_distribution", GROUP,
+                        partial(check_dsr, plan.lab, m, p_min=plan.specs.lb_chi_square_p)),
+            named_check(f"lb.{m}.ha_ports", GROUP, partial(check_ha_ports, plan.lab, m)),
+            named_check(f"lb.{m}.flow_affinity", GROUP, partial(check_affinity, plan.lab, m)),
+            named_check(f"lb.{m}.failover", GROUP,
+                        partial(check_failover, plan.lab, m, spec_s=plan.specs.failover_s)),
+        ]
+    return checks

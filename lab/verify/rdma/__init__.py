@@ -1,0 +1,1 @@
+"""RDMA verification: perftest on the NICs the topology claims RDMA-capable."""
