@@ -63,6 +63,15 @@ def _within_max_disk(size_gb: int) -> int:
     return size_gb
 
 
+def _dsr_only(value: bool) -> bool:
+    if not value:
+        raise ValueError(
+            "false is not supported: the SLB is direct server return by design (replies go from the "
+            "backend straight to the client, never back through the MUX); remove dsr or set it to true"
+        )
+    return value
+
+
 IPv4 = Annotated[object, AfterValidator(_v4_address)]
 IPv4Net = Annotated[object, AfterValidator(_v4_network)]
 
@@ -178,9 +187,14 @@ class Frontend(Strict):
                 "HA ports is port 0 with protocol all; a specific rule needs a port "
                 "1-65535 and protocol tcp or udp"
             )
-        if self.port == 0 and self.backend_port is not None:
-            raise ValueError("an HA-ports rule forwards every port: drop backend_port")
         return self
+
+    @field_validator("backend_port")
+    @classmethod
+    def _no_remap_on_ha_ports(cls, port: int | None, info: ValidationInfo) -> int | None:
+        if port is not None and (info.data.get("port") == 0 or info.data.get("protocol") == "all"):
+            raise ValueError("an HA-ports rule (port 0, protocol all) forwards every port unchanged: drop backend_port")
+        return port
 
     @property
     def is_ha_ports(self) -> bool:
@@ -214,7 +228,7 @@ class Specs(Strict):
     isolation: bool = True
     no_flooding: bool = True
     iops_tolerance_pct: Annotated[float, Field(gt=0, le=100)] = 5.0
-    dsr: bool = True
+    dsr: Annotated[bool, AfterValidator(_dsr_only)] = True
     failover_s: Annotated[float, Field(gt=0)] = 15.0
     lb_chi_square_p: Annotated[float, Field(gt=0, lt=1)] = 0.001
 
