@@ -15,9 +15,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from lab.model.topology import Topology
+if TYPE_CHECKING:  # topology.py uses the hints below: no import at run time
+    from lab.model.topology import Topology
 
 Path = tuple[str | int, ...]
 T = TypeVar("T")
@@ -29,7 +30,7 @@ class Problem:
     message: str
 
 
-Check = Callable[[Topology], Iterator[Problem]]
+Check = Callable[["Topology"], Iterator[Problem]]
 
 
 class Registry(list[tuple[Check, frozenset[str]]]):
@@ -72,12 +73,18 @@ def incomplete(items: list[Any]) -> bool:
     return getattr(items, "dropped", frozenset()) != frozenset()
 
 
-def did_you_mean(word: object, choices: Iterable[str]) -> str:
-    """' (did you mean 'tenants'?)' for a near miss, else ''."""
+def closest(word: object, choices: Iterable[str]) -> str | None:
+    """The choice `word` is a near miss of (a typo), if any."""
     if not isinstance(word, str):
-        return ""
+        return None
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.7)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return close[0] if close else None
+
+
+def did_you_mean(word: object, choices: Iterable[str]) -> str:
+    """" (did you mean 'tenants'?)" for a near miss, else ""."""
+    close = closest(word, choices)
+    return f" (did you mean '{close}'?)" if close else ""
 
 
 def unknown(what: str, name: str, known: list[str], listing: str = "known") -> str:

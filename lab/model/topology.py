@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from lab.model.problems import did_you_mean
 from lab.model.sizes import DISK_TIERS, MAX_DISK_GB, VM_SIZES
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]*$"
@@ -51,7 +52,7 @@ def _v4_network(value: object) -> ipaddress.IPv4Network:
 
 def _known_size(name: str) -> str:
     if name not in VM_SIZES:
-        raise ValueError(f"unknown VM size '{name}'; valid sizes: {', '.join(VM_SIZES)}")
+        raise ValueError(f"unknown VM size '{name}'{did_you_mean(name, VM_SIZES)}; valid sizes: {', '.join(VM_SIZES)}")
     return name
 
 
