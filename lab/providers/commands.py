@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lab.cli import Format, TopologyFile, check_format, console, emit, fail, load_or_exit, out
+from lab.cli import Format, TopologyFile, check_format, console, emit, fail, format_option, load_or_exit, out
 from lab.plan.planner import build_plan
 from lab.providers import embedded
 from lab.providers.state import LabBusyError, known_labs
@@ -36,7 +36,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     bench.command("fabric")(bench_fabric)
 
 
-def plan(topology: TopologyFile, fmt: Format = "yaml") -> None:
+def plan(topology: TopologyFile, fmt: Annotated[str, format_option("yaml", "json")] = "yaml") -> None:
     """Print the per-host desired state the topology turns into (pure, no root)."""
     check_format(fmt, ("yaml", "json"))
     emit(build_plan(load_or_exit(topology)).model_dump(mode="json"), fmt)
