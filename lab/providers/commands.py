@@ -12,7 +12,7 @@ from rich.table import Table
 from lab.cli import Format, TopologyFile, check_format, console, emit, fail, format_option, load_or_exit, out
 from lab.plan.planner import build_plan
 from lab.providers import embedded
-from lab.providers.state import LabBusyError, known_labs
+from lab.providers.state import LabBusyError, NoSuchLabError, known_labs, require_lab
 from lab.providers.status import lab_status
 
 LabOption = Annotated[str | None, typer.Option("--lab", help="Lab name (when the topology file is gone)")]
@@ -121,6 +121,11 @@ def status(topology: Annotated[Path | None, typer.Argument(help="Topology file (
     """Servers, tenants and endpoints of a lab and their health."""
     check_format(fmt, ("table", "json"))
     name = _lab_name(topology, lab)
+    if lab is not None:
+        try:
+            require_lab(lab)
+        except NoSuchLabError as exc:
+            raise fail(str(exc), 4) from None  # 4: the lab is not there to look at
     data = lab_status(name)
     if fmt == "json":
         emit(data, "json")
