@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv
 TOPOLOGY ?= topologies/embedded.yaml
 
-.PHONY: install demo test lint bench golden clean
+.PHONY: install demo test lint bench golden docs clean
 
 install:
 	@bash scripts/install-deps.sh
@@ -25,6 +25,10 @@ lint: install
 bench: install
 	$(VENV)/bin/lab bench fabric --servers 32
 	$(VENV)/bin/lab bench fabric --servers 64
+
+docs: install
+	$(VENV)/bin/lab schema --markdown > docs/topology.md
+	$(VENV)/bin/lab schema > docs/topology.schema.json
 
 clean:
 	-$(VENV)/bin/lab down $(TOPOLOGY)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import sys
+from importlib import metadata
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -18,8 +19,30 @@ from rich.console import Console
 from lab.features import command_modules
 from lab.model import TopologyError, load_topology
 
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+
+
+class _Commands(typer.core.TyperGroup):
+    """The root group: before parsing, every flag of every command loses its
+    type placeholder in help (`--dry-run <bool>` reads as if it took a value)."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        _flags_without_type(self, None)
+        return super().main(*args, **kwargs)
+
+
+def _flags_without_type(command: Any, parent: typer.Context | None) -> None:
+    ctx = typer.Context(command, parent=parent, **command.context_settings)  # help options as the real run
+    for param in command.get_params(ctx):
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _flags_without_type(sub, ctx)
+
+
 app = typer.Typer(help="stacklab: bring a lab up from a description, verify it, catch regressions.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+                  no_args_is_help=True, pretty_exceptions_enable=False, cls=_Commands,
+                  context_settings=HELP_OPTIONS)
 bench = typer.Typer(help="Benchmarks (ratios against a baseline measured in the same run).",
                     no_args_is_help=True)
 app.add_typer(bench, name="bench")
@@ -29,6 +52,23 @@ out = Console()
 
 TopologyFile = Annotated[Path, typer.Argument(help="Topology YAML file, e.g. topologies/embedded.yaml")]
 Format = Annotated[str, typer.Option("--format", help="Output format: table, json or yaml")]
+
+
+def format_option(*choices: str) -> Any:
+    """--format that offers only the formats its command supports."""
+    return typer.Option("--format", help=f"Output format: {' or '.join(choices)}")
+
+
+def _version(show: bool) -> None:
+    if show:
+        out.print(f"stacklab {metadata.version('stacklab')}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit")] = False) -> None:
+    pass
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -61,7 +101,7 @@ def emit(data: object, fmt: str) -> None:
 
 @app.command()
 def validate(topology: TopologyFile,
-             fmt: Format = "table") -> None:
+             fmt: Annotated[str, format_option("table", "json")] = "table") -> None:
     """Check a topology file; report every problem with its YAML path and line (exit 2)."""
     check_format(fmt, ("table", "json"))
     if fmt == "json":
@@ -75,6 +115,15 @@ def validate(topology: TopologyFile,
     topo = load_or_exit(topology)
     out.print(f"[green]{topology}: valid[/] (lab {topo.name}: {len(topo.servers)} servers, "
               f"{len(topo.tenants)} tenants, {len(topo.vms)} VMs, {len(topo.load_balancers)} LBs)")
+
+
+@app.command()
+def schema(markdown: Annotated[bool, typer.Option("--markdown", help="Print the reference page "
+                                                  "(docs/topology.md) instead")] = False) -> None:
+    """Print the topology's JSON Schema, for an editor's YAML language server (see the README)."""
+    from lab.model.schema import schema_json, topology_markdown
+
+    print(topology_markdown() if markdown else schema_json(), end="")
 
 
 def _register_features() -> None:

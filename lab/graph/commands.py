@@ -1,21 +1,25 @@
-"""CLI: `lab graph FILE [--format dot|mermaid] [-o OUT]`."""
+"""CLI: `lab graph FILE [--format dot|mermaid|png|svg] [-o OUT]`."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from lab.graph.image import IMAGE_FORMATS, GraphvizError, dot_to_image
 from lab.graph.render import RENDERERS, render
 
-SUFFIXES = {".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid"}
+SUFFIXES = {".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid", ".png": "png", ".svg": "svg"}
+FORMATS = (*RENDERERS, *IMAGE_FORMATS)
 
 
 def graph(
     topology: Annotated[Path, typer.Argument(help="Topology YAML file")],
     fmt: Annotated[
-        str | None, typer.Option("--format", help="dot or mermaid (default: from the -o suffix, else dot)")
+        str | None,
+        typer.Option("--format", help="dot, mermaid, png or svg (default: from the -o suffix, else dot)"),
     ] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here instead of stdout")] = None,
 ) -> None:
@@ -24,13 +28,21 @@ def graph(
     from lab.cli import check_format, console, fail, load_or_exit
 
     fmt = fmt or SUFFIXES.get(output.suffix.lower() if output else "", "dot")
-    check_format(fmt, tuple(RENDERERS))
-    text = render(load_or_exit(topology), fmt)
+    check_format(fmt, FORMATS)
+    topo = load_or_exit(topology)
+    if fmt in IMAGE_FORMATS:
+        try:
+            data = dot_to_image(render(topo, "dot"), fmt)
+        except GraphvizError as exc:
+            raise fail(str(exc), 1) from None
+    else:
+        data = render(topo, fmt).encode()
     if output is None:
-        print(text, end="")
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
         return
     try:
-        output.write_text(text)
+        output.write_bytes(data)
     except OSError as exc:
         raise fail(f"cannot write {output}: {exc.strerror}") from None
     console.print(f"wrote {output} ({fmt})")

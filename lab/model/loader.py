@@ -3,23 +3,24 @@
 Validation is pure: it reads text and returns a Topology or raises
 TopologyError carrying *all* issues found, so nothing is ever created from an
 invalid file. Structural errors (pydantic) and cross-reference errors
-(lab.model.checks) are collected in one run: checks still run over the
-top-level sections that did validate.
+(lab.model.checks) are collected in one run: checks still run over what
+did validate (lab.model.partial), so fixing one problem never reveals another
+that was there all along.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path as FsPath
-from typing import Annotated, Any, get_args
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from lab.model.checks import Path, check_topology, format_path
-from lab.model.topology import NAME_PATTERN, Topology
+from lab.model.messages import describe, expected, is_ipv6, show
+from lab.model.partial import drop_typo_fallout, real_path, valid_sections
+from lab.model.topology import Topology
 
 __all__ = ["TopologyError", "TopologyIssue", "format_path", "load_topology", "parse_topology"]
 
@@ -68,10 +69,9 @@ def parse_topology(text: str, source: str = "<topology>") -> Topology:
     try:
         topo, broken = Topology.model_validate(data), set[str]()
     except ValidationError as exc:
-        errors = exc.errors()
+        errors, meant = drop_typo_fallout(exc.errors(), data)
         issues += _pydantic_issues(errors, data, lines)
-        broken = {str(e["loc"][0]) if e["loc"] else "*" for e in errors}
-        topo, broken = _valid_sections(data, broken)
+        topo, broken = valid_sections(data, errors, meant)
     issues += [_issue(p.path, p.message, lines) for p in check_topology(topo, broken)]
     issues += _ipv6_anywhere(data, issues, lines)
     if issues:
@@ -93,12 +93,24 @@ def _read_yaml(text: str, source: str) -> tuple[yaml.Node | None, Any]:
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        raise TopologyError(source, [TopologyIssue("", line, f"not valid YAML: {exc}")]) from None
+        raise TopologyError(source, [_yaml_issue(exc, source)]) from None
     except RecursionError:
         raise TopologyError(source, [TopologyIssue("", None, "YAML nested too deeply")]) from None
     return root, data
+
+
+def _yaml_issue(exc: yaml.YAMLError, source: str) -> TopologyIssue:
+    """One line naming the file, line and column, in the parser's words."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if not isinstance(exc, yaml.MarkedYAMLError) or mark is None:
+        return TopologyIssue("", None, f"not valid YAML: {str(exc).replace('<unicode string>', source)}")
+    what = exc.problem or "syntax error"
+    context = exc.context_mark
+    if exc.context and context is not None:
+        at = (context.line, context.column) != (mark.line, mark.column)
+        what += f" ({exc.context}" + (f" at line {context.line + 1}, column {context.column + 1})" if at else ")")
+    where = f"{source}, line {mark.line + 1}, column {mark.column + 1}"
+    return TopologyIssue("", mark.line + 1, f"not valid YAML ({where}): {what}")
 
 
 MAX_VALUES, MAX_DEPTH = 100_000, 40
@@ -172,7 +184,7 @@ def _pydantic_issues(errors: list[Any], data: Any, lines: dict[Path, int]) -> li
     issues: list[TopologyIssue] = []
     branches: dict[Path, list[Any]] = {}
     for err in errors:
-        path, tagged = _real_path(err, data)
+        path, tagged = real_path(err, data)
         if tagged:
             branches.setdefault(path, []).append(err)
         else:
@@ -186,60 +198,6 @@ def _pydantic_issues(errors: list[Any], data: Any, lines: dict[Path, int]) -> li
             )
         issues.append(_issue(path, message, lines))
     return issues
-
-
-def _real_path(err: Any, data: Any) -> tuple[Path, bool]:
-    """Keep the parts of a pydantic loc that exist in the YAML; drop the tags
-    pydantic adds for union branches and validators. Returns (path, tagged)."""
-    loc, node = err["loc"], data
-    path: list[str | int] = []
-    tagged = False
-    for n, part in enumerate(loc):
-        if isinstance(node, dict) and _has_key(node, part):
-            node = node[part]
-            path.append(part if isinstance(part, str) else str(part))
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-            path.append(part)
-        elif n == len(loc) - 1 and err["type"] == "missing":
-            path.append(str(part))
-        else:
-            tagged = True
-    return tuple(path), tagged
-
-
-def _has_key(node: dict[Any, Any], part: Any) -> bool:
-    try:
-        return part in node
-    except TypeError:
-        return False
-
-
-def _valid_sections(data: dict[Any, Any], broken: set[str]) -> tuple[Topology, set[str]]:
-    """A Topology holding the top-level sections that validated on their own.
-
-    Only checks that read none of the broken sections run over it, so the
-    placeholders left for broken or absent required sections are never read."""
-    if "*" in broken:
-        return Topology.model_construct(), set(Topology.model_fields)
-    values: dict[str, Any] = {}
-    for name in Topology.model_fields:
-        if name in broken or name not in data:
-            continue
-        try:
-            values[name] = _section_adapter(name).validate_python(data[name])
-        except ValidationError:
-            broken.add(name)
-    broken |= {name for name, f in Topology.model_fields.items() if f.is_required() and name not in values}
-    return Topology.model_construct(**values), broken
-
-
-@cache
-def _section_adapter(name: str) -> TypeAdapter[Any]:
-    field = Topology.model_fields[name]
-    if field.metadata:
-        return TypeAdapter(Annotated[field.annotation, *field.metadata])
-    return TypeAdapter(field.annotation)
 
 
 def _ipv6_anywhere(data: Any, issues: list[TopologyIssue], lines: dict[Path, int]) -> list[TopologyIssue]:
@@ -264,135 +222,3 @@ def _scalars(node: Any, path: Path, depth: int = 0):
             yield from _scalars(value, (*path, i), depth + 1)
     else:
         yield path, node
-
-
-# -- messages: say what is wrong and what is allowed, in the YAML's terms -----
-
-PATTERN_HELP = {
-    NAME_PATTERN: "lowercase letters, digits and '-', starting with a letter",
-    r"^[a-z][a-z0-9]*$": "lowercase letters and digits, starting with a letter",
-}
-
-
-def describe(err: Any, path: Path) -> str:
-    """A message for one pydantic error; IPv6 input always says IPv6 is unsupported."""
-    message = _describe(err, path)
-    value = err.get("input")
-    if is_ipv6(value) and "IPv6" not in message:
-        message = f"{show(value)} is IPv6: IPv6 is not supported ({message})"
-    return message
-
-
-def _describe(err: Any, path: Path) -> str:
-    kind, ctx, value = err["type"], err.get("ctx") or {}, show(err.get("input"))
-    if kind == "value_error":
-        return str(err["msg"]).removeprefix("Value error, ")
-    if kind == "missing":
-        return f"required field '{path[-1]}' is missing"
-    if kind == "extra_forbidden":
-        allowed = allowed_fields(path[:-1])
-        hint = "; IPv6 is not supported" if "6" in str(path[-1]) else ""
-        return f"unknown field '{path[-1]}'{hint}" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
-    if kind == "string_pattern_mismatch":
-        return f"{value} is not a valid name: use {_pattern_help(ctx)}"
-    if kind == "literal_error":
-        return f"{value} is not allowed; allowed: {ctx.get('expected', '')}"
-    if kind in _BOUNDS:
-        return f"{value} is out of range: {expected(err)}"
-    if kind in ("model_type", "model_attributes_type", "dict_type") and allowed_fields(path):
-        fields = ", ".join(allowed_fields(path))
-        return f"{value} is not valid: expected a mapping with fields {fields}"
-    return f"{value} is not valid: expected {expected(err)}"
-
-
-_TYPES = {
-    "int_parsing": "a whole number",
-    "int_type": "a whole number",
-    "int_from_float": "a whole number",
-    "float_parsing": "a number",
-    "float_type": "a number",
-    "bool_parsing": "true or false",
-    "bool_type": "true or false",
-    "string_type": "text",
-    "list_type": "a list",
-    "recursion_loop": "no recursive YAML aliases",
-}
-_BOUNDS = {
-    "greater_than_equal": ("at least", "ge", ""),
-    "greater_than": ("greater than", "gt", ""),
-    "less_than_equal": ("at most", "le", ""),
-    "less_than": ("less than", "lt", ""),
-    "string_too_long": ("at most", "max_length", " characters"),
-    "string_too_short": ("at least", "min_length", " character(s)"),
-    "too_long": ("at most", "max_length", " item(s)"),
-    "too_short": ("at least", "min_length", " item(s)"),
-}
-
-
-def expected(err: Any) -> str:
-    """What would have been accepted, as a phrase: 'a whole number', "'auto'"."""
-    kind, ctx = err["type"], err.get("ctx") or {}
-    if kind in _TYPES:
-        return _TYPES[kind]
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return "a mapping"
-    if kind == "literal_error":
-        return str(ctx.get("expected", ""))
-    if kind == "string_pattern_mismatch":
-        return f"a name ({_pattern_help(ctx)})"
-    if kind in _BOUNDS:
-        word, key, unit = _BOUNDS[kind]
-        return f"must be {word} {ctx.get(key)}{unit}"
-    return str(err.get("msg", "a valid value")).removeprefix("Value error, ")
-
-
-def _pattern_help(ctx: dict[str, Any]) -> str:
-    pattern = str(ctx.get("pattern", ""))
-    return PATTERN_HELP.get(pattern, f"text matching {pattern}")
-
-
-def show(value: Any) -> str:
-    """A value as the user wrote it in YAML, shortened."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    text = str(value)
-    text = text if len(text) <= 40 else text[:37] + "..."
-    return f"'{text}'" if isinstance(value, str) else text
-
-
-def is_ipv6(value: Any) -> bool:
-    if not isinstance(value, str) or ":" not in value:
-        return False
-    try:
-        return ipaddress.ip_network(value.strip(), strict=False).version == 6
-    except ValueError:
-        return False
-
-
-def allowed_fields(path: Path) -> list[str]:
-    """Field names of the model found at a YAML path, for 'unknown field' hints."""
-    model: type[BaseModel] | None = Topology
-    for part in path:
-        if model is None:
-            return []
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(str(part))
-        model = _model_of(field.annotation) if field else None
-    return list(model.model_fields) if model else []
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in get_args(annotation):
-        found = _model_of(arg)
-        if found:
-            return found
-    return None

@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lab.cli import Format, TopologyFile, check_format, console, emit, fail, load_or_exit, out
+from lab.cli import Format, TopologyFile, check_format, console, emit, fail, format_option, load_or_exit, out
 from lab.plan.planner import build_plan
 from lab.providers import embedded
-from lab.providers.state import LabBusyError, known_labs
+from lab.providers.state import LabBusyError, NoSuchLabError, known_labs, require_lab
 from lab.providers.status import lab_status
 
 LabOption = Annotated[str | None, typer.Option("--lab", help="Lab name (when the topology file is gone)")]
@@ -30,7 +30,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     bench.command("fabric")(bench_fabric)
 
 
-def plan(topology: TopologyFile, fmt: Format = "yaml") -> None:
+def plan(topology: TopologyFile, fmt: Annotated[str, format_option("yaml", "json")] = "yaml") -> None:
     """Print the per-host desired state the topology turns into (pure, no root)."""
     check_format(fmt, ("yaml", "json"))
     emit(build_plan(load_or_exit(topology)).model_dump(mode="json"), fmt)
@@ -115,6 +115,11 @@ def status(topology: Annotated[Path | None, typer.Argument(help="Topology file (
     """Servers, tenants and endpoints of a lab and their health."""
     check_format(fmt, ("table", "json"))
     name = _lab_name(topology, lab)
+    if lab is not None:
+        try:
+            require_lab(lab)
+        except NoSuchLabError as exc:
+            raise fail(str(exc), 4) from None  # 4: the lab is not there to look at
     data = lab_status(name)
     if fmt == "json":
         emit(data, "json")

@@ -17,16 +17,29 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lab.apply.journal import Journal, Resource
+from lab.model.problems import did_you_mean
 from lab.paths import home as state_root
 from lab.paths import lab_dir, lock_path
 
-__all__ = ["Journal", "LabBusyError", "Resource", "known_labs", "lab_dir", "lab_lock", "lock_path",
-           "read_json", "remove_lab_dir", "state_root", "write_json"]
+__all__ = ["Journal", "LabBusyError", "NoSuchLabError", "Resource", "known_labs", "lab_dir", "lab_lock", "lock_path",
+           "read_json", "remove_lab_dir", "require_lab", "state_root", "write_json"]
 
 
 def known_labs() -> list[str]:
     labs = state_root() / "labs"
     return sorted(p.name for p in labs.iterdir() if p.is_dir()) if labs.exists() else []
+
+
+class NoSuchLabError(LookupError):
+    """A lab named by the user has no directory on this host (never up, or down)."""
+
+
+def require_lab(name: str) -> str:
+    """`name` if this host holds that lab, else NoSuchLabError listing the labs it holds."""
+    labs = known_labs()
+    if name in labs:
+        return name
+    raise NoSuchLabError(f"no lab {name}{did_you_mean(name, labs)}; labs here: {', '.join(labs) or 'none'}")
 
 
 class LabBusyError(RuntimeError):

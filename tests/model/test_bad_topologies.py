@@ -84,7 +84,7 @@ CASES = [
         "  mtu: 9000\n  subnet6: 2001:db8::/64\n",
         "underlay.subnet6",
         1,
-        ["unknown field 'subnet6'", "IPv6 is not supported", "allowed: subnet, mtu"],
+        ["unknown key 'subnet6'", "IPv6 is not supported", "allowed: subnet, mtu"],
     ),
     (
         "duplicate-vni",
@@ -340,7 +340,7 @@ CASES = [
         "  mtu: 9000\n  jumbo: true\n",
         "underlay.jumbo",
         1,
-        ["unknown field 'jumbo'", "allowed: subnet, mtu"],
+        ["unknown key 'jumbo'", "allowed: subnet, mtu"],
     ),
     (
         "missing-field",

@@ -135,9 +135,48 @@ def test_graph_cli_writes_the_format_its_suffix_names(tmp_path):
 
 
 def test_graph_cli_refuses_bad_format():
-    result = runner.invoke(app, ["graph", str(EMBEDDED), "--format", "png"])
+    result = runner.invoke(app, ["graph", str(EMBEDDED), "--format", "jpeg"])
     assert result.exit_code == 2
-    assert "dot, mermaid" in " ".join(result.output.split())
+    assert "dot, mermaid, png, svg" in " ".join(result.output.split())
+
+
+def _needs_dot() -> None:
+    _graphviz("svg", "digraph g {}")
+
+
+def test_graph_cli_renders_png_by_extension(tmp_path):
+    _needs_dot()
+    out = tmp_path / "lab.png"
+    result = runner.invoke(app, ["graph", str(EMBEDDED), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_graph_cli_renders_svg_by_extension_with_the_topology_in_it(tmp_path):
+    _needs_dot()
+    out = tmp_path / "lab.svg"
+    result = runner.invoke(app, ["graph", str(EMBEDDED), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    svg = html.unescape(out.read_text())
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    for name in ("hv1", "mux1", "red-web1"):
+        assert name in svg
+
+
+def test_graph_cli_dot_suffix_writes_dot_text(tmp_path):
+    out = tmp_path / "lab.dot"
+    result = runner.invoke(app, ["graph", str(EMBEDDED), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text().startswith('digraph "demo" {')
+
+
+def test_graph_png_without_graphviz_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # a PATH with no `dot` on it
+    out = tmp_path / "lab.png"
+    result = runner.invoke(app, ["graph", str(EMBEDDED), "-o", str(out)])
+    assert result.exit_code == 1
+    assert "install-deps.sh" in " ".join(result.output.split())
+    assert not out.exists()
 
 
 def test_graph_of_invalid_topology_exits_2_and_writes_nothing(tmp_path):

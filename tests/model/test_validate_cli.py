@@ -75,3 +75,23 @@ def test_validate_bad_format_exits_2():
     result = runner.invoke(app, ["validate", "--format", "xml", str(EMBEDDED)])
     assert result.exit_code == 2
     assert "not supported" in _flat(result.output)
+
+
+def test_yaml_syntax_error_names_the_file_line_and_column(tmp_path):
+    text, line = mutate("tenants:\n", "tenants: [\n")
+    path = tmp_path / "broken.yaml"
+    path.write_text(text)
+    result = runner.invoke(app, ["validate", "--format", "json", str(path)])
+    assert result.exit_code == 2
+    (error,) = json.loads(result.stdout)["errors"]
+    assert f"({path}, line {error['line']}, column " in error["message"]
+    assert error["line"] > line and "<unicode string>" not in error["message"]
+    assert "\n" not in error["message"]
+
+
+def test_unreadable_characters_name_the_file(tmp_path):
+    path = tmp_path / "ctrl.yaml"
+    path.write_text("name: \"x\x01\"\n")
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert str(path) in _flat(result.output) and "<unicode string>" not in result.output
