@@ -7,6 +7,7 @@ their `commands` module, listed in FEATURE_COMMANDS.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +16,7 @@ import typer
 import yaml
 from rich.console import Console
 
+from lab.exitcodes import ExitCode
 from lab.features import optional_modules
 from lab.model import TopologyError, load_topology
 
@@ -43,6 +45,16 @@ Format = Annotated[str, typer.Option("--format", help="Output format: table, jso
 def fail(message: str, code: int = 2) -> typer.Exit:
     console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def require_root(what: str) -> None:
+    """Exit 4 (the rig cannot measure) unless running as root; `what` says why root."""
+    if not is_root():
+        raise fail(f"{what} and needs root (run it with sudo)", ExitCode.CANNOT_MEASURE)
 
 
 def check_format(fmt: str, allowed: tuple[str, ...]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Annotated
 
@@ -61,11 +60,10 @@ def bench_fabric(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """Time `up` and `down` of a generated lab with N servers."""
-    from lab.cli import check_format, emit, fail, out
+    from lab.cli import check_format, emit, out, require_root
 
     check_format(fmt, ("table", "json"))
-    if os.geteuid() != 0:
-        raise fail("the fabric benchmark creates namespaces and needs root", 1)
+    require_root("the fabric benchmark creates namespaces")
     result = measure(servers)
     if fmt == "json":
         emit(result, "json")

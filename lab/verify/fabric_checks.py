@@ -5,7 +5,6 @@ collectors and compares with the plan and the topology's specs."""
 from __future__ import annotations
 
 import itertools
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from lab.apply.nsexec import run_collector
 from lab.model.topology import Specs
 from lab.plan.model import EndpointPlan, Plan
 from lab.providers.state import lab_dir
+from lab.verify import evidence
 from lab.verify.captures import capture_vxlan
 from lab.verify.port_counters import count_icmp_per_port
 from lab.verify.result import CheckResult
@@ -157,9 +157,7 @@ def check_isolation(plan: Plan, specs: Specs) -> list[CheckResult]:
 
 
 def _evidence_path(plan: Plan, name: str) -> Path:
-    path = lab_dir(plan.lab) / "evidence" / f"{name}-{int(time.time())}.pcap"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+    return evidence.new_path(plan.lab, name, ".pcap")
 
 
 def check_vni_on_wire(plan: Plan, specs: Specs) -> list[CheckResult]:
