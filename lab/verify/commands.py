@@ -6,6 +6,7 @@ Exit status (lab.exitcodes): 0 all good, 1 a spec not met, 2 bad input,
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -85,6 +86,17 @@ def _run_verify(topology: Path, only: list[str] | None, keep: int | None) -> tup
     return topo, record_run(run, directory, keep=keep)
 
 
+def _junit_writable(path: Path | None) -> None:
+    """Refuse an unwritable --junit before a long run, not after it."""
+    if path is None:
+        return
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK) or path.is_dir():
+        raise fail(f"--junit {path}: cannot write there; give a file path in a writable directory")
+
+
 def _write_junit(run: VerifyRun, path: Path | None, report: RegressionReport | None = None) -> None:
     if path is None:
         return
@@ -100,6 +112,7 @@ def verify(topology: TopologyFile, only: Only = None, fmt: Format = "table", jun
            wide: Wide = False, keep: KeepRuns = None, debug: Debug = False) -> None:
     """Check the running lab against its topology's specs (exit 0 only if all pass)."""
     check_format(fmt, ("table", "json"))
+    _junit_writable(junit)
     _, run = _run_verify(topology, only, keep)
     _write_junit(run, junit)
     if fmt == "json":
@@ -123,6 +136,7 @@ def regress(topology: Annotated[Path | None, typer.Argument(
     """Verify (or take a recorded run), then compare every metric with the
     baseline run; exit 3 on a regression when every spec is met."""
     check_format(fmt, ("table", "json"))
+    _junit_writable(junit)
     if run_id is None:
         if topology is None:
             raise fail("give the topology file (or --run ID to compare a recorded run)")
