@@ -22,7 +22,7 @@ import typer
 from rich.markup import escape
 
 from lab.exitcodes import ExitCode
-from lab.paths import home
+from lab.paths import log_dir
 
 DEBUG_ENV = "STACKLAB_DEBUG"
 Command = TypeVar("Command", bound=Callable[..., Any])
@@ -66,7 +66,7 @@ def crashed(name: str, exc: BaseException, debug: bool = False) -> typer.Exit:
 def write_crash_log(name: str, text: str) -> Path | None:
     """The traceback in $STACKLAB_HOME/log, else the temp dir; None if neither is writable."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    for directory in (home() / "log", Path(tempfile.gettempdir())):
+    for directory in (log_dir(), Path(tempfile.gettempdir())):
         path = directory / f"crash-{name}-{stamp}-{os.getpid()}.log"
         try:
             directory.mkdir(parents=True, exist_ok=True)
