@@ -7,6 +7,7 @@ their `commands` module (lab.features).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -16,6 +17,7 @@ import typer
 import yaml
 from rich.console import Console
 
+from lab.exitcodes import ExitCode
 from lab.features import command_modules
 from lab.model import TopologyError, load_topology
 
@@ -74,6 +76,16 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
 def fail(message: str, code: int = 2) -> typer.Exit:
     console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def require_root(what: str) -> None:
+    """Exit 4 (the rig cannot measure) unless running as root; `what` says why root."""
+    if not is_root():
+        raise fail(f"{what} and needs root (run it with sudo)", ExitCode.CANNOT_MEASURE)
 
 
 def check_format(fmt: str, allowed: tuple[str, ...]) -> None:

@@ -4,8 +4,10 @@
       labs/<lab>/      what a running lab owns: journal, applied plan, VM disks,
                        LB state; `lab down` deletes it
       results/<lab>/   what the lab's runs produced: history, JUnit, reports,
-                       evidence; kept across `down`, it is the next night's baseline
+                       evidence (verify/<time>/evidence); kept across `down`, it is
+                       the next night's baseline
       locks/<lab>.lock one `up`/`down` at a time per lab
+      log/             tracebacks of commands that crashed
 
 Every module asks here, so the default is written once.
 """
@@ -33,3 +35,7 @@ def results_dir(lab: str) -> Path:
 
 def lock_path(lab: str) -> Path:
     return home() / "locks" / f"{lab}.lock"
+
+
+def log_dir() -> Path:
+    return home() / "log"

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
+from lab import cli
 from lab.cli import Format, TopologyFile, check_format, console, emit, fail, format_option, load_or_exit, out
 from lab.plan.planner import build_plan
 from lab.providers import embedded
@@ -37,10 +38,7 @@ def plan(topology: TopologyFile, fmt: Annotated[str, format_option("yaml", "json
 
 
 def _require_root() -> None:
-    import os
-
-    if os.geteuid() != 0:
-        raise fail("this command changes network namespaces and needs root (run it with sudo)", 1)
+    cli.require_root("this command changes network namespaces")
 
 
 def up(topology: TopologyFile,
@@ -128,19 +126,18 @@ def status(topology: Annotated[Path | None, typer.Argument(help="Topology file (
 
 
 def _print_status(data: dict) -> None:
+    """Sections of one line per object (lab.report.lines): reads the same in a
+    terminal and in a journal at 80 columns."""
     out.print(f"[bold]lab {data['lab']}[/]: {data['state']}")
-    hosts = Table("host", "role", "namespace", "underlay", "health", title="servers and fabric")
-    for h in data["servers"] + data["fabric"]:
-        hosts.add_row(h["name"], h["role"], h["namespace"], h.get("underlay_ip") or "-", _health(h["health"]))
-    out.print(hosts)
-    tenants = Table("tenant", "VNI", "subnets", "gateway", title="tenants")
-    for t in data["tenants"]:
-        tenants.add_row(t["name"], str(t["vni"]), ", ".join(t["subnets"]), t["gateway"])
-    out.print(tenants)
-    eps = Table("endpoint", "kind", "tenant", "server", "address", "health", title="endpoints")
-    for e in data["endpoints"]:
-        eps.add_row(e["name"], e["kind"], e["tenant"], e["server"], e["address"], _health(e["health"]))
-    out.print(eps)
+    _section("servers and fabric", ("host", "role", "namespace", "underlay", "health"),
+             [(h["name"], h["role"], h["namespace"], h.get("underlay_ip") or "-", _health(h["health"]))
+              for h in data["servers"] + data["fabric"]])
+    _section("tenants", ("tenant", "VNI", "gateway", "subnets"),
+             [(t["name"], str(t["vni"]), t["gateway"], Text(", ".join(t["subnets"])))
+              for t in data["tenants"]])
+    _section("endpoints", ("endpoint", "kind", "tenant", "server", "health", "address"),
+             [(e["name"], e["kind"], e["tenant"], e["server"], _health(e["health"]), Text(e["address"]))
+              for e in data["endpoints"]])
     if data.get("vms"):
         _print_vms(data["vms"])
     if data.get("load_balancers"):
@@ -149,23 +146,30 @@ def _print_status(data: dict) -> None:
         render(data["load_balancers"], out)
 
 
+def _section(title: str, header: tuple[str, ...], rows: list[tuple]) -> None:
+    from lab.report.lines import print_lines
+
+    out.print(Text(title, style="bold"))
+    print_lines(out, rows, header=header)
+
+
 def _print_vms(vms: list[dict]) -> None:
-    table = Table("VM", "domain", "type", "size", "memory", "disks (IOPS cap)", "provisioning", "health",
-                  title="virtual machines")
+    rows = []
     for vm in vms:
         disks = ", ".join(f"{d.get('name')}:{d.get('iops_cap') or 'uncapped'}" for d in vm.get("disks", []))
         prov = vm.get("provisioning", {})
         state = prov.get("state", "-") + (f" (exit {prov['exit_code']})" if prov.get("exit_code") else "")
-        table.add_row(vm["name"], vm["domain"], vm["domain_type"] or "-", vm.get("size") or "-",
-                      f"{vm['memory_mib']} MiB", disks or "-", state, _health(vm["health"]))
-    out.print(table)
+        rows.append((vm["name"], vm["domain_type"] or "-", vm.get("size") or "-", f"{vm['memory_mib']} MiB",
+                     state, _health(vm["health"]), Text(f"disks {disks or '-'}; domain {vm['domain']}")))
+    _section("virtual machines", ("VM", "type", "size", "memory", "provisioning", "health",
+                                  "disks (IOPS cap)"), rows)
     if vms:
         out.print(f"[dim]memory: {vms[0]['memory_note']}[/]")
 
 
-def _health(value: str) -> str:
+def _health(value: str) -> Text:
     color = {"ok": "green", "down": "red", "missing": "red"}.get(value, "yellow")
-    return f"[{color}]{value}[/]"
+    return Text(value, style=color)
 
 
 def apply_host(
@@ -233,10 +237,7 @@ def bench_fabric(
     from lab.providers.bench import measure
 
     check_format(fmt, ("table", "json"))
-    import os
-
-    if os.geteuid() != 0:
-        raise fail("the fabric benchmark creates namespaces and needs root", 1)
+    cli.require_root("the fabric benchmark creates namespaces")
     result = measure(servers)
     if fmt == "json":
         emit(result, "json")

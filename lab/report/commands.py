@@ -14,9 +14,12 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from lab.cli import Format, check_format, console, emit, fail, load_or_exit, out
+from lab.crash import guarded
 from lab.report.history import History, history_path, known_result_labs, results_dir
+from lab.report.lines import print_lines
 
 OptionalTopology = Annotated[Path | None, typer.Argument(
     help="Topology YAML file (names the lab); optional with --lab or a single known lab")]
@@ -115,6 +118,7 @@ def dashboards(out_dir: Annotated[Path | None, typer.Option("--out", help="Outpu
         out.print(str(path), highlight=False)
 
 
+@guarded
 def history(topology: OptionalTopology = None, lab: LabOption = None,
             results: ResultsOption = None,
             last: Annotated[int, typer.Option(help="How many recent runs", min=1)] = 20,
@@ -122,8 +126,12 @@ def history(topology: OptionalTopology = None, lab: LabOption = None,
                 "--pin", help="Pin this run id as the baseline for `lab regress`")] = None,
             unpin: Annotated[bool, typer.Option(
                 "--unpin", help="Compare with the last good run again")] = False,
-            fmt: Format = "table") -> None:
-    """List recent verify runs; pin or unpin the regression baseline."""
+            fmt: Format = "table",
+            wide: Annotated[bool, typer.Option("--wide", help="Full table instead of one line per run")] = False,
+            ) -> None:
+    """List recent verify runs; pin or unpin the regression baseline.
+
+    Retire a baseline: `--pin ID` a newer good run, or `--unpin` to compare with the last good run."""
     check_format(fmt, ("table", "json"))
     directory = resolve_results(topology, lab, results)
     with History.for_lab(directory) as store:
@@ -140,8 +148,10 @@ def history(topology: OptionalTopology = None, lab: LabOption = None,
         rows = _history_rows(store, last)
     if fmt == "json":
         emit(rows, "json")
-    else:
+    elif wide:
         out.print(_history_table(rows, directory))
+    else:
+        _history_lines(rows, directory)
 
 
 def _history_rows(store: History, last: int) -> list[dict]:
@@ -156,13 +166,31 @@ def _history_rows(store: History, last: int) -> list[dict]:
     return rows
 
 
+def _when(started_at: float) -> str:
+    return dt.datetime.fromtimestamp(started_at).strftime("%Y-%m-%d %H:%M")
+
+
+def _history_lines(rows: list[dict], directory: Path) -> None:
+    """One line per run: id, time, result, checks, baseline mark, what failed."""
+    out.print(f"verify history ({directory})", markup=False, highlight=False, soft_wrap=True)
+    several = len({r["lab"] for r in rows}) > 1
+    lines = []
+    for r in rows:
+        result = Text("pass", style="green") if r["passed"] else Text("FAIL", style="bold red")
+        failed = ", ".join(r["failed"])
+        lines.append([f"#{r['id']}", *([r["lab"]] if several else []), _when(r["started_at"]), result,
+                      f"{r['checks']} checks", "pinned" if r["pinned"] else "",
+                      Text(f"failed: {failed}" if failed else "")])
+    print_lines(out, lines)
+
+
 def _history_table(rows: list[dict], directory: Path) -> Table:
     table = Table(title=f"verify history ({directory})")
     for column in ("run", "lab", "time", "result", "checks", "failed", "topology", "baseline"):
         table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(str(r["id"]), r["lab"],
-                      dt.datetime.fromtimestamp(r["started_at"]).strftime("%Y-%m-%d %H:%M"),
+                      _when(r["started_at"]),
                       "[green]pass[/]" if r["passed"] else "[red]fail[/]", str(r["checks"]),
                       ", ".join(r["failed"]), r["topology_hash"], "pinned" if r["pinned"] else "")
     return table

@@ -22,8 +22,6 @@ from typing import Any, Literal
 
 import numpy as np
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 from scipy.stats import mannwhitneyu
 
 from lab.report.history import History, RunRecord
@@ -282,38 +280,10 @@ def regress_against_baseline(history: History, current_run_id: int,
     return report
 
 
-OUTCOME_STYLE = {"regression": "bold red", "improvement": "green", "ok": "", "not_compared": "dim"}
+def render_regressions(report: RegressionReport, console: Console | None = None,
+                       wide: bool = False) -> None:
+    """Print the report: one line per metric, or the full table with `wide`
+    (lab.report.regress_view)."""
+    from lab.report.regress_view import render
 
-
-def render_regressions(report: RegressionReport, console: Console | None = None) -> None:
-    """What a person needs at 7 am: each regression with baseline, current value,
-    p-value, and what changed in the lab between the two runs."""
-    console = console or Console()
-    if report.baseline_run_id is None:
-        console.print("[yellow]no baseline yet[/] (no earlier passing run, nothing pinned): "
-                      "this run becomes the reference once it passes")
-        return
-    title = (f"lab {report.lab}: run #{report.current_run_id} vs {report.baseline_kind} "
-             f"baseline #{report.baseline_run_id}")
-    table = Table(title=title)
-    for column in ("check", "metric", "target", "baseline", "current", "change", "p", "outcome",
-                   "why"):
-        table.add_column(column, overflow="fold")
-    # cells are Text, never markup: an unstyled outcome or a "[..]" in a
-    # check name or reason must print as it is, not raise MarkupError
-    for c in sorted(report.comparisons, key=lambda c: (c.outcome != "regression", c.check)):
-        table.add_row(Text(c.check), Text(c.metric), "" if c.target is None else f"{c.target:.4g}",
-                      f"{c.baseline:.4g}", f"{c.current:.4g}",
-                      f"{c.change_pct:+.1f}%", "n/a" if c.p_value is None else f"{c.p_value:.2g}",
-                      Text(c.outcome, style=OUTCOME_STYLE.get(c.outcome, "")), Text(c.reason))
-    console.print(table)
-    for name in report.newly_failing:
-        console.print(f"[bold red]newly failing:[/] {name}")
-    if report.config_diff:
-        console.print("configuration difference (baseline -> current):")
-        for key, (old, new) in report.config_diff.items():
-            console.print(f"  {key}: {old} -> {new}", highlight=False, markup=False)
-    verdict = "[bold green]no regression[/]" if report.passed else (
-        f"[bold red]{len(report.regressions)} regression(s), "
-        f"{len(report.newly_failing)} newly failing check(s)[/]")
-    console.print(verdict)
+    render(report, console, wide)

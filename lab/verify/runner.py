@@ -4,7 +4,8 @@ A check is any callable returning a CheckResult or a list of them. A check
 that raises is not lost: it becomes an `error` result carrying the exception
 as evidence, so one broken check never hides the others (Nornir's habit).
 Recording a run (JUnit XML, JSON report, history row) is lab.report.runs'
-job: verification measures, reporting keeps.
+job: verification measures, reporting keeps. Evidence files go to the run's
+own directory (lab.verify.evidence), which outlives the lab.
 """
 
 from __future__ import annotations
@@ -12,21 +13,25 @@ from __future__ import annotations
 import json
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from lab.report.lines import fit_name
+from lab.verify import evidence
 from lab.verify.result import CheckResult
 
 CheckOutput = CheckResult | list[CheckResult]
 Check = Callable[[], CheckOutput]
 
-VERDICT_STYLE = {"pass": "green", "fail": "bold red", "error": "bold magenta", "skipped": "yellow"}
+VERDICT_STYLE = {"pass": "green", "fail": "bold red", "error": "bold magenta", "skipped": "yellow",
+                 "inconclusive": "bold magenta"}
 
 
 def named_check(name: str, group: str, fn: Check, target: str = "") -> Check:
@@ -57,6 +62,7 @@ class VerifyRun:
     run_id: int | None = None
     junit_path: Path | None = None
     json_path: Path | None = None
+    run_dir: Path | None = None  # junit.xml, report.json and evidence/ of this run
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -76,7 +82,7 @@ def run_one(check: Check) -> list[CheckResult]:
         results = [output] if isinstance(output, CheckResult) else list(output)
         if not all(isinstance(r, CheckResult) for r in results):
             raise TypeError(f"check {name} returned {type(output).__name__}, not CheckResult")
-    except Exception as exc:  # noqa: BLE001 - a broken check is a result, not a crash
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken check is a result, not a crash
         tb = traceback.extract_tb(exc.__traceback__)[-1:]
         where = f" ({tb[0].filename}:{tb[0].lineno})" if tb else ""
         results = [CheckResult(name=name, group=group, target=target, measured="exception",
@@ -98,49 +104,56 @@ def select(checks: Iterable[Check], only: Sequence[str] | None) -> list[Check]:
 
 
 def run_checks(checks: Iterable[Check], lab: str, topology_hash: str, config: dict[str, Any], *,
-               only: Sequence[str] | None = None, console: Console | None = None) -> VerifyRun:
-    """Run the checks (those of the `only` groups) with a progress bar on
-    stderr; returns the run. Recording it is lab.report.runs' job."""
+               only: Sequence[str] | None = None, console: Console | None = None,
+               run_dir: Path | None = None) -> VerifyRun:
+    """Run the checks (those of the `only` groups); returns the run. With
+    `run_dir`, evidence is kept in run_dir/evidence. Progress goes to
+    `console` (stderr): a bar on a terminal, one line per check otherwise
+    (a journal). Recording the run is lab.report.runs' job."""
     console = console or Console(stderr=True)
     todo = select(checks, only)
     started_at, t0 = time.time(), time.monotonic()
     results: list[CheckResult] = []
+    kept = run_dir / "evidence" if run_dir else None
+    moved: dict[str, str] = {}
+    with _progress(console, len(todo)) as step, (
+            evidence.kept_in(kept) if kept else nullcontext()):
+        for check in todo:
+            name, group, _ = check_identity(check)
+            step(f"{group}: {name}")
+            found = [r for r in run_one(check) if not only or r.group in only]
+            if kept:
+                evidence.adopt(found, lab, kept, moved)
+            results.extend(found)
+    return VerifyRun(lab=lab, started_at=started_at, duration_s=time.monotonic() - t0,
+                     topology_hash=topology_hash, config=config, results=results, run_dir=run_dir)
+
+
+@contextmanager
+def _progress(console: Console, total: int) -> Iterator[Callable[[str], None]]:
+    """A progress bar on a terminal; without one (systemd, cron) a line per
+    step as it starts, so a hung check is named in the journal."""
+    if not console.is_terminal:
+        count = iter(range(1, total + 1))
+
+        def line(description: str) -> None:
+            console.print(fit_name(f"verify {next(count)}/{total}: {description}", console.width),
+                          markup=False, highlight=False, soft_wrap=True)
+        yield line
+        return
     with Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"),
                   BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
-        task = progress.add_task("verify", total=len(todo))
-        for check in todo:
-            name, group, _ = check_identity(check)
-            progress.update(task, description=f"{group}: {name}")
-            results.extend(r for r in run_one(check) if not only or r.group in only)
-            progress.advance(task)
-    return VerifyRun(lab=lab, started_at=started_at, duration_s=time.monotonic() - t0,
-                     topology_hash=topology_hash, config=config, results=results)
+        task = progress.add_task("verify", total=total)
+        started = False
 
-
-def summary_table(results: Sequence[CheckResult], title: str = "verify") -> Table:
-    """The table a person reads at a glance: one row per check, failures first."""
-    order = {"error": 0, "fail": 1, "skipped": 2, "pass": 3}
-    table = Table(title=title, show_lines=False)
-    for column in ("group", "check", "target", "measured", "verdict", "evidence"):
-        table.add_column(column, overflow="fold")
-    table.add_column("s", justify="right")
-    for r in sorted(results, key=lambda r: (order.get(r.verdict, 9), r.group, r.name)):
-        style = VERDICT_STYLE.get(r.verdict, "")
-        table.add_row(r.group, r.name, r.target, r.measured, f"[{style}]{r.verdict}[/]",
-                      r.evidence, f"{r.duration_s:.1f}")
-    return table
-
-
-def render_summary(run: VerifyRun, console: Console | None = None) -> None:
-    console = console or Console()
-    console.print(summary_table(run.results, title=f"lab {run.lab}: verify"))
-    counts = {v: sum(r.verdict == v for r in run.results) for v in VERDICT_STYLE}
-    verdict = "[bold green]PASSED[/]" if run.passed else "[bold red]FAILED[/]"
-    parts = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-    console.print(f"{verdict}: {parts or 'no checks'} in {run.duration_s:.1f} s")
-    if run.junit_path:
-        console.print(f"JUnit: {run.junit_path}  JSON: {run.json_path}", highlight=False)
+        def advance(description: str) -> None:
+            nonlocal started
+            if started:
+                progress.advance(task)
+            started = True
+            progress.update(task, description=escape(description))
+        yield advance
 
 
 # Tools whose version is recorded with every run, so `lab regress` can say
@@ -167,7 +180,7 @@ def topology_hash(topology: Any) -> str:
 
 def run_config(extra: dict[str, Any] | None = None, probes: dict[str, tuple[str, ...]] | None = None,
                timeout_s: float = 5.0) -> dict[str, Any]:
-    """What the lab ran on: kernel, Python, stacklab and tool versions (first
+    """What the lab ran on: kernel, host, Python, stacklab and tool versions (first
     line of each `--version`; absent tools are left out), plus `extra`."""
     import platform
     import shutil
@@ -189,5 +202,5 @@ def run_config(extra: dict[str, Any] | None = None, probes: dict[str, tuple[str,
         lines = (done.stdout or done.stderr).strip().splitlines()
         if lines:
             versions[name] = lines[0].strip()
-    return {"kernel": platform.release(), "machine": platform.machine(), "versions": versions,
-            **(extra or {})}
+    return {"kernel": platform.release(), "machine": platform.machine(), "host": platform.node(),
+            "versions": versions, **(extra or {})}

@@ -6,13 +6,13 @@ fabric.<tenant>.<what>, fabric.underlay.* and fabric.bridges.*."""
 from __future__ import annotations
 
 import itertools
-import time
 from collections import Counter
 from pathlib import Path
 
 from lab.apply.nsexec import run_collector
 from lab.paths import lab_dir
 from lab.plan.model import EndpointPlan, Plan
+from lab.verify import evidence
 from lab.verify.fabric.captures import capture_vxlan
 from lab.verify.fabric.port_counters import count_icmp_per_port
 from lab.verify.result import CheckResult
@@ -153,9 +153,7 @@ def check_isolation(plan: Plan) -> list[CheckResult]:
 
 
 def _evidence_path(plan: Plan, name: str) -> Path:
-    path = lab_dir(plan.lab) / "evidence" / f"{name}-{int(time.time())}.pcap"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+    return evidence.new_path(plan.lab, name, ".pcap")
 
 
 def check_vni_on_wire(plan: Plan) -> list[CheckResult]:

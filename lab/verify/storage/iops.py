@@ -21,6 +21,7 @@ from types import ModuleType
 from lab.compute import agent, operations, paths
 from lab.model.sizes import DISK_TIERS
 from lab.plan.model import Plan
+from lab.verify import evidence
 from lab.verify.result import CheckResult
 
 COLLECTOR = Path(__file__).resolve().parents[2] / "collectors" / "fio_iops.py"
@@ -44,9 +45,9 @@ def load_collector() -> ModuleType:
 def measure_in_guest(lab: str, lab_dir: Path, vm: str, dev: str,
                      rws: tuple[str, ...] = ("randread",), runtime_s: int = 8,
                      ramp_s: int = 2, settle_s: int = 1,
-                     iodepth: int = GUEST_IODEPTH) -> dict[str, dict]:
+                     iodepth: int = GUEST_IODEPTH, evidence_path: Path | None = None) -> dict[str, dict]:
     """Run the collector's fio script in the guest on /dev/<dev>; the raw
-    result is kept as evidence in the VM's directory."""
+    result is kept as evidence in `evidence_path` (default: the VM's directory)."""
     fio = load_collector()
     script = fio.guest_script(f"/dev/{dev}", rws, runtime_s, ramp_s, iodepth)
     result = operations.exec_vm(lab, lab_dir, vm, script,
@@ -56,8 +57,8 @@ def measure_in_guest(lab: str, lab_dir: Path, vm: str, dev: str,
                            f"{result.output[-500:]}")
     summaries = {rw: fio.summarize(rw, data, series, settle_s)
                  for rw, (data, series) in fio.parse_guest_output(result.output).items()}
-    evidence = paths.vm_dir(lab_dir, vm) / f"fio-{dev}-{int(time.time())}.json"
-    evidence.write_text(json.dumps({"vm": vm, "dev": dev, "results": summaries}, indent=2))
+    kept = evidence_path or paths.vm_dir(lab_dir, vm) / f"fio-{dev}-{int(time.time())}.json"
+    kept.write_text(json.dumps({"vm": vm, "dev": dev, "results": summaries}, indent=2))
     return summaries
 
 
@@ -115,20 +116,20 @@ def check_disk_iops(lab: str, lab_dir: Path, vm: str, disk: str, dev: str, cap: 
                     runtime_s: int = 8) -> list[CheckResult]:
     """Measure one data disk in its VM and judge it against its planned cap."""
     started = time.monotonic()
+    kept = evidence.new_path(lab, f"fio-{vm}-{dev}", ".json")  # the last measurement wins
     try:
-        summaries = measure_in_guest(lab, lab_dir, vm, dev, rws, runtime_s)
+        summaries = measure_in_guest(lab, lab_dir, vm, dev, rws, runtime_s, evidence_path=kept)
     except (agent.AgentError, RuntimeError):
         # a run-command lost under host load is not a measurement: once more
         time.sleep(2)
-        summaries = measure_in_guest(lab, lab_dir, vm, dev, rws, runtime_s)
+        summaries = measure_in_guest(lab, lab_dir, vm, dev, rws, runtime_s, evidence_path=kept)
     if cap is not None and any(_below(s, cap, tolerance_pct) for s in summaries.values()):
         # below the cap can be a guest starved of host CPU (TCG) for a moment:
         # confirm with a second run. Above the cap is decisive, never re-run.
-        summaries = measure_in_guest(lab, lab_dir, vm, dev, rws, runtime_s)
+        summaries = measure_in_guest(lab, lab_dir, vm, dev, rws, runtime_s, evidence_path=kept)
     target = f"{vm}/{disk} (/dev/{dev})"
-    evidence = str(paths.vm_dir(lab_dir, vm))
-    results = [compare_to_cap(target, s, cap, tolerance_pct, evidence) if cap is not None
-               else compare_uncapped(target, s, evidence=evidence) for s in summaries.values()]
+    results = [compare_to_cap(target, s, cap, tolerance_pct, str(kept)) if cap is not None
+               else compare_uncapped(target, s, evidence=str(kept)) for s in summaries.values()]
     for r in results:
         r.duration_s = round(time.monotonic() - started, 2)
     return results

@@ -1,0 +1,151 @@
+"""Every exit status of `lab verify` / `lab regress`, reached through the
+command line with the fault that causes it (lab.exitcodes)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from lab.apply.nsexec import COLLECTORS
+from lab.exitcodes import ExitCode, for_verdicts
+from lab.verify.result import CheckResult
+from lab.verify.runner import named_check
+
+from .cli_support import check, invoke, mark_up, tiny_topology
+
+STEADY = [5400.0, 5410.0, 5390.0, 5405.0, 5395.0, 5401.0, 5398.0, 5403.0]
+SLOWER = [v * 0.8 for v in STEADY]
+
+
+@pytest.fixture
+def topo(home, tmp_path):
+    path = tiny_topology(tmp_path)
+    mark_up(path)
+    return path
+
+
+def test_all_checks_pass_exits_0(topo, use_checks):
+    use_checks([check("fabric.a.ok", "pass"), check("rdma.none.skipped", "skipped")])
+    result = invoke("verify", topo)
+    assert result.exit_code == ExitCode.OK == 0, result.output
+
+
+def test_a_spec_not_met_exits_1_even_next_to_an_error(topo, use_checks):
+    use_checks([check("fabric.a.ok", "pass"), check("fabric.b.flooding", "fail"),
+                check("fabric.c.broken", "error")])
+    assert invoke("verify", topo).exit_code == ExitCode.SPEC_NOT_MET == 1
+
+
+@pytest.mark.parametrize("args", [["--only", "nope"], ["--keep-runs", "0"], ["--format", "xml"]])
+def test_bad_input_exits_2(topo, use_checks, args):
+    use_checks([check("fabric.a.ok", "pass")])
+    result = invoke("verify", topo, *args)
+    assert result.exit_code == ExitCode.BAD_INPUT == 2, result.output
+
+
+def test_bad_keep_runs_environment_exits_2_naming_the_variable(topo, use_checks, monkeypatch):
+    use_checks([check("fabric.a.ok", "pass")])
+    monkeypatch.setenv("STACKLAB_KEEP_RUNS", "lots")
+    result = invoke("verify", topo)
+    assert result.exit_code == 2 and "STACKLAB_KEEP_RUNS" in result.output
+
+
+def test_a_topology_with_errors_exits_2(home, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nservers: nope\n")
+    assert invoke("verify", bad).exit_code == 2
+
+
+def test_regression_with_every_spec_met_exits_3(topo, use_checks):
+    use_checks([check("storage.d.iops", "pass", {"iops": STEADY})])
+    assert invoke("regress", topo).exit_code == 0  # the first run is the baseline
+    use_checks([check("storage.d.iops", "pass", {"iops": SLOWER})])
+    result = invoke("regress", topo)
+    assert result.exit_code == ExitCode.REGRESSION == 3, result.output
+    assert "REGRESSION" in result.stdout
+
+
+def test_regression_next_to_a_failed_check_exits_1(topo, use_checks):
+    use_checks([check("storage.d.iops", "pass", {"iops": STEADY})])
+    invoke("regress", topo)
+    use_checks([check("storage.d.iops", "pass", {"iops": SLOWER}), check("fabric.x", "fail")])
+    assert invoke("regress", topo).exit_code == 1
+
+
+def test_lab_not_up_exits_4(home, tmp_path, monkeypatch):
+    monkeypatch.setattr("lab.cli.is_root", lambda: True)
+    result = invoke("verify", tiny_topology(tmp_path))  # no saved plan: never brought up
+    assert result.exit_code == ExitCode.CANNOT_MEASURE == 4
+    assert "is not up" in result.output
+
+
+@pytest.mark.parametrize("command", ["verify", "regress"])
+def test_needs_root_exits_4(topo, monkeypatch, command):
+    monkeypatch.setattr("lab.cli.is_root", lambda: False)
+    result = invoke(command, topo)
+    assert result.exit_code == 4 and "needs root" in result.output
+
+
+def test_needs_root_exits_4_for_up_and_down_too(topo, monkeypatch):
+    monkeypatch.setattr("lab.cli.is_root", lambda: False)
+    assert invoke("up", topo).exit_code == 4
+    assert invoke("down", topo).exit_code == 4
+
+
+def _collector_crashes() -> CheckResult:
+    """A real collector run with arguments it rejects: it exits non-zero."""
+    subprocess.run([sys.executable, str(COLLECTORS / "vxlan_capture.py"), "--no-such-flag"],
+                   capture_output=True, check=True, timeout=60)
+    return CheckResult("fabric.capture", "fabric", "", "", "pass")
+
+
+def test_a_crashing_collector_is_that_checks_error_and_exits_4(topo, use_checks):
+    use_checks([named_check("fabric.capture", "fabric", _collector_crashes),
+                check("fabric.a.ok", "pass")])
+    result = invoke("verify", topo, "--format", "json")
+    assert result.exit_code == 4, result.output
+    import json
+
+    verdicts = {c["name"]: c["verdict"] for c in json.loads(result.stdout)["checks"]}
+    assert verdicts == {"fabric.capture": "error", "fabric.a.ok": "pass"}
+
+
+@pytest.mark.parametrize("verdict", ["inconclusive", "a-verdict-from-the-future"])
+def test_inconclusive_or_unknown_verdicts_exit_4(topo, use_checks, verdict):
+    use_checks([check("fabric.a.ok", "pass"), check("fabric.busy", verdict)])
+    assert invoke("verify", topo).exit_code == 4
+
+
+def test_an_unexpected_crash_is_one_line_and_exits_4(topo, use_checks, monkeypatch, home):
+    use_checks([])
+
+    def broken_catalog(topo, plan):
+        raise RuntimeError("catalog\nexploded")
+
+    monkeypatch.setattr("lab.verify.commands.checks_for", broken_catalog)
+    result = invoke("verify", topo)
+    assert result.exit_code == 4
+    assert "Traceback" not in result.output
+    [line] = [ln for ln in result.stderr.splitlines() if "crashed" in ln]
+    assert "RuntimeError: catalog exploded" in line
+    logs = list((home / "log").glob("crash-verify-*.log"))
+    assert len(logs) == 1 and "Traceback" in logs[0].read_text()
+    debug = invoke("verify", topo, "--debug")
+    assert debug.exit_code == 4 and "Traceback" in debug.stderr
+
+
+@pytest.mark.root
+def test_a_lab_whose_namespaces_are_gone_cannot_be_measured_exits_4(topo):
+    """The saved plan says up, the namespaces do not exist (a reboot): the
+    real fabric checks error, none passes, and the run says so with 4."""
+    result = invoke("verify", topo, "--only", "fabric", "--format", "json")
+    assert result.exit_code == 4, result.output
+
+
+def test_exit_code_precedence():
+    assert for_verdicts([]) == 0
+    assert for_verdicts(["pass", "skipped"], regressed=True) == 3
+    assert for_verdicts(["pass", "error"], regressed=True) == 4
+    assert for_verdicts(["fail", "error"], regressed=True) == 1
