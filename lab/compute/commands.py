@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from lab.cli import Format, check_format, console, emit, fail, load_or_exit, out
+from lab.cli.common import Format, check_format, console, emit, fail, load_or_exit, out
 from lab.compute import paths
 
 LabOption = Annotated[str | None, typer.Option("--lab", help="Lab name")]

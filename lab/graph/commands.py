@@ -25,7 +25,7 @@ def graph(
 ) -> None:
     """Draw the topology: ToR, servers, client, tenants and their VMs, load balancers."""
     # imported here: lab.cli imports this module while it is being imported
-    from lab.cli import check_format, console, fail, load_or_exit
+    from lab.cli.common import check_format, console, fail, load_or_exit
 
     fmt = fmt or SUFFIXES.get(output.suffix.lower() if output else "", "dot")
     check_format(fmt, FORMATS)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lab.cli import check_format, console, emit, fail, load_or_exit, out
+from lab.cli.common import check_format, console, emit, fail, load_or_exit, out
 
 Format = Annotated[str, typer.Option("--format", help="table or json")]
 LabOpt = Annotated[str | None, typer.Option("--lab", help="Lab name (instead of a topology file)")]

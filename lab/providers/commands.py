@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from lab import cli
-from lab.cli import Format, TopologyFile, check_format, console, emit, fail, format_option, load_or_exit, out
+from lab.cli import common as cli
+from lab.cli.common import Format, TopologyFile, check_format, console, emit, fail, format_option, load_or_exit, out
 from lab.plan.planner import build_plan
 from lab.providers import embedded
 from lab.providers.state import LabBusyError, NoSuchLabError, known_labs, require_lab
@@ -126,7 +126,7 @@ def status(topology: Annotated[Path | None, typer.Argument(help="Topology file (
 
 
 def _print_status(data: dict) -> None:
-    """Sections of one line per object (lab.report.lines): reads the same in a
+    """Sections of one line per object (lab.lines): reads the same in a
     terminal and in a journal at 80 columns."""
     out.print(f"[bold]lab {data['lab']}[/]: {data['state']}")
     _section("servers and fabric", ("host", "role", "namespace", "underlay", "health"),
@@ -147,7 +147,7 @@ def _print_status(data: dict) -> None:
 
 
 def _section(title: str, header: tuple[str, ...], rows: list[tuple]) -> None:
-    from lab.report.lines import print_lines
+    from lab.lines import print_lines
 
     out.print(Text(title, style="bold"))
     print_lines(out, rows, header=header)

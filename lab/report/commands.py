@@ -16,10 +16,10 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from lab.cli import Format, check_format, console, emit, fail, load_or_exit, out
-from lab.crash import guarded
+from lab.cli.common import Format, check_format, console, emit, fail, load_or_exit, out
+from lab.cli.crash import guarded
+from lab.lines import print_lines
 from lab.report.history import History, history_path, known_result_labs, results_dir
-from lab.report.lines import print_lines
 
 OptionalTopology = Annotated[Path | None, typer.Argument(
     help="Topology YAML file (names the lab); optional with --lab or a single known lab")]

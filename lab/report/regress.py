@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
-from rich.console import Console
 from scipy.stats import mannwhitneyu
 
 from lab.report.history import History, RunRecord
@@ -278,12 +277,3 @@ def regress_against_baseline(history: History, current_run_id: int,
                                len(report.regressions) + len(report.newly_failing),
                                report.to_json())
     return report
-
-
-def render_regressions(report: RegressionReport, console: Console | None = None,
-                       wide: bool = False) -> None:
-    """Print the report: one line per metric, or the full table with `wide`
-    (lab.report.regress_view)."""
-    from lab.report.regress_view import render
-
-    render(report, console, wide)

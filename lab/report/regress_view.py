@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from lab.report.lines import fit, fit_name, lines
+from lab.lines import fit, fit_name, lines
 from lab.report.regress import MetricComparison, RegressionReport
 
 OUTCOME_STYLE = {"regression": "bold red", "improvement": "green", "ok": "", "not_compared": "dim"}
@@ -84,3 +84,9 @@ def render(report: RegressionReport, console: Console | None = None, wide: bool 
         f"[bold red]{len(report.regressions)} regression(s), "
         f"{len(report.newly_failing)} newly failing check(s)[/]")
     console.print(verdict)
+
+
+def render_regressions(report: RegressionReport, console: Console | None = None,
+                       wide: bool = False) -> None:
+    """Print the report: one line per metric, or the full table with `wide`."""
+    render(report, console, wide)

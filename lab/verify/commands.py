@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from lab.cli import (
+from lab.cli.common import (
     Format,
     TopologyFile,
     check_format,
@@ -23,7 +23,7 @@ from lab.cli import (
     out,
     require_root,
 )
-from lab.crash import guarded
+from lab.cli.crash import guarded
 from lab.exitcodes import HELP, ExitCode, for_verdicts
 from lab.plan.planner import build_plan
 from lab.providers import embedded
@@ -32,9 +32,9 @@ from lab.report.junit import write_junit
 from lab.report.regress import (
     RegressionReport,
     regress_against_baseline,
-    render_regressions,
     specs_from_topology,
 )
+from lab.report.regress_view import render_regressions
 from lab.report.runs import RetentionError, junit_properties, keep_runs, new_run_dir, record_run
 from lab.verify.catalog import all_faults, checks_for, clear_features
 from lab.verify.runner import VerifyRun, run_checks, run_config, topology_hash

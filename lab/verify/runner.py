@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from lab.report.lines import fit_name
+from lab.lines import fit_name
 from lab.verify import evidence
 from lab.verify.result import CheckResult
 

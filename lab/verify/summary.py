@@ -1,7 +1,7 @@
 """How a verify run reads on screen and in a journal.
 
 Default: one line per check (verdict, name, measured vs target), problems
-first, fitted to the console width without cutting words (lab.report.lines);
+first, fitted to the console width without cutting words (lab.lines);
 `--wide`: the full table with evidence and durations. The JSON report and
 JUnit hold everything either way.
 """
@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from lab.report.lines import print_lines
+from lab.lines import print_lines
 from lab.verify.result import CheckResult
 from lab.verify.runner import VERDICT_STYLE, VerifyRun
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 LAB = Path(__file__).resolve().parents[2] / "lab"
-BASE = {"lab", "lab.paths", "lab.features"}  # importable from anywhere
+# importable from anywhere; they import no layer
+BASE = {"lab", "lab.paths", "lab.features", "lab.exitcodes", "lab.lines"}
 LAYERS = {"model": 0, "plan": 1, "apply": 2, "providers": 3, "compute": 3, "lb": 3,
           "verify": 4, "graph": 5, "report": 5, "cli": 6}
 # siblings on one layer that may use each other (no cycle): the LB's VM
@@ -25,6 +26,9 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+MODULES = {module_name(p): p for p in LAB.rglob("*.py")}
+
+
 def layer_of(module: str) -> tuple[str, int] | None:
     if module in BASE or module == "lab.__main__":
         return None
@@ -34,19 +38,28 @@ def layer_of(module: str) -> tuple[str, int] | None:
     return parts[1], LAYERS[parts[1]]
 
 
+def _runtime_nodes(node: ast.AST):
+    """Every node but those under `if TYPE_CHECKING:` (hints, not imports at run time)."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+            yield from (n for stmt in child.orelse for n in [stmt, *_runtime_nodes(stmt)])
+            continue
+        yield child
+        yield from _runtime_nodes(child)
+
+
 def imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(), str(path))
     found = set()
-    for node in ast.walk(tree):
+    for node in _runtime_nodes(tree):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-            found |= {f"{node.module}.{a.name}" for a in node.names}
+            # `from pkg import sub` imports the submodule; `from pkg import name`, the package
+            for a in node.names:
+                sub = f"{node.module}.{a.name}"
+                found.add(sub if sub in MODULES else node.module)
     return {m for m in found if m == "lab" or m.startswith("lab.")}
-
-
-MODULES = {module_name(p): p for p in LAB.rglob("*.py")}
 
 
 def resolve(name: str) -> str | None:

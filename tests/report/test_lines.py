@@ -1,4 +1,4 @@
-"""lab.report.lines: a cell never makes a line longer than the console and a
+"""lab.lines: a cell never makes a line longer than the console and a
 word is never cut in two, for any text and width."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lab.report.lines import ELLIPSIS, fit, fit_name, lines
+from lab.lines import ELLIPSIS, fit, fit_name, lines
 
 WORDS = st.lists(st.text(st.characters(codec="ascii", categories=("L", "N", "P")), min_size=1,
                          max_size=14), max_size=12)

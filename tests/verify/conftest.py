@@ -24,5 +24,5 @@ def use_checks(monkeypatch) -> Callable[[list], None]:
     """Run these checks instead of the catalog's (as root, the lab 'up')."""
     def use(checks: list) -> None:
         monkeypatch.setattr("lab.verify.commands.checks_for", lambda topo, plan: list(checks))
-        monkeypatch.setattr("lab.cli.is_root", lambda: True)
+        monkeypatch.setattr("lab.cli.common.is_root", lambda: True)
     return use

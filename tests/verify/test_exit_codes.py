@@ -75,7 +75,7 @@ def test_regression_next_to_a_failed_check_exits_1(topo, use_checks):
 
 
 def test_lab_not_up_exits_4(home, tmp_path, monkeypatch):
-    monkeypatch.setattr("lab.cli.is_root", lambda: True)
+    monkeypatch.setattr("lab.cli.common.is_root", lambda: True)
     result = invoke("verify", tiny_topology(tmp_path))  # no saved plan: never brought up
     assert result.exit_code == ExitCode.CANNOT_MEASURE == 4
     assert "is not up" in result.output
@@ -83,13 +83,13 @@ def test_lab_not_up_exits_4(home, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("command", ["verify", "regress"])
 def test_needs_root_exits_4(topo, monkeypatch, command):
-    monkeypatch.setattr("lab.cli.is_root", lambda: False)
+    monkeypatch.setattr("lab.cli.common.is_root", lambda: False)
     result = invoke(command, topo)
     assert result.exit_code == 4 and "needs root" in result.output
 
 
 def test_needs_root_exits_4_for_up_and_down_too(topo, monkeypatch):
-    monkeypatch.setattr("lab.cli.is_root", lambda: False)
+    monkeypatch.setattr("lab.cli.common.is_root", lambda: False)
     assert invoke("up", topo).exit_code == 4
     assert invoke("down", topo).exit_code == 4
 

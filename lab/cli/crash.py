@@ -50,7 +50,7 @@ def guarded(command: Command) -> Command:
 
 
 def crashed(name: str, exc: BaseException, debug: bool = False) -> typer.Exit:
-    from lab.cli import console
+    from lab.cli.common import console
 
     text = "".join(traceback.format_exception(exc))
     log = write_crash_log(name, text)
