@@ -8,7 +8,7 @@ import pytest
 from lab.model import load_topology
 from lab.plan.planner import build_plan
 from lab.providers import embedded
-from lab.verify import fabric_checks as fc
+from lab.verify.fabric import checks as fc
 from lab.verify.fabric.faults import FABRIC_FAULTS
 
 from .helpers import default_topology_as

@@ -121,7 +121,7 @@ def test_inconclusive_or_unknown_verdicts_exit_4(topo, use_checks, verdict):
 def test_an_unexpected_crash_is_one_line_and_exits_4(topo, use_checks, monkeypatch, home):
     use_checks([])
 
-    def broken_catalog(topo, plan):
+    def broken_catalog(plan):
         raise RuntimeError("catalog\nexploded")
 
     monkeypatch.setattr("lab.verify.commands.checks_for", broken_catalog)
