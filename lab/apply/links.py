@@ -111,9 +111,9 @@ def diff_link_config(host: HostPlan, ipr: IPRoute | None, mark: str,
     changes = []
     for spec in host.links:
         have = seen.get(spec.name)
-        if have is None:
-            changes.append(Change(host.name, "update", "link", f"{spec.name}: configure once created",
-                                  lambda: None))
+        if have is None:  # dry run: the link as the creation phase will leave it
+            attrs = _link_attr_diff(spec, _as_created(spec), by_index, mark)
+            changes.append(Change(host.name, "update", "link", f"{spec.name} {sorted(attrs)}", lambda: None))
             continue
         attrs = _link_attr_diff(spec, have, by_index, mark)
         if attrs:
@@ -128,6 +128,19 @@ def diff_link_config(host: HostPlan, ipr: IPRoute | None, mark: str,
             changes.append(Change(host.name, "delete", "link", name,
                                   lambda i=have.index: delete_link(ipr, i)))
     return changes
+
+
+VETH_DEFAULT_MTU = 1500
+
+
+def _as_created(spec: LinkSpec) -> ObservedLink:
+    """What diff_link_creation's `link add` leaves: the creating end has the
+    planned MTU and MAC; the peer end of a veth (made by the other host) has
+    the kernel's defaults; neither has the mark, a master or is up yet."""
+    made_here = not (spec.kind == "veth" and spec.peer is None)
+    return ObservedLink(index=-1, kind=spec.kind, mtu=spec.mtu if made_here else VETH_DEFAULT_MTU,
+                        mac=(spec.mac or "") if made_here else "", master=None, alias=None, up=False,
+                        vxlan=None, port_flags={})
 
 
 def delete_link(ipr: IPRoute, index: int) -> None:

@@ -22,6 +22,8 @@ Phase = tuple[str, Callable[[], list[Change]]]
 def host_phases(host: HostPlan, ipr: IPRoute | None, exists: bool, mark: str,
                 namespace_of: dict[str, str], keep: frozenset[str] = frozenset(),
                 prune: bool = True) -> list[Phase]:
+    """`exists`: the host's namespace existed before this run (its sysctls and
+    tables can be read); `ipr` is None in a dry run before it is created."""
     return [
         ("links", lambda: links.diff_link_creation(host, ipr, namespace_of)),
         ("link settings", lambda: links.diff_link_config(host, ipr, mark, keep, prune=prune)),

@@ -196,6 +196,24 @@ def plumb_tap(vm: EndpointPlan) -> bool:
     return changed
 
 
+def tap_in_place(vm: EndpointPlan) -> bool:
+    """Whether plumb_tap would change nothing (read-only, for the dry run)."""
+    with IPRoute() as root:
+        if root.link_lookup(ifname=vm.port):
+            return False
+    if not Path("/run/netns", vm.server_namespace).exists():
+        return False
+    with inside(vm.server_namespace):
+        ipr = IPRoute()
+    with ipr:
+        tap, bridge = ipr.link_lookup(ifname=vm.port), ipr.link_lookup(ifname=vm.bridge)
+        if not tap or not bridge:
+            return False
+        link = ipr.get_links(tap[0])[0]
+        return (link.get("IFLA_ADDRESS") == tap_mac(vm.mac) and link.get("IFLA_MASTER") == bridge[0]
+                and link.get("IFLA_MTU") == vm.mtu and bool(link.get("flags", 0) & 1))
+
+
 def tap_bridge(namespace: str, port: str) -> str | None:
     """Name of the bridge a VM's tap is enslaved to in its server namespace."""
     if not Path("/run/netns", namespace).exists():

@@ -23,7 +23,8 @@ def up(plan: Plan, journal: Journal, progress: Progress) -> list[Change]:
 
 
 def diff(plan: Plan) -> list[Change]:
-    return vms.planned_changes(plan, default_lab_dir(plan.lab))
+    """Exactly the changes `up` would apply (lab.compute.converge)."""
+    return vms.diff_vms(plan, default_lab_dir(plan.lab), vips=vms.lb_vips(plan))
 
 
 def down(lab: str, progress: Progress) -> list[str]:

@@ -23,6 +23,16 @@ DSR_SYSCTLS = {
 }
 
 
+def has_vip(backend: BackendSpec, vip: str) -> bool:
+    """Whether a namespace backend holds the VIP on lo (False when its namespace is gone)."""
+    try:
+        with loader.netlink(backend.namespace or "") as ipr:
+            lo = ipr.link_lookup(ifname="lo")[0]
+            return vip in {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=lo)}
+    except OSError:
+        return False
+
+
 def add_vip(backend: BackendSpec, vip: str) -> bool:
     """Returns False for a VM backend: its guest agent must add the VIP."""
     if backend.namespace is None:

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from lab.apply.changes import Change
-from lab.lb import loader
-from lab.lb.control import MuxController, uninstall
+from lab.lb import converge, loader
+from lab.lb.control import uninstall
 from lab.lb.state import lb_dir, muxes_of
 from lab.plan.model import Plan
 
@@ -29,26 +29,23 @@ def _noop() -> None:
     pass
 
 
-def diff(plan: Plan) -> list[Change]:
-    return [Change(m.name, "create", "xdp-lb", f"{m.ifname}: {', '.join(lb.name for lb in m.lbs)}", _noop)
-            for m in plan.muxes if m.name not in muxes_of(plan.lab)]
+def diff(plan: Plan, journal: Any = None, probes: bool = True) -> list[Change]:
+    """Every difference between the plan and the running LBs, each with its
+    action (lab.lb.converge); `up` applies exactly these."""
+    changes = converge.diff_muxes(plan, journal) + converge.diff_backend_vips(plan)
+    if probes and plan.muxes and not _daemon_pid(plan.lab):
+        changes.append(Change(plan.lab, "create", "probed", f"probe daemon of {plan.lab}",
+                              lambda: start_probes(plan.lab) and None))
+    return changes
 
 
 def up(plan: Plan, journal: Any = None, progress: Progress = _quiet,
        probes: bool = True) -> list[Change]:
-    """Install every planned MUX datapath not yet installed; idempotent."""
-    changes = []
-    for mux in plan.muxes:
-        if mux.name in muxes_of(plan.lab):
-            continue
-        progress(f"load balancer on {mux.name}")
-        if journal is not None:
-            journal.record("bpf-pin", str(loader.pin_root(plan.lab) / mux.name))
-        MuxController.install(mux).close()
-        changes.append(Change(mux.name, "create", "xdp-lb",
-                              f"{mux.ifname}: {', '.join(lb.name for lb in mux.lbs)}", _noop))
-    if probes and muxes_of(plan.lab):
-        start_probes(plan.lab)
+    """Converge the LBs to the plan; idempotent."""
+    changes = diff(plan, journal, probes)
+    for change in changes:
+        progress(f"load balancer: {change.action} {change.kind} {change.target}")
+        change.apply()
     return changes
 
 

@@ -99,8 +99,12 @@ def _phases(plan: Plan, sockets: Sockets) -> Iterable[tuple[str, Callable[[], li
     def ipr(host: HostPlan):
         return sockets(host.namespace) if namespace_exists(host.namespace) else None
 
+    # a namespace created by this run gets every planned sysctl written (and
+    # listed), so a dry run, which cannot know a new namespace's defaults, agrees
+    existed = {h.name for h in plan.hosts if namespace_exists(h.namespace)}
+
     def host_phases(host: HostPlan) -> list[tuple[str, Callable[[], list[Change]]]]:
-        return phases.host_phases(host, ipr(host), namespace_exists(host.namespace), plan.mark,
+        return phases.host_phases(host, ipr(host), host.name in existed, plan.mark,
                                   namespace_of, keep.get(host.name, frozenset()))
 
     yield "namespaces", lambda: _diff_namespaces(plan, sockets)

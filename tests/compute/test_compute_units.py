@@ -141,13 +141,14 @@ def test_collector_runs_fio_standalone_and_prints_one_json(tmp_path):
 
 def test_vm_backends_of_load_balancers_get_every_frontend_vip():
     from lab.compute.vms import lb_vips
-    from lab.model.topology import LoadBalancer
+    from lab.model.topology import Topology
 
-    plan = build_plan(load_topology(TOPOLOGY))
-    lb = LoadBalancer.model_validate({
+    data = load_topology(TOPOLOGY).model_dump(mode="json")
+    data["servers"].append({"name": "mux1", "role": "mux"})
+    data["load_balancers"] = [{
         "name": "web", "tenant": "red", "backends": ["cpt-a", "cpt-b"],
         "frontends": [{"vip": "192.0.2.10", "port": 80}, {"vip": "192.0.2.10", "port": 443},
-                      {"vip": "192.0.2.11", "port": 0, "protocol": "all"}]})
-    plan = plan.model_copy(update={"load_balancers": [lb]})
+                      {"vip": "192.0.2.11", "port": 0, "protocol": "all"}]}]
+    plan = build_plan(Topology.model_validate(data))
     assert lb_vips(plan) == {"cpt-a": ["192.0.2.10", "192.0.2.11"],
                              "cpt-b": ["192.0.2.10", "192.0.2.11"]}

@@ -22,6 +22,13 @@ LAB = "twomux"
 pytestmark = pytest.mark.root
 
 
+FIRST_UP: dict[str, list] = {}
+
+
+def changes(report) -> list[dict]:
+    return [{k: v for k, v in c.to_json().items() if k != "outcome"} for c in report.changes]
+
+
 @pytest.fixture(scope="module")
 def plan():
     require_root("clang", "bpftool", "tcpdump")
@@ -30,11 +37,20 @@ def plan():
     plan = build_plan(load_topology(TOPOLOGY))
     embedded.down(LAB)
     try:
-        embedded.up(plan)  # fabric, port maps and (through the LB feature) both MUXes
+        FIRST_UP["dry"] = changes(embedded.up(plan, dry_run=True))
+        # fabric, port maps and (through the LB feature) both MUXes
+        FIRST_UP["up"] = changes(embedded.up(plan))
         lifecycle.stop_probes(LAB)  # the checks probe while they run (common.probing)
         yield plan
     finally:
         embedded.down(LAB)
+
+
+def test_dry_run_lists_exactly_what_up_does_on_a_fresh_lab(plan):
+    assert FIRST_UP["dry"] == FIRST_UP["up"]
+    kinds = {c["kind"] for c in FIRST_UP["up"]}
+    assert {"netns", "portmap", "xdp-lb", "probed"} <= kinds
+    assert sum(c["kind"] == "xdp-lb" for c in FIRST_UP["up"]) == 2
 
 
 def test_every_lb_check_passes_on_both_muxes(plan):
@@ -66,3 +82,27 @@ def test_a_missing_host_agent_rewrite_fails_the_frontend_check(plan):
         repaired = [c.kind for c in embedded.up(plan).changes]
     assert repaired == ["portmap"]
     assert {r.name: r.verdict for r in check_frontends(LAB)}["lb.web.192.0.2.10:80/tcp"] == "pass"
+
+
+def test_dry_run_lists_exactly_what_up_does_on_a_drifted_lab(plan):
+    """Drift in the fabric (a port map gone), the datapath (a rule removed at
+    run time) and a backend (its VIP off lo): dry run and up agree, and after
+    up nothing is left to change."""
+    from lab.lb import hostside
+    from lab.lb.control import with_controller
+    from lab.providers import embedded
+
+    delete_table(plan.host("hv2").namespace, portmap.FAMILY, portmap.TABLE)
+    with with_controller(LAB, "mux2") as ctl:
+        ctl.remove_frontend("api", "192.0.2.20", 443, "tcp")
+    web1 = plan.mux("mux1").lb("web").backends[0]
+    hostside.remove_vip(web1, "192.0.2.10")
+    try:
+        dry = changes(embedded.up(plan, dry_run=True))
+        done = changes(embedded.up(plan))
+        assert dry == done
+        assert {(c["kind"], c["action"]) for c in done} == {
+            ("portmap", "create"), ("lb-rule", "create"), ("vip", "create"), ("probed", "create")}
+        assert changes(embedded.up(plan, dry_run=True)) == []
+    finally:
+        lifecycle.stop_probes(LAB)

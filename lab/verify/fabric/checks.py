@@ -10,46 +10,30 @@ from collections import Counter
 from pathlib import Path
 
 from lab.apply.nsexec import run_collector
-from lab.paths import lab_dir
 from lab.plan.model import EndpointPlan, Plan
 from lab.verify import evidence
+from lab.verify.endpoints import endpoint, reach_from
 from lab.verify.fabric.captures import capture_vxlan
 from lab.verify.fabric.port_counters import count_icmp_per_port
 from lab.verify.result import CheckResult
 
 GROUP = "fabric"
-PROBE_TIMEOUT = "1.0"
-PROBE_TRIES = "3"  # a loaded 2-core machine may lose a first reply; never a reason to fail
 
 
 def _netns_endpoints(plan: Plan, tenant: str | None = None) -> list[EndpointPlan]:
     return [e for e in plan.endpoints if e.kind == "netns" and (tenant is None or e.tenant == tenant)]
 
 
-def _ping_from_vm(plan: Plan, vm: EndpointPlan, targets: list[str], tries: int) -> list[dict]:
-    """ICMP echo from inside a guest (busybox ping, via run-command)."""
-    from lab.compute.operations import exec_vm
-
-    attempt = " || ".join(["ping -c 1 -W 1 $t >/dev/null 2>&1"] * tries)
-    script = f"for t in {' '.join(targets)}; do if {attempt}; then echo \"$t ok\"; else echo \"$t lost\"; fi; done"
-    result = exec_vm(plan.lab, lab_dir(plan.lab), vm.name, script, timeout_s=30 + 3 * tries * len(targets))
-    answered = {line.split()[0] for line in result.output.splitlines() if line.endswith(" ok")}
-    return [{"target": t, "reachable": t in answered} for t in targets]
-
-
 def _probe_from(plan: Plan, source: EndpointPlan, targets: list[str], tries: int = 3) -> list[dict]:
     """Reachability from an endpoint, whatever it is: a namespace or a VM."""
-    if source.kind == "vm":
-        return _ping_from_vm(plan, source, targets, tries)
-    return _reach(source.namespace, targets, "--tries", str(tries))
+    return endpoint(plan.lab, source.name, source.namespace).reach(targets, tries)
 
 
 RTT_SAMPLES = 7  # 7 vs 7 lets `lab regress` run its test (p can reach < 0.01)
 
 
 def _reach(namespace: str, targets: list[str], *extra: str) -> list[dict]:
-    return run_collector(namespace, "reach", *targets, "--timeout", PROBE_TIMEOUT, "--tries", PROBE_TRIES,
-                         *extra)["results"]
+    return reach_from(namespace, targets, *extra)
 
 
 def _verdict(ok: bool) -> str:

@@ -4,27 +4,17 @@ exchanges from the client namespace, and echo backends in endpoint namespaces.""
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
-from lab.apply.nsexec import popen_in_namespace
 from lab.lb.netns_socket import socket_in
 from lab.plan.lb_model import BackendSpec, LbSpec
-from lab.verify.lb import vm_backend
+from lab.verify.endpoints import EchoHandle, EchoPorts, Endpoint, endpoint, serve_all
 
 ECHO_TCP = (80, 8080, 31337)  # what an HA-ports rule is probed on (any port must answer)
 ECHO_UDP = (5353,)
-EchoHandle = subprocess.Popen | vm_backend.VmEcho  # both have kill() and wait()
-
-
-@dataclass(frozen=True)
-class EchoPorts:
-    tcp: tuple[int, ...] = ECHO_TCP
-    udp: tuple[int, ...] = ECHO_UDP
+DEFAULT_PORTS = EchoPorts(ECHO_TCP, ECHO_UDP)
 
 
 def echo_ports(lb: LbSpec) -> EchoPorts:
@@ -40,40 +30,28 @@ def echo_ports(lb: LbSpec) -> EchoPorts:
     return EchoPorts(tuple(sorted(tcp)), tuple(sorted(udp)))
 
 
+def _endpoint(lab: str | None, b: BackendSpec) -> Endpoint:
+    if lab is None and b.vm:
+        raise ValueError(f"VM backend {b.name}: starting its echo service needs the lab name")
+    return endpoint(lab or "", b.name, b.namespace)
+
+
 @contextmanager
 def echo_backends(backends: list[BackendSpec], lab: str | None = None,
-                  ports: EchoPorts = EchoPorts()) -> Iterator[dict[str, EchoHandle]]:
+                  ports: EchoPorts = DEFAULT_PORTS) -> Iterator[dict[str, EchoHandle]]:
     """An echo server in every backend (name -> handle); all stopped after.
     VM backends get theirs through run-command, so only when `lab` is given."""
     procs: dict[str, EchoHandle] = {}
     try:
-        for b in backends:
-            if b.namespace is not None:
-                procs[b.name] = start_echo(b, ports=ports)
-        if lab is not None:
-            procs.update(vm_backend.start_all(lab, [b for b in backends if b.namespace is None], ports.tcp))
+        procs.update(serve_all([_endpoint(lab, b) for b in backends if lab is not None or not b.vm], ports))
         yield procs
     finally:
         for p in procs.values():
             stop_echo(p)
 
 
-def start_echo(b: BackendSpec, lab: str | None = None, ports: EchoPorts = EchoPorts()) -> EchoHandle:
-    if b.namespace is None:
-        if lab is None:
-            raise ValueError(f"VM backend {b.name}: starting its echo service needs the lab name")
-        return vm_backend.start(lab, b, ports.tcp)
-    proc = popen_in_namespace(
-        b.namespace or "", [sys.executable, "-m", "lab.verify.lb.echo", b.name,
-                            "--tcp", ",".join(map(str, ports.tcp)),
-                            "--udp", ",".join(map(str, ports.udp))],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    if proc.stdout.readline().strip() != b"ready":
-        proc.kill()
-        proc.wait()
-        raise RuntimeError(f"echo backend {b.name} did not start in {b.namespace}")
-    return proc
+def start_echo(b: BackendSpec, lab: str | None = None, ports: EchoPorts = DEFAULT_PORTS) -> EchoHandle:
+    return _endpoint(lab, b).serve(ports)
 
 
 def stop_echo(proc: EchoHandle) -> None:

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from concurrent.futures import ThreadPoolExecutor
-
-from lab.plan.lb_model import BackendSpec
 
 HANDLER = "/run/lb-echo.sh"
 START_TIMEOUT_S = 30.0
@@ -84,34 +81,19 @@ def _exec(lab: str, vm: str, script: str, timeout_s: float) -> str:
     return result.output
 
 
-def start(lab: str, backend: BackendSpec, ports: tuple[int, ...]) -> VmEcho:
-    """Start (or restart) the echo service on `ports` in the backend's guest."""
-    if not _NAME.match(backend.name):
-        raise ValueError(f"backend name {backend.name!r} is not a plain VM name")
+def start(lab: str, vm: str, ports: tuple[int, ...]) -> VmEcho:
+    """Start (or restart) the echo service on `ports` in the VM's guest."""
+    if not _NAME.match(vm):
+        raise ValueError(f"backend name {vm!r} is not a plain VM name")
     from lab.compute.agent import AgentError
 
     try:
-        output = _exec(lab, backend.name, _start_script(backend.name, ports), START_TIMEOUT_S)
+        output = _exec(lab, vm, _start_script(vm, ports), START_TIMEOUT_S)
     except AgentError:  # a run-command lost in a guest slowed by host load: once more
-        output = _exec(lab, backend.name, _start_script(backend.name, ports), START_TIMEOUT_S)
+        output = _exec(lab, vm, _start_script(vm, ports), START_TIMEOUT_S)
     if "ready" not in output.split():
-        raise VmEchoError(f"echo service in VM {backend.name} did not report ready: {output.strip()[-300:]}")
-    return VmEcho(lab, backend.name)
-
-
-def start_all(lab: str, backends: list[BackendSpec], ports: tuple[int, ...]) -> dict[str, VmEcho]:
-    """Start in every VM at once: each run-command waits on its own slow guest."""
-    if not backends:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(8, len(backends))) as pool:
-        futures = [pool.submit(start, lab, b, ports) for b in backends]
-    handles = [f.result() for f in futures if f.exception() is None]
-    failed = [f.exception() for f in futures if f.exception() is not None]
-    if failed:
-        for h in handles:  # none left running when one guest fails
-            h.kill()
-        raise failed[0]  # type: ignore[misc]
-    return {h.vm: h for h in handles}
+        raise VmEchoError(f"echo service in VM {vm} did not report ready: {output.strip()[-300:]}")
+    return VmEcho(lab, vm)
 
 
 def running(lab: str, vm: str) -> int:

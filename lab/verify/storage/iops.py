@@ -18,13 +18,14 @@ import time
 from pathlib import Path
 from types import ModuleType
 
+from lab.apply.nsexec import COLLECTORS
 from lab.compute import agent, operations, paths
 from lab.model.sizes import DISK_TIERS
 from lab.plan.model import Plan
 from lab.verify import evidence
 from lab.verify.result import CheckResult
 
-COLLECTOR = Path(__file__).resolve().parents[2] / "collectors" / "fio_iops.py"
+COLLECTOR = COLLECTORS / "fio_iops.py"
 GROUP = "storage"
 CONTROL_FACTOR = 2.0
 # A deep queue batches virtio kicks and interrupts, each an expensive exit
