@@ -53,7 +53,8 @@ def status(topology: TopoArg = None, lab: LabOpt = None, fmt: Format = "table") 
     check_format(fmt, ("table", "json"))
     name = _lab(topology, lab)
     _root()
-    from lab.lb.status import lb_status, render
+    from lab.cli.lb_view import render
+    from lab.lb.status import lb_status
 
     data = lb_status(name)
     if fmt == "json":

@@ -141,7 +141,7 @@ def _print_status(data: dict) -> None:
     if data.get("vms"):
         _print_vms(data["vms"])
     if data.get("load_balancers"):
-        from lab.lb.status import render
+        from lab.cli.lb_view import render
 
         render(data["load_balancers"], out)
 

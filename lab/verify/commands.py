@@ -24,6 +24,8 @@ from lab.cli.common import (
     require_root,
 )
 from lab.cli.crash import guarded
+from lab.cli.regress_view import render_regressions
+from lab.cli.verify_view import render_summary
 from lab.exitcodes import HELP, ExitCode, for_verdicts
 from lab.plan.planner import build_plan
 from lab.providers import embedded
@@ -34,11 +36,9 @@ from lab.report.regress import (
     regress_against_baseline,
     specs_from_topology,
 )
-from lab.report.regress_view import render_regressions
 from lab.report.runs import RetentionError, junit_properties, keep_runs, new_run_dir, record_run
 from lab.verify.catalog import all_faults, checks_for, clear_features
 from lab.verify.runner import VerifyRun, run_checks, run_config, topology_hash
-from lab.verify.summary import render_summary
 
 GROUPS = ("fabric", "storage", "lb", "rdma")
 Only = Annotated[list[str] | None, typer.Option("--only", help=f"Run one group only: {', '.join(GROUPS)}")]

@@ -146,7 +146,7 @@ def test_rendered_regression_names_values_p_and_config_change():
 
     from rich.console import Console
 
-    from lab.report.regress_view import render_regressions
+    from lab.cli.regress_view import render_regressions
 
     base = _run(1, [501, 502, 499, 503, 500, 498])
     cur = _run(2, [5300, 5400, 5350, 5500, 5420, 5380], kernel="6.2")

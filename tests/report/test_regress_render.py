@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from rich.console import Console
 
+from lab.cli.regress_view import render_regressions
 from lab.report.history import RunRecord
 from lab.report.regress import compare_runs
-from lab.report.regress_view import render_regressions
 from lab.verify.result import CheckResult
 
 RNG = np.random.default_rng(11)

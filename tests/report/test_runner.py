@@ -12,11 +12,11 @@ from pathlib import Path
 import xmlschema
 from rich.console import Console
 
+from lab.cli.verify_view import render_summary
 from lab.report.history import History
 from lab.report.runs import record_run
 from lab.verify.result import CheckResult
 from lab.verify.runner import VerifyRun, named_check, run_checks, run_one
-from lab.verify.summary import render_summary
 
 SCHEMA = xmlschema.XMLSchema(Path(__file__).with_name("junit.xsd"))
 
