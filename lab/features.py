@@ -38,16 +38,16 @@ class Feature:
 
 FEATURES: tuple[Feature, ...] = (
     Feature("fabric", checks="lab.verify.fabric.checks:verify_checks", faults="lab.verify.fabric.faults",
-            collector="lab.report.collectors.fabric:fabric_collector", commands="lab.providers.commands"),
+            collector="lab.report.collectors.fabric:fabric_collector", commands="lab.cli.lifecycle"),
     Feature("rdma", checks="lab.verify.rdma.checks:verify_checks"),
     Feature("compute", lifecycle="lab.compute.lifecycle", checks="lab.verify.storage.checks:verify_checks",
-            faults="lab.verify.storage.faults", commands="lab.compute.commands"),
+            faults="lab.verify.storage.faults", commands="lab.cli.compute"),
     Feature("lb", plan="lab.plan.lb:plan_load_balancers", lifecycle="lab.lb.lifecycle",
             checks="lab.verify.lb.checks:verify_checks", faults="lab.verify.lb.faults",
-            collector="lab.report.collectors.lb:lb_collector", commands="lab.lb.commands"),
-    Feature("graph", commands="lab.graph.commands"),
-    Feature("verify", commands="lab.verify.commands"),
-    Feature("report", commands="lab.report.commands"),
+            collector="lab.report.collectors.lb:lb_collector", commands="lab.cli.lb"),
+    Feature("graph", commands="lab.cli.graph"),
+    Feature("verify", commands="lab.cli.verify"),
+    Feature("report", commands="lab.cli.report"),
 )
 
 

@@ -61,7 +61,7 @@ def check(name: str, verdict: str, metrics: dict[str, list[float]] | None = None
 
 # differ between two renders of the same command: paths, run ids, timings
 VOLATILE = re.compile(r"/\S*|#\d+|[\d.]+")
-COMMAND_MODULES = ("lab.verify.commands", "lab.report.commands", "lab.providers.commands")
+COMMAND_MODULES = ("lab.cli.verify", "lab.cli.report", "lab.cli.lifecycle")
 
 
 def as_journal(monkeypatch, width: int) -> None:

@@ -162,7 +162,7 @@ def regress(topology: Annotated[Path | None, typer.Argument(
 
 def _recorded(topology: Path | None, lab: str | None, run_id: int):
     """A run from the history, as the VerifyRun `lab regress` reports on."""
-    from lab.report.commands import resolve_results
+    from lab.cli.report import resolve_results
 
     topo = load_or_exit(topology) if topology else None
     directory = resolve_results(topology, lab, None)
