@@ -36,6 +36,9 @@ def vm_host() -> None:
     require_vm_host()
 
 
+FIRST_ENSURE: dict[str, list[dict]] = {}  # the dry run and the real first ensure_vms of `booted`
+
+
 @pytest.fixture(scope="session")
 def cpt_plan() -> Plan:
     return build_plan(load_topology(TOPOLOGY))
@@ -51,5 +54,13 @@ def booted(cpt_plan: Plan) -> Iterator[tuple[Plan, Path, list]]:
     lab_dir = default_lab_dir(cpt_plan.lab)
     journal: list[tuple[str, str, str]] = []
     with testbed.testbed(cpt_plan, lab_dir):
+        FIRST_ENSURE["dry"] = [c.to_json() | {"outcome": ""} for c in vms.diff_vms(cpt_plan, lab_dir)]
         changes = vms.ensure_vms(cpt_plan, lab_dir, lambda *rec: journal.append(rec))
+        FIRST_ENSURE["done"] = [c.to_json() | {"outcome": ""} for c in changes]
         yield cpt_plan, lab_dir, [str(c) for c in changes] + [f"journal {j}" for j in journal]
+
+
+@pytest.fixture
+def first_ensure(booted) -> dict[str, list[dict]]:
+    """What the dry run before `booted`'s first ensure_vms listed, and what it did."""
+    return FIRST_ENSURE

@@ -54,6 +54,40 @@ def test_every_disk_and_domain_is_journaled_before_it_exists(booted):
     assert str(paths.data_disk(lab_dir, "cpt-a", "std")) in journaled
 
 
+def test_the_dry_run_listed_exactly_what_the_first_ensure_did(first_ensure):
+    assert first_ensure["dry"] == first_ensure["done"]
+    kinds = [c["kind"] for c in first_ensure["done"]]
+    assert {"disk", "vm", "vm-boot", "provision"} <= set(kinds)
+
+
+def test_the_dry_run_matches_ensure_on_drifted_vms(booted):
+    """A cap changed behind the rig's back and a tap out of its bridge: the
+    dry run lists both, ensure_vms does exactly that, then nothing is left."""
+    from pyroute2 import IPRoute
+
+    from lab.apply.netns import inside
+    from lab.compute import libvirt_driver
+    from lab.compute.daemons import connect
+
+    plan, lab_dir, _ = booted
+    conn = connect()
+    try:
+        libvirt_driver.set_iops_cap(conn.lookupByName("cpt.cpt-a"), "vdb", 123)
+    finally:
+        conn.close()
+    vm_b = plan.endpoint("cpt-b")
+    with inside(vm_b.server_namespace):
+        ipr = IPRoute()
+    with ipr:
+        ipr.link("set", index=ipr.link_lookup(ifname=vm_b.port)[0], master=0)
+    dry = [c.to_json() for c in vms.diff_vms(plan, lab_dir)]
+    done = [c.to_json() for c in vms.ensure_vms(plan, lab_dir, lambda *_: None)]
+    assert dry == done
+    assert [(c["kind"], c["target"]) for c in done] == [
+        ("disk", "cpt-a/std cap 500"), ("vm-nic", f"cpt-b {vm_b.port}")]
+    assert vms.diff_vms(plan, lab_dir) == []
+
+
 def test_second_ensure_changes_nothing(booted):
     plan, lab_dir, _ = booted
     assert vms.ensure_vms(plan, lab_dir, lambda *_: pytest.fail("nothing to create")) == []

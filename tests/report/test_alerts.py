@@ -5,29 +5,23 @@ same file into a real Prometheus.)"""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
 from lab.report import metric_names as m
 from lab.report.dashboards import DASHBOARD_DIR
+from tests.report.tools import require_binary
 
 ALERTS = DASHBOARD_DIR / "alerts.yml"
 ALERT_TESTS = Path(__file__).with_name("alerts_test.yml")
 
 
 def _promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("CI") or os.geteuid() == 0:
-            pytest.fail("promtool is not installed (scripts/install-deps.sh installs prometheus)")
-        pytest.skip("promtool not installed and not root/CI")
-    return path
+    return require_binary("promtool")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:

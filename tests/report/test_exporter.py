@@ -3,8 +3,6 @@ and live collectors plug in (a broken one does not break the scrape)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import urllib.request
 
@@ -14,17 +12,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from lab import features
 from lab.report.exporter import build_registry, serve
+from tests.report.tools import require_binary
 
 LAB = "demo"
 
 
 def _need(binary: str) -> str:
-    path = shutil.which(binary)
-    if path is None:
-        if os.environ.get("CI") or os.geteuid() == 0:
-            pytest.fail(f"{binary} is not installed (scripts/install-deps.sh installs it)")
-        pytest.skip(f"{binary} not installed and not root/CI")
-    return path
+    return require_binary(binary)
 
 
 def _samples(text: str) -> dict[tuple[str, tuple], float]:

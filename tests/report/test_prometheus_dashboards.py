@@ -5,8 +5,6 @@ data, and the shipped alert rules load and fire on the synthetic history."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -25,6 +23,7 @@ from lab.report.dashboards import (
     render,
 )
 from lab.report.exporter import build_registry, serve
+from tests.report.tools import require_binary
 
 WAIT_S = 30
 # What Grafana would put in for the dashboard variables: the lab under test and
@@ -33,12 +32,7 @@ SUBSTITUTIONS = {"$__rate_interval": "10s", "$lab": "demo", "$lb": ".*", "$metri
 
 
 def _prometheus_binary() -> str:
-    path = shutil.which("prometheus")
-    if path is None:
-        if os.environ.get("CI") or os.geteuid() == 0:
-            pytest.fail("prometheus is not installed (scripts/install-deps.sh installs it)")
-        pytest.skip("prometheus not installed and not root/CI")
-    return path
+    return require_binary("prometheus")
 
 
 def _free_port() -> int:
