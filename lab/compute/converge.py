@@ -105,16 +105,28 @@ def _diff(plan: Plan, lab_dir: Path, record: JournalRecord, progress: Progress,
     if vms and find_image() is None:
         changes.append(Change("host", "create", "image", "guest image (Debian packages)", run.image))
     booting: list[EndpointPlan] = []
+    starts: list[Change] = []  # every domain is defined before the first one starts
     for vm in vms:
         dom = existing.get(vm.name)
         if dom is not None and dom.isActive():
             changes += _running(run, vm, dom, vips.get(vm.name, []))
         else:
-            changes += _to_boot(run, vm, dom, vips.get(vm.name, []))
+            prepare, start = _to_boot(run, vm, dom, vips.get(vm.name, []))
+            changes += prepare
+            starts += start
             booting.append(vm)
+    changes += starts
     if booting:
-        changes.append(Change("host", "update", "vm-boot", ", ".join(vm.name for vm in booting),
-                              lambda: _wait_agents(lab_dir, booting, boot_timeout_s, progress)))
+        def boot() -> None:
+            progress(f"VMs: {len(booting)} started ({run.dtype()}), plugging taps into bridges")
+            for vm in booting:
+                libvirt_driver.plumb_tap(vm)
+            _wait_agents(lab_dir, booting, boot_timeout_s, progress)
+
+        changes.append(Change("host", "update", "vm-boot", ", ".join(vm.name for vm in booting), boot))
+    changes += [Change(vm.server, "create", "vip", f"{vm.name} lo {vip}",
+                       lambda v=vip, n=vm.name: add_vips(plan.lab, lab_dir, n, [v]) and None)
+                for vm in booting if vm.name in existing for vip in vips.get(vm.name, [])]
     changes += [_provision(lab_dir, vm) for vm in vms
                 if provision.needs_run(lab_dir, vm.name, vm.provision_script)]
     return changes, run
@@ -155,10 +167,11 @@ def _running(run: _Run, vm: EndpointPlan, dom: libvirt.virDomain, vips: list[str
     return changes
 
 
-def _to_boot(run: _Run, vm: EndpointPlan, dom: libvirt.virDomain | None, vips: list[str]) -> list[Change]:
-    """A VM not running: its missing disks, its domain if undefined, its start.
-    A VM defined earlier keeps its boot-time VIPs; planned ones it lacks are added
-    through the agent once it runs."""
+def _to_boot(run: _Run, vm: EndpointPlan, dom: libvirt.virDomain | None,
+             vips: list[str]) -> tuple[list[Change], list[Change]]:
+    """A VM not running: its missing disks and its domain if undefined (to
+    prepare), then its start. A VM defined earlier keeps its boot-time VIPs;
+    planned ones it lacks are added through the agent once it runs."""
     changes = _disks(run, vm)
     name = domain_name(run.plan.lab, vm.name)
     if dom is None:
@@ -184,14 +197,8 @@ def _to_boot(run: _Run, vm: EndpointPlan, dom: libvirt.virDomain | None, vips: l
             domain.create()
         except libvirt.libvirtError as exc:
             raise libvirt_driver.ComputeError(f"VM {vm.name}: cannot start domain {name}: {exc}") from exc
-        libvirt_driver.plumb_tap(vm)
 
-    changes.append(Change(vm.server, "update", "vm", f"{name} started", start))
-    if dom is not None and vips:
-        changes += [Change(vm.server, "create", "vip", f"{vm.name} lo {vip}",
-                           lambda v=vip: add_vips(run.plan.lab, run.lab_dir, vm.name, [v]) and None)
-                    for vip in vips]
-    return changes
+    return changes, [Change(vm.server, "update", "vm", f"{name} started", start)]
 
 
 def _disks(run: _Run, vm: EndpointPlan) -> list[Change]:

@@ -146,7 +146,7 @@ def test_failed_up_rolls_back(tmp_path, monkeypatch):
     def broken_snat(host, exists):
         raise RuntimeError("injected failure while programming SNAT")
 
-    monkeypatch.setattr(embedded.nat, "diff_snat", broken_snat)
+    monkeypatch.setattr("lab.apply.phases.nat.diff_snat", broken_snat)
     with pytest.raises(RuntimeError, match="injected failure"):
         embedded.up(plan)
     assert_no_residue("lc8")
