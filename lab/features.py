@@ -48,6 +48,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("graph", commands="lab.graph.commands"),
     Feature("verify", commands="lab.verify.commands"),
     Feature("report", commands="lab.report.commands"),
+    Feature("ops", commands="lab.ops.commands"),
 )
 
 

@@ -11,7 +11,7 @@ import pytest
 
 LAB = Path(__file__).resolve().parents[2] / "lab"
 BASE = {"lab", "lab.paths", "lab.features"}  # importable from anywhere
-LAYERS = {"model": 0, "plan": 1, "apply": 2, "providers": 3, "compute": 3, "lb": 3,
+LAYERS = {"model": 0, "plan": 1, "apply": 2, "providers": 3, "compute": 3, "lb": 3, "ops": 3,
           "verify": 4, "graph": 5, "report": 5, "cli": 6}
 # siblings on one layer that may use each other (no cycle): the LB's VM
 # backends are compute's VMs
