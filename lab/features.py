@@ -48,7 +48,8 @@ FEATURES: tuple[Feature, ...] = (
     Feature("graph", commands="lab.graph.commands"),
     Feature("verify", commands="lab.verify.commands"),
     Feature("report", commands="lab.report.commands"),
-    Feature("ops", commands="lab.ops.commands"),
+    Feature("ops", lifecycle="lab.ops.lifecycle", checks="lab.verify.ops_checks:verify_checks",
+            faults="lab.verify.ops_faults", commands="lab.ops.commands"),
 )
 
 

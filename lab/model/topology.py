@@ -217,6 +217,9 @@ class Specs(Strict):
     dsr: bool = True
     failover_s: Annotated[float, Field(gt=0)] = 15.0
     lb_chi_square_p: Annotated[float, Field(gt=0, lt=1)] = 0.001
+    secret_max_age_h: Annotated[float, Field(
+        gt=0, le=8760, description="Hours a lab secret (BMC credentials...) may live before "
+        "`lab secrets rotate`; `baseline.secret_age` fails past it (the seed rotates every 24 h)")] = 24.0
 
 
 class Topology(Strict):

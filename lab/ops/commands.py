@@ -30,6 +30,13 @@ def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     _group(app, "logs", "Logs of lab components.").command("collect")(logs_collect)
+    sec = _group(app, "secrets", "The lab's own secrets: age and rotation.")
+    sec.command("status")(secrets_status)
+    sec.command("rotate")(secrets_rotate)
+    hlh = _group(app, "bmc", "The lab's Redfish BMC (lifecycle host): power and boot device.")
+    hlh.command("status")(bmc_status)
+    hlh.command("power")(bmc_power)
+    hlh.command("boot-device")(bmc_boot_device)
 
 
 def _lab(topology: Path | None, lab: str | None):
@@ -103,3 +110,128 @@ def logs_collect(
               f"{m['redactions']} redactions -> {done.path}")
     for entry in m["missing"]:
         out.print(f"  [yellow]missing[/] {entry['name']}: {entry['missing']}", highlight=False)
+
+
+# ---- secrets ---------------------------------------------------------------
+def _stamp(t: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
+def secrets_status(topology: TopoArg = None, lab: LabOpt = None, fmt: Format = "table") -> None:
+    """The lab's secrets: age, maximum age and next rotation (never their values)."""
+    from rich.table import Table
+
+    from lab.ops import secrets
+
+    check_format(fmt, ("table", "json"))
+    name, _ = _lab(topology, lab)
+    rows = secrets.status(name)
+    if fmt == "json":
+        emit({"lab": name, "secrets": rows}, "json")
+        return
+    table = Table("secret", "created", "age", "max age", "next rotation", "rotations", "state",
+                  title=f"lab {name}: secrets")
+    for r in rows:
+        table.add_row(r["name"], _stamp(r["created_at"]), f"{r['age_h']:.2f} h", f"{r['max_age_h']:g} h",
+                      _stamp(r["next_rotation"]), str(r["rotations"]),
+                      "[bold red]stale[/]" if r["stale"] else "[green]ok[/]")
+    out.print(table)
+
+
+def secrets_rotate(
+    secret: Annotated[str | None, typer.Argument(help="Secret to rotate (see `lab secrets status`)")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Rotate every secret of the lab")] = False,
+    topology: Annotated[Path | None, typer.Option("--topology", "-t", help="Topology file")] = None,
+    lab: LabOpt = None, fmt: Format = "table",
+) -> None:
+    """Rotate secrets: new value and creation time; the data path is not touched."""
+    from lab.ops import secrets
+
+    check_format(fmt, ("table", "json"))
+    if (secret is None) == (not all_):
+        raise fail("give a secret NAME or --all (not both)")
+    name, _ = _lab(topology, lab)
+    try:
+        done = secrets.rotate_all(name) if all_ else [secrets.rotate(name, secret)]
+    except secrets.UnknownSecret:
+        known = [r["name"] for r in secrets.status(name)]
+        raise fail(f"lab {name} has no secret {secret!r}; its secrets: {', '.join(known) or 'none'}") from None
+    if fmt == "json":
+        emit({"lab": name, "rotated": [{"name": s.name, "created_at": s.created_at, "rotations": s.rotations}
+                                       for s in done]}, "json")
+        return
+    for s in done:
+        out.print(f"lab {name}: rotated {s.name} (rotation {s.rotations}, created {_stamp(s.created_at)})")
+
+
+# ---- BMC -------------------------------------------------------------------
+def _redfish_call(fn, *args):
+    from lab.ops.redfish import BmcError, UnknownSystem
+
+    try:
+        return fn(*args)
+    except UnknownSystem as exc:
+        raise fail(str(exc).strip("'\""), NOT_THERE) from None
+    except BmcError as exc:
+        raise fail(str(exc), 1) from None
+
+
+def bmc_status(topology: TopoArg = None, lab: LabOpt = None, fmt: Format = "table") -> None:
+    """The lab's BMC endpoint and the power state of every system it serves."""
+    from rich.table import Table
+
+    from lab.ops import bmc, redfish
+
+    check_format(fmt, ("table", "json"))
+    name, _ = _lab(topology, lab)
+    systems = _redfish_call(redfish.systems, name)
+    data = {"lab": name, "bmc": bmc.endpoint_status(name), "systems": systems,
+            "servers": "network namespaces: no firmware, power not modelled"}
+    if fmt == "json":
+        emit(data, "json")
+        return
+    out.print(f"lab {name}: BMC {data['bmc']['url']} (servers are namespaces: power not modelled)")
+    table = Table("system", "domain", "power", "boot", title="Redfish systems (the lab's VMs)")
+    for s in systems:
+        table.add_row(s["name"], s["domain"], s["power"] or "-", s["boot"] or "-")
+    out.print(table)
+
+
+PowerAction = Annotated[str, typer.Argument(help="on, off or cycle")]
+SystemArg = Annotated[str, typer.Argument(help="The VM (Redfish system) of the lab")]
+
+
+TopoOpt = Annotated[Path | None, typer.Option("--topology", "-t", help="Topology file")]
+
+
+def _bmc_act(what: str, value: str, allowed: dict, system: str, topology: Path | None, lab: str | None,
+             fmt: str, call, key: str) -> None:
+    """Validate, run one Redfish action, print `key` of the result."""
+    check_format(fmt, ("table", "json"))
+    if value not in allowed:
+        raise fail(f"{what} {value!r}: use one of: {', '.join(allowed)}")
+    name, _ = _lab(topology, lab)
+    result = _redfish_call(call, name, system, value)
+    if fmt == "json":
+        emit({"lab": name, "system": system, "action": f"{what} {value}", key: result}, "json")
+    else:
+        out.print(f"{system}: {what} {value} -> {result}")
+
+
+def bmc_power(action: PowerAction, system: SystemArg, topology: TopoOpt = None, lab: LabOpt = None,
+              fmt: Format = "table") -> None:
+    """Power a system on, off (forced) or cycle it, through Redfish."""
+    from lab.ops import redfish
+
+    _bmc_act("power", action, redfish.POWER_ACTIONS, system, topology, lab, fmt, redfish.power, "power")
+
+
+def bmc_boot_device(device: Annotated[str, typer.Argument(help="disk, pxe or cd")], system: SystemArg,
+                    topology: TopoOpt = None, lab: LabOpt = None, fmt: Format = "table") -> None:
+    """Set the boot device a system starts from (Redfish boot override)."""
+    from lab.ops import redfish
+
+    _bmc_act("boot device", device, redfish.BOOT_DEVICES, system, topology, lab, fmt, redfish.boot_device,
+             "boot")

@@ -18,7 +18,7 @@ from lab.verify.catalog import checks_for
 from lab.verify.faults import all_faults, clear_features
 from lab.verify.runner import VerifyRun, render_summary, run_checks, run_config, topology_hash
 
-GROUPS = ("fabric", "storage", "lb", "rdma")
+GROUPS = ("fabric", "storage", "lb", "rdma", "baseline", "hlh")
 Only = Annotated[list[str] | None, typer.Option("--only", help=f"Run one group only: {', '.join(GROUPS)}")]
 fault_app = typer.Typer(help="Inject faults to prove the rig catches them; clear them again.",
                         no_args_is_help=True)

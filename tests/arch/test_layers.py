@@ -15,7 +15,7 @@ LAYERS = {"model": 0, "plan": 1, "apply": 2, "providers": 3, "compute": 3, "lb":
           "verify": 4, "graph": 5, "report": 5, "cli": 6}
 # siblings on one layer that may use each other (no cycle): the LB's VM
 # backends are compute's VMs
-SIBLINGS = {("lb", "compute")}
+SIBLINGS = {("lb", "compute"), ("ops", "compute")}
 CLI_MODULES = ("commands",)  # a feature's verbs belong to the command line
 MAX_LINES = 400
 
