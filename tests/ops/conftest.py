@@ -22,3 +22,22 @@ def ops_lab() -> Iterator[Path]:
         yield TOPOLOGY
     finally:
         lab_cli("down", "--lab", LAB, check=False)
+
+
+def fault_flips_check(fault: str, group: str, check: str, while_injected=None) -> None:
+    """The check passes, fails with the fault injected, passes once cleared."""
+    import json
+
+    def verdict() -> str:
+        proc = lab_cli("verify", str(TOPOLOGY), "--only", group, "--format", "json", check=False)
+        return next(c["verdict"] for c in json.loads(proc.stdout)["checks"] if c["name"] == check)
+
+    assert verdict() == "pass"
+    lab_cli("fault", "inject", fault, str(TOPOLOGY))
+    try:
+        assert verdict() == "fail"
+        if while_injected is not None:
+            while_injected()
+    finally:
+        lab_cli("fault", "clear", str(TOPOLOGY))
+    assert verdict() == "pass"
