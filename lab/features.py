@@ -48,6 +48,8 @@ FEATURES: tuple[Feature, ...] = (
     Feature("graph", commands="lab.cli.graph"),
     Feature("verify", commands="lab.cli.verify"),
     Feature("report", commands="lab.cli.report"),
+    Feature("ops", lifecycle="lab.ops.lifecycle", checks="lab.verify.ops.checks:verify_checks",
+            faults="lab.verify.ops.faults", commands="lab.cli.ops"),
 )
 
 

@@ -16,5 +16,10 @@ if $lab verify --help >/dev/null 2>&1; then
     $lab report "$topology" || true
   fi
 fi
+# the lifecycle host: the lab's Redfish BMC, and every log of this run in one archive
+bmc=ok; $lab bmc status "$topology" || bmc=failed
+logs=${TMPDIR:-/tmp}/stacklab-demo-logs.tar.zst
+$lab logs collect "$topology" --from -2h -o "$logs" || logs="(log collection failed)"
+echo "BMC: $bmc; logs: $logs"
 echo "demo finished in $(( $(date +%s) - start )) s (verify exit code $status)"
 exit $status

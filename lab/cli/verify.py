@@ -40,7 +40,7 @@ from lab.report.runs import RetentionError, junit_properties, keep_runs, new_run
 from lab.verify.catalog import all_faults, checks_for, clear_features
 from lab.verify.runner import VerifyRun, run_checks, run_config, topology_hash
 
-GROUPS = ("fabric", "storage", "lb", "rdma")
+GROUPS = ("fabric", "storage", "lb", "rdma", "baseline", "hlh")
 Only = Annotated[list[str] | None, typer.Option("--only", help=f"Run one group only: {', '.join(GROUPS)}")]
 Junit = Annotated[Path | None, typer.Option(
     "--junit", help="Also write JUnit XML here (the run's own junit.xml is always written)")]

@@ -22,4 +22,5 @@ DISKS = f"{ARCH} + {VM}: data disks (max 1 TB; a standard disk is capped at 500 
 CUSTOM_SCRIPT = f"{VM}: CustomScript extension, its exit code fails provisioning"
 DIP = f"{VM}: the VM's address (DIP) is handed out by the host"
 TENANT = f"{ARCH}: tenant virtual networks, isolated from each other"
+SECRETS = f"{ARCH}: internal secrets are rotated (every 24 h)"
 RIG = "stacklab: what the rig needs to run the seeds' concepts on one machine"

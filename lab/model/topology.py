@@ -312,6 +312,10 @@ class Specs(Strict):
                                                     seeds.PROBES)] = 15.0
     lb_chi_square_p: Annotated[float, Field(gt=0, lt=1), about("Least p-value of the chi-square test that "
                                                                "flows spread evenly over backends.")] = 0.001
+    secret_max_age_h: Annotated[float, Field(gt=0, le=8760),
+                                about("Hours a lab secret (BMC credentials...) may live before `lab secrets "
+                                      "rotate`; `baseline.secret_age` fails past it (the seed rotates every 24 h).",
+                                      seeds.SECRETS)] = 24.0
 
 
 class Topology(Strict):

@@ -1,0 +1,237 @@
+"""`lab logs collect`, `lab secrets status|rotate`, `lab bmc ...`: the
+lifecycle host's verbs, thin over lab.ops. Exit codes: 2 bad input, 4 the
+lab (or the server) is not there, 1 the operation failed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lab.cli.common import check_format, emit, fail, load_or_exit, out
+from lab.paths import lab_dir
+
+NOT_THERE = 4
+Format = Annotated[str, typer.Option("--format", help="table or json")]
+LabOpt = Annotated[str | None, typer.Option("--lab", help="Lab name (instead of a topology file)")]
+TopoArg = Annotated[Path | None, typer.Argument(help="Topology file (or use --lab)")]
+
+
+def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
+    """The app's group `name` (another feature may have made it), else a new one."""
+    for info in app.registered_groups:
+        if info.name == name and info.typer_instance is not None:
+            return info.typer_instance
+    group = typer.Typer(help=help_text, no_args_is_help=True)
+    app.add_typer(group, name=name)
+    return group
+
+
+def register(app: typer.Typer, bench: typer.Typer) -> None:
+    _group(app, "logs", "Logs of lab components.").command("collect")(logs_collect)
+    sec = _group(app, "secrets", "The lab's own secrets: age and rotation.")
+    sec.command("status")(secrets_status)
+    sec.command("rotate")(secrets_rotate)
+    hlh = _group(app, "bmc", "The lab's Redfish BMC (lifecycle host): power and boot device.")
+    hlh.command("status")(bmc_status)
+    hlh.command("power")(bmc_power)
+    hlh.command("boot-device")(bmc_boot_device)
+
+
+def _lab(topology: Path | None, lab: str | None):
+    """(lab name, topology or None); exit 4 when the lab has no directory."""
+    if (topology is None) == (lab is None):
+        raise fail("give either a topology file or --lab NAME")
+    topo = load_or_exit(topology) if topology is not None else None
+    name = topo.name if topo is not None else lab
+    if not lab_dir(name).is_dir():
+        from lab.providers.state import known_labs
+
+        known = known_labs()
+        raise fail(f"lab '{name}' is not there (no {lab_dir(name)}); "
+                   + (f"known labs: {', '.join(known)}" if known else "no lab is up"), NOT_THERE)
+    return name, topo
+
+
+def _inventory(name: str, topo):
+    from lab.ops.sources import inventory
+    from lab.providers.embedded import saved_plan
+
+    plan = saved_plan(name)
+    if plan is not None:
+        return inventory(name, plan, "saved plan")
+    if topo is not None:
+        from lab.plan.planner import build_plan
+
+        return inventory(name, build_plan(topo), "topology file (no saved plan: `up` did not finish)")
+    return inventory(name, None, "journal")
+
+
+def _bpf_summary(name: str):
+    from lab.lb.status import lb_status
+
+    return lb_status(name)
+
+
+def logs_collect(
+    topology: TopoArg = None, lab: LabOpt = None,
+    role: Annotated[list[str] | None, typer.Option(
+        "--role", help="compute, mux, tor, gateway, client, vm or all (repeatable; default all)")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="Start: ISO 8601, epoch, or -2h/-30m")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="End: ISO 8601, epoch, now, or -10m")] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Archive to write: FILE.tar.zst")] = Path(
+        "lab-logs.tar.zst"),
+    fmt: Format = "table",
+) -> None:
+    """Collect logs, kernel state and verify evidence by role and time window into one archive."""
+    from lab.ops.logs import CollectError, check_roles, collect
+    from lab.ops.snapshot import namespace_snapshot
+    from lab.ops.window import Window, WindowError
+
+    check_format(fmt, ("table", "json"))
+    try:
+        roles = check_roles(role or [])
+        window = Window.parse(start, end)
+    except (CollectError, WindowError) as exc:
+        raise fail(str(exc)) from None
+    if not output.name.endswith(".tar.zst"):
+        raise fail(f"-o {output}: the archive is tar + zstd; name it FILE.tar.zst")
+    if not output.parent.is_dir():
+        raise fail(f"-o {output}: directory {output.parent} does not exist")
+    name, topo = _lab(topology, lab)
+    done = collect(_inventory(name, topo), roles, window, output, namespace_snapshot,
+                   lambda: _bpf_summary(name))
+    m = done.manifest
+    if fmt == "json":
+        emit({"archive": str(done.path), "manifest": m}, "json")
+        return
+    out.print(f"lab {name}: {len(m['taken'])} items taken, {len(m['missing'])} missing, "
+              f"{m['redactions']} redactions -> {done.path}")
+    for entry in m["missing"]:
+        out.print(f"  [yellow]missing[/] {entry['name']}: {entry['missing']}", highlight=False)
+
+
+# ---- secrets ---------------------------------------------------------------
+def _stamp(t: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
+def secrets_status(topology: TopoArg = None, lab: LabOpt = None, fmt: Format = "table") -> None:
+    """The lab's secrets: age, maximum age and next rotation (never their values)."""
+    from rich.table import Table
+
+    from lab.ops import secrets
+
+    check_format(fmt, ("table", "json"))
+    name, _ = _lab(topology, lab)
+    rows = secrets.status(name)
+    if fmt == "json":
+        emit({"lab": name, "secrets": rows}, "json")
+        return
+    table = Table("secret", "created", "age", "max age", "next rotation", "rotations", "state",
+                  title=f"lab {name}: secrets")
+    for r in rows:
+        table.add_row(r["name"], _stamp(r["created_at"]), f"{r['age_h']:.2f} h", f"{r['max_age_h']:g} h",
+                      _stamp(r["next_rotation"]), str(r["rotations"]),
+                      "[bold red]stale[/]" if r["stale"] else "[green]ok[/]")
+    out.print(table)
+
+
+def secrets_rotate(
+    secret: Annotated[str | None, typer.Argument(help="Secret to rotate (see `lab secrets status`)")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Rotate every secret of the lab")] = False,
+    topology: Annotated[Path | None, typer.Option("--topology", "-t", help="Topology file")] = None,
+    lab: LabOpt = None, fmt: Format = "table",
+) -> None:
+    """Rotate secrets: new value and creation time; the data path is not touched."""
+    from lab.ops import secrets
+
+    check_format(fmt, ("table", "json"))
+    if (secret is None) == (not all_):
+        raise fail("give a secret NAME or --all (not both)")
+    name, _ = _lab(topology, lab)
+    try:
+        done = secrets.rotate_all(name) if all_ else [secrets.rotate(name, secret)]
+    except secrets.UnknownSecret:
+        known = [r["name"] for r in secrets.status(name)]
+        raise fail(f"lab {name} has no secret {secret!r}; its secrets: {', '.join(known) or 'none'}") from None
+    if fmt == "json":
+        emit({"lab": name, "rotated": [{"name": s.name, "created_at": s.created_at, "rotations": s.rotations}
+                                       for s in done]}, "json")
+        return
+    for s in done:
+        out.print(f"lab {name}: rotated {s.name} (rotation {s.rotations}, created {_stamp(s.created_at)})")
+
+
+# ---- BMC -------------------------------------------------------------------
+def _redfish_call(fn, *args):
+    from lab.ops.redfish import BmcError, UnknownSystem
+
+    try:
+        return fn(*args)
+    except UnknownSystem as exc:
+        raise fail(str(exc).strip("'\""), NOT_THERE) from None
+    except BmcError as exc:
+        raise fail(str(exc), 1) from None
+
+
+def bmc_status(topology: TopoArg = None, lab: LabOpt = None, fmt: Format = "table") -> None:
+    """The lab's BMC endpoint and the power state of every system it serves."""
+    from rich.table import Table
+
+    from lab.ops import bmc, redfish
+
+    check_format(fmt, ("table", "json"))
+    name, _ = _lab(topology, lab)
+    systems = _redfish_call(redfish.systems, name)
+    data = {"lab": name, "bmc": bmc.endpoint_status(name), "systems": systems,
+            "servers": "network namespaces: no firmware, power not modelled"}
+    if fmt == "json":
+        emit(data, "json")
+        return
+    out.print(f"lab {name}: BMC {data['bmc']['url']} (servers are namespaces: power not modelled)")
+    table = Table("system", "domain", "power", "boot", title="Redfish systems (the lab's VMs)")
+    for s in systems:
+        table.add_row(s["name"], s["domain"], s["power"] or "-", s["boot"] or "-")
+    out.print(table)
+
+
+PowerAction = Annotated[str, typer.Argument(help="on, off or cycle")]
+SystemArg = Annotated[str, typer.Argument(help="The VM (Redfish system) of the lab")]
+
+
+TopoOpt = Annotated[Path | None, typer.Option("--topology", "-t", help="Topology file")]
+
+
+def _bmc_act(what: str, value: str, allowed: dict, system: str, topology: Path | None, lab: str | None,
+             fmt: str, call, key: str) -> None:
+    """Validate, run one Redfish action, print `key` of the result."""
+    check_format(fmt, ("table", "json"))
+    if value not in allowed:
+        raise fail(f"{what} {value!r}: use one of: {', '.join(allowed)}")
+    name, _ = _lab(topology, lab)
+    result = _redfish_call(call, name, system, value)
+    if fmt == "json":
+        emit({"lab": name, "system": system, "action": f"{what} {value}", key: result}, "json")
+    else:
+        out.print(f"{system}: {what} {value} -> {result}")
+
+
+def bmc_power(action: PowerAction, system: SystemArg, topology: TopoOpt = None, lab: LabOpt = None,
+              fmt: Format = "table") -> None:
+    """Power a system on, off (forced) or cycle it, through Redfish."""
+    from lab.ops import redfish
+
+    _bmc_act("power", action, redfish.POWER_ACTIONS, system, topology, lab, fmt, redfish.power, "power")
+
+
+def bmc_boot_device(device: Annotated[str, typer.Argument(help="disk, pxe or cd")], system: SystemArg,
+                    topology: TopoOpt = None, lab: LabOpt = None, fmt: Format = "table") -> None:
+    """Set the boot device a system starts from (Redfish boot override)."""
+    from lab.ops import redfish
+
+    _bmc_act("boot device", device, redfish.BOOT_DEVICES, system, topology, lab, fmt, redfish.boot_device,
+             "boot")
