@@ -1,6 +1,7 @@
 """The LB's part of `lab up` / `lab down` / `lab status` (see
 lab.providers.hooks): install one datapath per MUX that carries an LB, start
-the probe daemon; on down stop it and remove every program and pin."""
+the routing daemons (lab.lb.bgp) and the probe daemon; on down stop them and
+remove every program and pin."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lab.apply.changes import Change
-from lab.lb import loader
+from lab.lb import bgp, loader
 from lab.lb.control import MuxController, uninstall
 from lab.lb.state import lb_dir, muxes_of
 from lab.plan.model import Plan
@@ -31,7 +32,7 @@ def _noop() -> None:
 
 def diff(plan: Plan) -> list[Change]:
     return [Change(m.name, "create", "xdp-lb", f"{m.ifname}: {', '.join(lb.name for lb in m.lbs)}", _noop)
-            for m in plan.muxes if m.name not in muxes_of(plan.lab)]
+            for m in plan.muxes if m.name not in muxes_of(plan.lab)] + bgp.diff(plan)
 
 
 def up(plan: Plan, journal: Any = None, progress: Progress = _quiet,
@@ -47,6 +48,7 @@ def up(plan: Plan, journal: Any = None, progress: Progress = _quiet,
         MuxController.install(mux).close()
         changes.append(Change(mux.name, "create", "xdp-lb",
                               f"{mux.ifname}: {', '.join(lb.name for lb in mux.lbs)}", _noop))
+    changes += bgp.up(plan, journal, progress)
     if probes and muxes_of(plan.lab):
         start_probes(plan.lab)
     return changes
@@ -56,6 +58,7 @@ def down(lab: str, progress: Progress = _quiet) -> list[str]:
     removed = []
     if stop_probes(lab):
         removed.append(f"probe daemon of {lab}")
+    removed += bgp.down(lab)
     for mux in muxes_of(lab):
         progress(f"load balancer on {mux}")
         uninstall(lab, mux)
@@ -67,7 +70,10 @@ def down(lab: str, progress: Progress = _quiet) -> list[str]:
 def status(lab: str) -> dict[str, Any]:
     from lab.lb.status import lb_status
 
-    return {"load_balancers": lb_status(lab)} if muxes_of(lab) else {}
+    if not muxes_of(lab):
+        return {}
+    routing = bgp.status(lab)
+    return {"load_balancers": lb_status(lab), **({"bgp": routing} if routing else {})}
 
 
 # ---- the probe daemon ------------------------------------------------------

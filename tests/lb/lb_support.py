@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,3 +27,23 @@ def require_root(*tools: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{reason}; CI must run it")
     pytest.skip(reason)
+
+
+@contextmanager
+def running_lab(topology: Path, lab: str, *tools: str) -> Iterator[Any]:
+    """The topology up in the embedded lab with its probe daemon stopped (the
+    checks probe while they run, common.probing), torn down afterwards."""
+    require_root(*tools)
+    from lab.lb import lifecycle
+    from lab.model import load_topology
+    from lab.plan.planner import build_plan
+    from lab.providers import embedded
+
+    plan = build_plan(load_topology(topology))
+    embedded.down(lab)
+    try:
+        embedded.up(plan)  # fabric, port maps and (through the LB feature) every MUX
+        lifecycle.stop_probes(lab)
+        yield plan
+    finally:
+        embedded.down(lab)

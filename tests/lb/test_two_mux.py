@@ -6,13 +6,10 @@ is caught."""
 from __future__ import annotations
 
 import pytest
-from lb_support import require_root
+from lb_support import running_lab
 
 from lab.apply import portmap
 from lab.apply.owned_table import delete_table
-from lab.lb import lifecycle
-from lab.model import load_topology
-from lab.plan.planner import build_plan
 from lab.verify.lb import checks
 from lab.verify.lb.frontends import check_frontends
 from tests.fabric.helpers import ROOT
@@ -24,17 +21,8 @@ pytestmark = pytest.mark.root
 
 @pytest.fixture(scope="module")
 def plan():
-    require_root("clang", "bpftool", "tcpdump")
-    from lab.providers import embedded
-
-    plan = build_plan(load_topology(TOPOLOGY))
-    embedded.down(LAB)
-    try:
-        embedded.up(plan)  # fabric, port maps and (through the LB feature) both MUXes
-        lifecycle.stop_probes(LAB)  # the checks probe while they run (common.probing)
+    with running_lab(TOPOLOGY, LAB, "clang", "bpftool", "tcpdump") as plan:
         yield plan
-    finally:
-        embedded.down(LAB)
 
 
 def test_every_lb_check_passes_on_both_muxes(plan):
