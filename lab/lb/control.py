@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from lab.lb import build, hostside, loader, maglev
+from lab.lb import advertise, build, hostside, loader, maglev
 from lab.lb.maps import CFG_F_NO_AFFINITY, PROTOS, BackendEntry, LbMaps, VipRule
 from lab.lb.state import (
     BackendState,
@@ -209,6 +209,16 @@ class MuxController:
                                      entry.inner_src, entry.next_hop)
             self.maps.put_backend(bs.id, entry)
 
+    def rebuild_rings(self, lb_name: str, leave_out: frozenset[str] = frozenset()) -> None:
+        """Rewrite the LB's rings from its healthy backends; `leave_out` builds
+        them from a shorter list, which only the ring-diverge fault wants."""
+        lb = self._lb(lb_name)
+        healthy = {bs.name: bs.id for bs in self.state.backends
+                   if bs.lb == lb_name and bs.healthy and bs.name not in leave_out}
+        ring = maglev.build_ring(healthy, lb.ring_size)
+        for rule in self.state.rules_of(lb_name):
+            self.maps.write_ring(rule.ring_off, ring, rule.vip_id)
+
     # ---- datapath writes -------------------------------------------------
     @staticmethod
     def _entry(b: BackendSpec, valid: bool = True) -> BackendEntry:
@@ -250,11 +260,13 @@ def uninstall(lab: str, mux: MuxSpec | str) -> None:
 
 @contextmanager
 def with_controller(lab: str, mux: str) -> Iterator[MuxController]:
-    """Locked open-modify-save, for CLI ops and the probe daemon."""
+    """Locked open-modify-save, for CLI ops and the probe daemon; the MUX's
+    announcements then follow the new state (lab.lb.advertise)."""
     with locked(lab, mux):
         ctl = MuxController.open(lab, mux)
         try:
             yield ctl
             ctl.save()
+            advertise.sync(ctl.state)
         finally:
             ctl.close()

@@ -1,6 +1,7 @@
 """The LB's part of `lab up` / `lab down` / `lab status` (see
 lab.providers.hooks): install one datapath per MUX that carries an LB, start
-the probe daemon; on down stop it and remove every program and pin."""
+the routing daemons (lab.lb.bgp) and the probe daemon; on down stop them and
+remove every program and pin."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lab.apply.changes import Change
-from lab.lb import converge, loader
+from lab.lb import bgp, converge, loader
 from lab.lb.control import uninstall
 from lab.lb.state import lb_dir, muxes_of
 from lab.plan.model import Plan
@@ -31,8 +32,9 @@ def _noop() -> None:
 
 def diff(plan: Plan, journal: Any = None, probes: bool = True) -> list[Change]:
     """Every difference between the plan and the running LBs, each with its
-    action (lab.lb.converge); `up` applies exactly these."""
-    changes = converge.diff_muxes(plan, journal) + converge.diff_backend_vips(plan)
+    action: datapaths, rules and backends (lab.lb.converge), the BGP speakers
+    (lab.lb.bgp), the probe daemon; `up` applies exactly these."""
+    changes = converge.diff_muxes(plan, journal) + converge.diff_backend_vips(plan) + bgp.diff(plan, journal)
     if probes and plan.muxes and not _daemon_pid(plan.lab):
         changes.append(Change(plan.lab, "create", "probed", f"probe daemon of {plan.lab}",
                               lambda: start_probes(plan.lab) and None))
@@ -46,6 +48,8 @@ def up(plan: Plan, journal: Any = None, progress: Progress = _quiet,
     for change in changes:
         progress(f"load balancer: {change.action} {change.kind} {change.target}")
         change.apply()
+    if plan.muxes:
+        bgp.settle(plan, any(c.kind == "frr" for c in changes))
     return changes
 
 
@@ -53,6 +57,7 @@ def down(lab: str, progress: Progress = _quiet) -> list[str]:
     removed = []
     if stop_probes(lab):
         removed.append(f"probe daemon of {lab}")
+    removed += bgp.down(lab)
     for mux in muxes_of(lab):
         progress(f"load balancer on {mux}")
         uninstall(lab, mux)
@@ -64,7 +69,10 @@ def down(lab: str, progress: Progress = _quiet) -> list[str]:
 def status(lab: str) -> dict[str, Any]:
     from lab.lb.status import lb_status
 
-    return {"load_balancers": lb_status(lab)} if muxes_of(lab) else {}
+    if not muxes_of(lab):
+        return {}
+    routing = bgp.status(lab)
+    return {"load_balancers": lb_status(lab), **({"bgp": routing} if routing else {})}
 
 
 # ---- the probe daemon ------------------------------------------------------

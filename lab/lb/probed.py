@@ -2,7 +2,8 @@
 
 Each round re-reads the MUX states (so backends added at run time are
 probed), probes every backend whose interval has come, records the result,
-and flips health through the controller. Started by `lab up` (lifecycle),
+flips health through the controller, and keeps every MUX's BGP
+announcements in step (lab.lb.advertise). Started by `lab up` (lifecycle),
 stopped by `lab down`; SIGTERM ends it cleanly.
 """
 
@@ -13,6 +14,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
+from lab.lb import advertise
 from lab.lb.control import with_controller
 from lab.lb.health import Verdict, probe_once
 from lab.lb.state import load_state, muxes_of
@@ -21,12 +23,13 @@ TICK_S = 0.1
 
 
 def probe_round(lab: str, verdicts: dict[tuple[str, str, str], Verdict],
-                due: dict[tuple[str, str], float], only: tuple[str, str] | None = None) -> None:
-    """One round over every LB of the lab, or only the (mux, lb) a check measures."""
+                due: dict[tuple[str, str], float], only: tuple[str | None, str] | None = None) -> None:
+    """One round over every LB of the lab, or only the (mux, lb) a check
+    measures (mux None: that LB on every MUX that carries it)."""
     now = time.monotonic()
     for mux in muxes_of(lab):
         for lb in load_state(lab, mux).spec.lbs:
-            if only is not None and (mux, lb.name) != only:
+            if only is not None and (only[0] or mux, only[1]) != (mux, lb.name):
                 continue
             if due.get((mux, lb.name), 0.0) > now:
                 continue
@@ -45,6 +48,7 @@ def probe_round(lab: str, verdicts: dict[tuple[str, str, str], Verdict],
                         ctl.set_health(lb.name, name, v.healthy)
                     bs.probe_failures, bs.probe_successes = v.failures, v.successes
                     bs.last_probe = f"{'ok' if ok else 'fail'} {stamp}"
+    advertise.sync_lab(lab)  # a program detached outside the controller is noticed here
 
 
 def main(argv: list[str]) -> int:

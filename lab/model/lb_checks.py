@@ -29,11 +29,26 @@ def _lb_mux(t: Topology) -> Iterator[Problem]:
     for i, lb in indexed(t.load_balancers):
         if not muxes and not problems.incomplete(t.servers):
             yield Problem(("load_balancers", i), "a load balancer needs a server with role: mux")
-        elif muxes and lb.mux is not None and lb.mux not in muxes and not _maybe_mux(t, lb.mux):
-            yield Problem(
-                ("load_balancers", i, "mux"),
-                f"'{lb.mux}' is not a mux server{did_you_mean(lb.mux, muxes)}; mux servers: {', '.join(muxes)}",
-            )
+            continue
+        named = [(("load_balancers", i, "mux"), lb.mux)] if lb.mux is not None else []
+        named += [(("load_balancers", i, "muxes", j), m) for j, m in enumerate(lb.muxes)]
+        for path, name in named:
+            if muxes and name not in muxes and not _maybe_mux(t, name):
+                yield Problem(path, f"'{name}' is not a mux server{did_you_mean(name, muxes)}; "
+                                    f"mux servers: {', '.join(muxes)}")
+        if lb.mux is not None and lb.muxes:
+            yield Problem(("load_balancers", i, "muxes"),
+                          f"give either mux ({lb.mux}) or muxes, not both: muxes: [{lb.mux}, ...] says it all")
+        yield from problems.duplicates(("load_balancers", i, "muxes"), enumerate(lb.muxes), "mux")
+
+
+@_needs("load_balancers", "tor")
+def _lb_spread_needs_bgp(t: Topology) -> Iterator[Problem]:
+    for i, lb in indexed(t.load_balancers):
+        if len(lb.muxes) > 1 and t.tor.routing != "bgp":
+            yield Problem(("load_balancers", i, "muxes"),
+                          f"{len(lb.muxes)} muxes need tor.routing: bgp (static routing sends each VIP "
+                          "to one MUX); set tor.routing: bgp or list one mux")
 
 
 def _maybe_mux(t: Topology, name: str) -> bool:

@@ -125,6 +125,26 @@ class Tor(Strict):
         int, Field(ge=1, le=4294967295), about("BGP AS number of the ToR (Ansible inventory; BGP to the MUXes).",
                                                seeds.FABRIC)
     ] = 65000
+    routing: Annotated[
+        Literal["bgp", "static"],
+        about("How the ToR learns the VIPs: bgp (every MUX announces the VIPs it can serve; the ToR spreads "
+              "over them by ECMP and drops a MUX on BFD loss) or static (a /32 per VIP to its first MUX and "
+              "the pool to the first MUX; no routing daemons).", seeds.FABRIC)] = "bgp"
+    mux_asn: Annotated[
+        int, Field(ge=1, le=4294967295),
+        about("BGP AS number shared by all MUXes (the MUX pool is one AS: eBGP to the ToR, and a MUX never "
+              "accepts another MUX's VIPs back).", seeds.FABRIC)] = 65100
+    maximum_paths: Annotated[
+        int, Field(ge=1, le=64), about("ECMP next hops the ToR installs per VIP (maximum-paths).",
+                                       seeds.FABRIC)] = 16
+    bfd_interval_ms: Annotated[
+        int, Field(ge=10, le=60000),
+        about("BFD transmit and receive interval between the ToR and each MUX, in milliseconds.",
+              seeds.FABRIC)] = 100
+    bfd_multiplier: Annotated[
+        int, Field(ge=2, le=255),
+        about("Missed BFD packets before the ToR drops a MUX's routes (detection = interval x this).",
+              seeds.FABRIC)] = 3
 
 
 class External(Strict):
@@ -288,6 +308,11 @@ class LoadBalancer(Strict):
     name: Annotated[Name, about("Load balancer name, unique in the lab.", seeds.SLB)]
     tenant: Annotated[Name, about("The tenant whose VMs are the backends.", seeds.SLB)]
     mux: Annotated[Name | None, about("The mux server that carries it (default: the first mux).", seeds.SLB)] = None
+    muxes: Annotated[
+        list[Name],
+        about("Several mux servers that all carry it (instead of mux): each announces its VIPs over BGP and "
+              "builds the same Maglev ring, so the ToR spreads flows over them (needs tor.routing: bgp).",
+              seeds.SLB)] = Field(default_factory=list)
     frontends: Annotated[list[Frontend], Field(min_length=1), about("VIP rules; several per LB.",
                                                                     seeds.STANDARD_LB)]
     backends: Annotated[list[Name], Field(min_length=1), about("VM names of the backend pool (DIPs).", seeds.SLB)]
@@ -310,6 +335,11 @@ class Specs(Strict):
                    about("Replies go from the backend straight to the client; only true.", seeds.DSR)] = True
     failover_s: Annotated[float, Field(gt=0), about("Seconds until a failed backend gets no new flows.",
                                                     seeds.PROBES)] = 15.0
+    mux_failover_s: Annotated[float, Field(gt=0), about("Seconds until flows to a VIP continue through the "
+                                                        "other MUXes when one MUX fails.", seeds.SLB)] = 1.0
+    mux_failover_moved_pct: Annotated[
+        float, Field(ge=0, le=100), about("Most established TCP flows (%) that may change backend when a MUX "
+                                          "fails (every MUX builds the same ring).", seeds.SLB)] = 1.0
     lb_chi_square_p: Annotated[float, Field(gt=0, lt=1), about("Least p-value of the chi-square test that "
                                                                "flows spread evenly over backends.")] = 0.001
     secret_max_age_h: Annotated[float, Field(gt=0, le=8760),

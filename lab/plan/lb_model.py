@@ -71,6 +71,48 @@ class LbSpec(LbPlanModel):
     ring_size: int
 
 
+class BfdSpec(LbPlanModel):
+    interval_ms: int = 100  # transmit and receive
+    multiplier: int = 3
+
+    @property
+    def detect_s(self) -> float:
+        return self.interval_ms * self.multiplier / 1000
+
+
+class MuxBgpSpec(LbPlanModel):
+    """A MUX's BGP speaker: one eBGP session to the ToR with BFD; it announces
+    a /32 per VIP it can serve (lab.lb.advertise decides which)."""
+
+    asn: int
+    router_id: str
+    peer: str  # the ToR's underlay address
+    peer_asn: int
+    bfd: BfdSpec
+
+
+class BgpPeerSpec(LbPlanModel):
+    name: str
+    address: str
+    role: Literal["compute", "mux"]
+
+
+class TorBgpSpec(LbPlanModel):
+    """The ToR's routing: eBGP + BFD to every MUX that carries an LB, ECMP over
+    them (rendered by the Ansible tor role's template, lab.lb.frr)."""
+
+    name: str
+    namespace: str
+    asn: int
+    router_id: str
+    underlay_subnet: str
+    vip_pool: str
+    external_subnet: str
+    maximum_paths: int
+    bfd: BfdSpec
+    neighbors: list[BgpPeerSpec]
+
+
 class MuxSpec(LbPlanModel):
     lab: str
     name: str
@@ -85,6 +127,7 @@ class MuxSpec(LbPlanModel):
     routed_vips: list[str] = []  # the VIPs the ToR routes here by /32 (the planned ones)
     max_frame: int
     lbs: list[LbSpec]
+    bgp: MuxBgpSpec | None = None  # None: static routing (tor.routing: static)
 
     def lb(self, name: str) -> LbSpec:
         return next(lb for lb in self.lbs if lb.name == name)
@@ -95,8 +138,9 @@ class MuxSpec(LbPlanModel):
 
 def check_vip(mux: MuxSpec, vip: str) -> None:
     """Runtime adds get the same rules the topology loader applies, plus the
-    ToR's: only the pool MUX gets every pool address; another MUX only the VIPs
-    the plan routes to it."""
+    ToR's: with BGP any MUX announces any pool address it serves; with static
+    routes only the pool MUX gets every pool address, another MUX only the
+    VIPs the plan routes to it."""
     if ipaddress.IPv4Address(vip) not in ipaddress.IPv4Network(mux.vip_pool):
         raise ValueError(f"VIP {vip} is outside the VIP pool {mux.vip_pool} the ToR routes to "
                          f"the MUXes")

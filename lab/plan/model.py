@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from lab.model.topology import LoadBalancer, Specs
-from lab.plan.lb_model import MuxSpec
+from lab.plan.lb_model import MuxSpec, TorBgpSpec
 
 HostRole = Literal["tor", "compute", "mux", "client", "gateway", "endpoint"]
 
@@ -181,6 +181,7 @@ class Plan(PlanModel):
     tenants: list[TenantPlan]
     load_balancers: list[LoadBalancer] = Field(default_factory=list)  # the topology's LB section
     muxes: list[MuxSpec] = Field(default_factory=list)  # what lab.lb installs, per MUX
+    bgp: TorBgpSpec | None = None  # the ToR's BGP to the MUXes (tor.routing: bgp and an LB planned)
     specs: Specs = Field(default_factory=Specs)  # the targets `lab verify` checks against
 
     def host(self, name: str) -> HostPlan:

@@ -2,8 +2,8 @@
 
 The embedded fabric it describes:
 - the ToR is a router with an L2 underlay bridge (every server, MUX and tenant
-  gateway hangs off it), a link to the client namespace, the VIP pool routed
-  to the first MUX and each planned VIP to the MUX of its LB (lab.plan.lb);
+  gateway hangs off it), a link to the client namespace; how it reaches the
+  VIPs (BGP from the MUXes, or static routes) is the LB's part (lab.plan.lb);
 - each server carries, per tenant present on it, a bridge and a VXLAN device
   (learning off, no flooding, ARP suppressed) whose FDB and neighbour entries
   for every remote tenant member are programmed from here;
@@ -221,16 +221,12 @@ def _tor(topo: Topology, underlay_ips: dict[str, str]) -> HostPlan:
                        peer=VethPeer(host=host, name=nic)) for host, nic in attached]
     links.append(LinkSpec(name=CLIENT, kind="veth", mtu=1500, peer=VethPeer(host=CLIENT, name="eth0")))
     ext = topo.external
-    routes = []
-    muxes = [s.name for s in topo.servers if s.role == "mux"]
-    if muxes:
-        routes.append(RouteSpec(dst=str(ext.vip_pool), via=underlay_ips[muxes[0]]))
     return HostPlan(
         name=topo.tor.name, role="tor", namespace=namespace_for(lab, topo.tor.name),
         underlay_ip=str(net.network_address + 1), links=links,
         addresses=[AddressSpec(ifname="underlay", cidr=f"{net.network_address + 1}/{net.prefixlen}"),
                    AddressSpec(ifname=CLIENT, cidr=f"{ext.subnet.network_address + 1}/{ext.subnet.prefixlen}")],
-        routes=routes, sysctls=dict(ROUTER_SYSCTLS),
+        sysctls=dict(ROUTER_SYSCTLS),
     )
 
 

@@ -6,13 +6,11 @@ is caught."""
 from __future__ import annotations
 
 import pytest
-from lb_support import require_root
+from lb_support import change_list, running_lab
 
 from lab.apply import portmap
 from lab.apply.owned_table import delete_table
 from lab.lb import lifecycle
-from lab.model import load_topology
-from lab.plan.planner import build_plan
 from lab.verify.lb import checks
 from lab.verify.lb.frontends import check_frontends
 from tests.fabric.helpers import ROOT
@@ -26,24 +24,13 @@ FIRST_UP: dict[str, list] = {}
 
 
 def changes(report) -> list[dict]:
-    return [{k: v for k, v in c.to_json().items() if k != "outcome"} for c in report.changes]
+    return change_list(report)
 
 
 @pytest.fixture(scope="module")
 def plan():
-    require_root("clang", "bpftool", "tcpdump")
-    from lab.providers import embedded
-
-    plan = build_plan(load_topology(TOPOLOGY))
-    embedded.down(LAB)
-    try:
-        FIRST_UP["dry"] = changes(embedded.up(plan, dry_run=True))
-        # fabric, port maps and (through the LB feature) both MUXes
-        FIRST_UP["up"] = changes(embedded.up(plan))
-        lifecycle.stop_probes(LAB)  # the checks probe while they run (common.probing)
+    with running_lab(TOPOLOGY, LAB, "clang", "bpftool", "tcpdump", first_up=FIRST_UP) as plan:
         yield plan
-    finally:
-        embedded.down(LAB)
 
 
 def test_dry_run_lists_exactly_what_up_does_on_a_fresh_lab(plan):

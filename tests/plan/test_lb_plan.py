@@ -23,7 +23,12 @@ def test_each_mux_gets_the_lbs_that_name_it(plan):
         "mux1": ["web", "nva1"], "mux2": ["api", "nva2"]}
 
 
-def test_the_tor_routes_each_vip_to_the_mux_of_its_lb(plan):
+def _static(topo):
+    return topo.model_copy(update={"tor": topo.tor.model_copy(update={"routing": "static"})})
+
+
+def test_with_static_routing_the_tor_routes_each_vip_to_the_mux_of_its_lb():
+    plan = build_plan(_static(load_topology(TWO_MUX)))
     tor = next(h for h in plan.hosts if h.role == "tor")
     routes = {r.dst: r.via for r in tor.routes}
     mux1, mux2 = plan.host("mux1").underlay_ip, plan.host("mux2").underlay_ip
@@ -31,6 +36,36 @@ def test_the_tor_routes_each_vip_to_the_mux_of_its_lb(plan):
     assert routes["192.0.2.20/32"] == routes["192.0.2.21/32"] == mux2
     assert routes["192.0.2.0/24"] == mux1  # run-time VIPs: the pool MUX
     assert [m.pool_routed for m in plan.muxes] == [True, False]
+
+
+def test_with_bgp_every_mux_is_a_neighbour_with_bfd_and_no_vip_route_is_static(plan):
+    tor = next(h for h in plan.hosts if h.role == "tor")
+    assert not [r for r in tor.routes if r.dst.startswith("192.0.2.")]
+    assert plan.bgp is not None
+    assert [(n.name, n.address) for n in plan.bgp.neighbors] == [
+        (m, plan.host(m).underlay_ip) for m in ("mux1", "mux2")]
+    assert (plan.bgp.asn, plan.bgp.maximum_paths, plan.bgp.bfd.interval_ms, plan.bgp.bfd.multiplier) == (
+        65000, 16, 100, 3)
+    for mux in plan.muxes:
+        assert mux.bgp is not None and mux.pool_routed
+        assert (mux.bgp.asn, mux.bgp.peer, mux.bgp.peer_asn) == (65100, plan.tor_underlay_ip, 65000)
+
+
+def test_bfd_timers_and_asns_come_from_the_topology():
+    topo = load_topology(TWO_MUX)
+    topo = topo.model_copy(update={"tor": topo.tor.model_copy(update={
+        "bfd_interval_ms": 300, "bfd_multiplier": 5, "mux_asn": 4200000001, "maximum_paths": 4})})
+    plan = build_plan(topo)
+    assert (plan.bgp.bfd.interval_ms, plan.bgp.bfd.multiplier, plan.bgp.maximum_paths) == (300, 5, 4)
+    assert plan.bgp.bfd.detect_s == 1.5
+    assert {m.bgp.asn for m in plan.muxes} == {4200000001}
+
+
+def test_an_lb_on_several_muxes_is_planned_identically_on_each():
+    plan = build_plan(load_topology(ROOT / "topologies" / "mux-pool.yaml"))
+    assert [m.name for m in plan.muxes] == ["mux1", "mux2"]
+    assert plan.mux("mux1").lbs == plan.mux("mux2").lbs  # same backends, same ring input
+    assert [h.port_maps for h in plan.hosts if h.port_maps] == []
 
 
 def test_rules_carry_protocol_numbers_and_backend_ports(plan):
@@ -59,11 +94,18 @@ def test_a_remapped_rule_becomes_a_port_map_on_every_backend_server(plan):
     }
 
 
-def test_a_run_time_vip_on_a_non_pool_mux_is_refused_with_the_fix(plan):
+def test_a_run_time_vip_on_a_non_pool_mux_is_refused_with_the_fix():
+    plan = build_plan(_static(load_topology(TWO_MUX)))
     check_vip(plan.mux("mux1"), "192.0.2.99")  # the pool MUX takes any pool address
     check_vip(plan.mux("mux2"), "192.0.2.20")
     with pytest.raises(ValueError, match="does not route VIP 192.0.2.99 to mux2.*mux: mux2"):
         check_vip(plan.mux("mux2"), "192.0.2.99")
+
+
+def test_with_bgp_any_mux_takes_a_run_time_vip_in_the_pool(plan):
+    check_vip(plan.mux("mux2"), "192.0.2.99")  # it announces what it serves
+    with pytest.raises(ValueError, match="outside the VIP pool"):
+        check_vip(plan.mux("mux2"), "198.51.100.99")
 
 
 def test_endpoints_and_disks_are_named_once_in_the_plan():

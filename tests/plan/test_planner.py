@@ -70,12 +70,24 @@ def test_tenant_gateway_holds_dot_one_of_each_subnet_and_snats_outbound():
     assert gw.sysctls["net.ipv4.ip_forward"] == "1"
 
 
-def test_tor_routes_the_vip_pool_and_each_vip_to_the_mux():
+def test_tor_learns_the_vips_over_bgp_and_hashes_ecmp_by_l4_ports():
     plan = plan_default()
+    tor = plan.host("tor")
+    assert not [r for r in tor.routes if r.dst.startswith("192.0.2.")]  # no static VIP route
+    assert tor.sysctls["net.ipv4.fib_multipath_hash_policy"] == "1"
+    assert plan.bgp is not None and [n.name for n in plan.bgp.neighbors] == ["mux1"]
+
+
+def test_static_routing_routes_the_vip_pool_and_each_vip_to_the_mux():
+    topo = load_topology(DEFAULT)
+    topo = topo.model_copy(update={"tor": topo.tor.model_copy(update={"routing": "static"})})
+    plan = build_plan(topo)
     tor = plan.host("tor")
     mux = plan.host("mux1").underlay_ip
     assert {(r.dst, r.via) for r in tor.routes} == {
         ("192.0.2.0/24", mux), ("192.0.2.10/32", mux), ("192.0.2.20/32", mux)}
+    assert plan.bgp is None and plan.muxes[0].bgp is None
+    assert "net.ipv4.fib_multipath_hash_policy" not in tor.sysctls
 
 
 def test_auto_placement_and_addresses():

@@ -73,6 +73,9 @@ def tor_vars(topo: Topology, plan: Plan, underlay_if: str = DEFAULT_TOR_UNDERLAY
             "description": f"lab {topo.name} underlay",
         }],
         "lab_tor_bgp_neighbors": neighbours,
+        "lab_tor_maximum_paths": topo.tor.maximum_paths,
+        "lab_tor_bfd_interval_ms": topo.tor.bfd_interval_ms,
+        "lab_tor_bfd_multiplier": topo.tor.bfd_multiplier,
     }
 
 

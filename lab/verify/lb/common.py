@@ -13,7 +13,7 @@ from lab.lb import probed
 from lab.lb.lifecycle import _daemon_pid
 from lab.lb.state import load_state, muxes_of
 from lab.plan.lb_model import FrontendSpec, LbSpec, MuxSpec
-from lab.verify.lb import traffic
+from lab.verify.lb import routing, traffic
 from lab.verify.result import CheckResult
 
 GROUP = "lb"
@@ -59,9 +59,9 @@ def skipped(name: str, why: str) -> CheckResult:
 
 @contextmanager
 def probing(lab: str, mux: str, lb: str) -> Iterator[list[str]]:
-    """The lab's probe daemon if it runs; else probe rounds of this LB only in
-    a thread here (probing the others would take their backends, idle
-    between checks, out of their rings). Yields the errors the rounds hit (a
+    """The lab's probe daemon if it runs; else probe rounds of this LB only
+    (on every MUX that carries it) in a thread here (probing the others would
+    take their backends, idle between checks, out of their rings). Yields the errors the rounds hit (a
     failed round must not end probing)."""
     errors: list[str] = []
     if _daemon_pid(lab):
@@ -74,7 +74,7 @@ def probing(lab: str, mux: str, lb: str) -> Iterator[list[str]]:
     def loop() -> None:
         while not stop.is_set():
             try:
-                probed.probe_round(lab, verdicts, due, only=(mux, lb))
+                probed.probe_round(lab, verdicts, due, only=(None, lb))
             except Exception as exc:  # reported in the check's result
                 errors.append(f"{exc.__class__.__name__}: {exc}")
             stop.wait(probed.TICK_S)
@@ -106,11 +106,23 @@ def wait_healthy(lab: str, mux: str, lb: LbSpec) -> None:
     probes have put every backend back in the ring, so the traffic measures
     the balancer, not the probes' reaction time."""
 
+    muxes = carriers(lab, lb.name) or [mux]
+
     def healthy() -> bool:
-        state = load_state(lab, mux)
-        return all((b := state.backend(lb.name, x.name)) is not None and b.healthy for x in lb.backends)
+        return all(all((b := state.backend(lb.name, x.name)) is not None and b.healthy for x in lb.backends)
+                   for state in (load_state(lab, m) for m in muxes))
 
     wait_for(healthy, timeout=lb.probe.interval_s * (lb.probe.threshold + 4) + 5.0)
+    specs = [load_state(lab, m).spec for m in muxes]
+    if all(s.bgp is not None for s in specs):  # and the ToR has every MUX as a next hop again
+        want = {s.underlay_ip for s in specs}
+        wait_for(lambda: all(routing.tor_nexthops(lab, specs[0].tor_namespace, fe.vip) == want
+                             for fe in lb.frontends), timeout=10.0)
+
+
+def carriers(lab: str, lb: str) -> list[str]:
+    """The installed MUXes that carry load balancer `lb`."""
+    return [m for m in muxes_of(lab) if any(x.name == lb for x in load_state(lab, m).spec.lbs)]
 
 
 def wait_for(predicate, timeout: float, step: float = 0.05) -> float | None:

@@ -8,6 +8,7 @@ from lab.lb import loader
 from lab.lb.control import with_controller
 from lab.lb.state import load_state, muxes_of
 from lab.plan.model import Plan
+from lab.verify.lb import pool_faults
 
 
 def _mux(plan: Plan, server: str | None) -> str:
@@ -74,8 +75,8 @@ def clear(plan: Plan) -> list[str]:
             for lb in ctl.spec.lbs:
                 ctl.corrupt_encap(lb.name, False)
             ctl.set_affinity(True)
-    return repaired
+    return repaired + pool_faults.clear(plan)
 
 
 FAULTS = {"xdp-detached": xdp_detached, "encap-broken": encap_broken, "affinity-off": affinity_off,
-          "dsr-broken": dsr_broken}
+          "dsr-broken": dsr_broken, **pool_faults.FAULTS}
