@@ -31,10 +31,14 @@ def namespace_exists(name: str) -> bool:
 def inside(name: str) -> Iterator[None]:
     """Run the body with this thread in namespace `name` (sockets opened
     here stay bound to it; /proc/sys/net refers to it). An empty name is the
-    current namespace (a real server's own)."""
+    current namespace (a real server's own). A namespace that does not exist
+    is an error, never created: pyroute2's pushns would create it, and a
+    check or teardown running late would then leave an empty namespace behind."""
     if not name:
         yield
         return
+    if not namespace_exists(name):
+        raise FileNotFoundError(f"network namespace {name!r} does not exist")
     netns.pushns(name)
     try:
         yield

@@ -8,10 +8,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pyroute2 import netns
 from pyroute2.ethtool import Ethtool
 
-from lab.apply.netns import write_sysctl
+from lab.apply.netns import inside, write_sysctl
 from lab.lb import build, loader
 from lab.plan.lb_model import BackendSpec, MuxSpec
 
@@ -69,8 +68,7 @@ def set_tx_checksum(namespace: str, ifname: str, on: bool) -> None:
     TCP/UDP checksums in software, as a real NIC does on the wire. Left on, a
     veth hands over CHECKSUM_PARTIAL packets whose checksum field is not yet
     filled; XDP forwards the raw bytes and the backend drops them (bad checksum)."""
-    netns.pushns(namespace)
-    try:
+    with inside(namespace):
         eth = Ethtool()
         try:
             feats = eth.get_features(ifname)
@@ -78,8 +76,6 @@ def set_tx_checksum(namespace: str, ifname: str, on: bool) -> None:
             eth.set_features(ifname, feats)
         finally:
             eth.close()
-    finally:
-        netns.popns()
 
 
 def attach_tor_pass(mux: MuxSpec) -> None:

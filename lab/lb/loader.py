@@ -18,8 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyroute2 import IPRoute, netns
+from pyroute2 import IPRoute
 
+from lab.apply.netns import inside
 from lab.lb.bpfsys import BpfMap, GlobalTable, obj_get
 
 BPFFS = Path("/sys/fs/bpf")
@@ -103,11 +104,8 @@ def netlink(namespace: str | None) -> Iterator[IPRoute]:
     if namespace is None:
         ipr = IPRoute()
     else:
-        netns.pushns(namespace)
-        try:
+        with inside(namespace):
             ipr = IPRoute()
-        finally:
-            netns.popns()
     try:
         yield ipr
     finally:
