@@ -18,27 +18,33 @@ from lab.plan.model import Plan
 Progress = Callable[[str], None]
 
 
-def _noop() -> None:
-    pass
+def diff(plan: Plan, journal: Journal | None = None) -> list[Change]:
+    """The secrets not yet made and the BMC if it is not running, each with
+    its action; `up` applies exactly these (the BMC's port is its outcome)."""
+    missing = secrets.missing(plan.lab)
 
+    def make_secrets() -> None:
+        if journal is not None:
+            journal.record("dir", str(secrets_dir(plan.lab)), "the lab's secrets (0600 files)")
+        secrets.ensure(plan.lab)
 
-def diff(plan: Plan) -> list[Change]:
-    changes = [Change("hlh", "create", "secret", name, _noop) for name in secrets.missing(plan.lab)]
+    changes = [Change("hlh", "create", "secret", ", ".join(missing), make_secrets)] if missing else []
     if not bmc.running(plan.lab):
-        changes.append(Change("hlh", "create", "bmc", "Redfish emulator on 127.0.0.1", _noop))
+        def start() -> None:
+            if journal is not None:
+                journal.record("process", f"bmc:{plan.lab}", "sushy-emulator of the lab")
+            change.outcome = f"(port {bmc.start(plan)})"
+
+        change = Change("hlh", "create", "bmc", "Redfish emulator on 127.0.0.1", start)
+        changes.append(change)
     return changes
 
 
 def up(plan: Plan, journal: Journal, progress: Progress) -> list[Change]:
-    progress("secrets")
-    if secrets.missing(plan.lab):
-        journal.record("dir", str(secrets_dir(plan.lab)), "the lab's secrets (0600 files)")
-    changes = [Change("hlh", "create", "secret", name, _noop) for name in secrets.ensure(plan.lab)]
-    if not bmc.running(plan.lab):
-        progress("BMC (Redfish emulator)")
-        journal.record("process", f"bmc:{plan.lab}", "sushy-emulator of the lab")
-        port = bmc.start(plan)
-        changes.append(Change("hlh", "create", "bmc", f"Redfish emulator on 127.0.0.1:{port}", _noop))
+    changes = diff(plan, journal)
+    for change in changes:
+        progress(f"lifecycle host: {change.kind}")
+        change.apply()
     return changes
 
 

@@ -76,20 +76,33 @@ def _rewrites(namespaces: list[str], fe: FrontendSpec) -> tuple[int, int]:
 
 def check_no_rule_dropped(lab: str, attempts: int = 3) -> list[CheckResult]:
     """Secure by default: a VIP port that no rule opens gets no answer, and
-    the datapath counts the drops."""
+    the datapath counts the drops. The VIP's backends serve meanwhile, so the
+    VIP is advertised (a MUX withdraws a VIP without a healthy backend, and
+    the probe would then measure the ToR, not the MUX); drops are summed over
+    every MUX, as ECMP may send each SYN to another."""
     results = []
     for mux in muxes_of(lab):
         spec = load_state(lab, mux).spec
         vips = sorted({fe.vip for lb in spec.lbs for fe in lb.frontends if fe.port != 0})
         for vip in vips:
+            lb = next(lb for lb in spec.lbs if any(fe.vip == vip for fe in lb.frontends))
             t0 = time.monotonic()
-            with MuxController.open(lab, mux) as ctl:
-                before = ctl.maps.global_counters()["no_rule_drop"]
+            with traffic.echo_backends(lb.backends, lab, traffic.echo_ports(lb)):
+                wait_healthy(lab, mux, lb)
+                before = _no_rule_drops(lab)
                 data = _probe(lab, vip, NO_RULE_PORT, "tcp", attempts, timeout=1.0)
-                counted = ctl.maps.global_counters()["no_rule_drop"] - before
+                counted = _no_rule_drops(lab) - before
             ok = data["answered"] == 0 and counted >= attempts
             results.append(result(
                 f"lb.no_rule.{vip}:{NO_RULE_PORT}", f"no answer and >= {attempts} drops counted",
                 f"{data['answered']} answered, {counted} no-rule drops counted", ok, t0,
                 metrics={"no_rule_drops": [float(counted)]}))
     return results
+
+
+def _no_rule_drops(lab: str) -> int:
+    total = 0
+    for mux in muxes_of(lab):
+        with MuxController.open(lab, mux) as ctl:
+            total += ctl.maps.global_counters()["no_rule_drop"]
+    return total
