@@ -18,12 +18,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from lab.report import metric_names as m
 from lab.report.history import History, RunRecord, history_path
 from lab.report.live import LiveCollector, LiveCollectorSet, registered_factories
+from lab.verify.result import VERDICTS
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ADDRESS = "127.0.0.1"
 DEFAULT_PORT = 9464
-VERDICTS = ("pass", "fail", "error", "skipped")
 
 
 class HistoryCollector:

@@ -18,7 +18,7 @@ from jinja2 import Environment, select_autoescape
 from lab.report import plots
 from lab.report.history import History, RunRecord
 
-VERDICT_ORDER = {"error": 0, "fail": 1, "skipped": 2, "pass": 3}
+VERDICT_ORDER = {"error": 0, "fail": 1, "inconclusive": 2, "skipped": 3, "pass": 4}
 
 _TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -34,6 +34,7 @@ _TEMPLATE = """<!doctype html>
  th { background: #f5f5f5; }
  td.pass { color: #2e7d32; } td.fail { color: #c62828; font-weight: bold; }
  td.error { color: #6a1b9a; font-weight: bold; } td.skipped { color: #a67c00; }
+ td.inconclusive { color: #e65100; font-weight: bold; }
  img { max-width: 100%; border: 1px solid #eee; margin: .5em 0; }
  code { background: #f5f5f5; padding: 0 .2em; }
 </style></head><body>
@@ -87,7 +88,7 @@ def _when(ts: float) -> str:
 
 
 def _counts(run: RunRecord) -> str:
-    counts = {v: sum(r.verdict == v for r in run.results) for v in ("pass", "fail", "error", "skipped")}
+    counts = {v: sum(r.verdict == v for r in run.results) for v in VERDICT_ORDER}
     return ", ".join(f"{n} {v}" for v, n in counts.items() if n) or "no checks"
 
 

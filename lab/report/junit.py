@@ -1,7 +1,8 @@
 """JUnit XML for verify runs, the format every CI system renders.
 
 One <testsuite> per check group, one <testcase> per check (classname = group);
-fail -> <failure>, error -> <error>, skipped -> <skipped>. The target, the
+fail -> <failure>, error or inconclusive -> <error> (type Inconclusive: the rig
+could not judge, which is not a pass), skipped -> <skipped>. The target, the
 measured value and the evidence go into the message and <system-out>, so a CI
 page shows why a check failed without opening the lab directory.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from lab.verify.result import CheckResult
 
-_COUNTED = {"fail": "failures", "error": "errors", "skipped": "skipped"}
+_COUNTED = {"fail": "failures", "error": "errors", "inconclusive": "errors", "skipped": "skipped"}
 
 
 def junit_tree(results: Sequence[CheckResult], suite: str, timestamp: float) -> ET.Element:
@@ -39,8 +40,8 @@ def junit_tree(results: Sequence[CheckResult], suite: str, timestamp: float) -> 
 
 def _set_counts(element: ET.Element, results: Sequence[CheckResult]) -> None:
     element.set("tests", str(len(results)))
-    for verdict, attr in _COUNTED.items():
-        element.set(attr, str(sum(r.verdict == verdict for r in results)))
+    for attr in ("failures", "errors", "skipped"):
+        element.set(attr, str(sum(_COUNTED.get(r.verdict) == attr for r in results)))
     element.set("time", f"{sum(r.duration_s for r in results):.3f}")
 
 
@@ -52,6 +53,8 @@ def _testcase(parent: ET.Element, r: CheckResult) -> None:
         ET.SubElement(case, "failure", message=message, type="SpecNotMet").text = r.evidence
     elif r.verdict == "error":
         ET.SubElement(case, "error", message=r.evidence or message, type="CheckError").text = message
+    elif r.verdict == "inconclusive":  # the why is in `measured`
+        ET.SubElement(case, "error", message=message, type="Inconclusive").text = r.evidence
     elif r.verdict == "skipped":
         ET.SubElement(case, "skipped", message=r.evidence or r.measured)
     out = [message]
