@@ -22,6 +22,17 @@ def _check(plan, lab_dir, disk, dev, cap):
     return result
 
 
+def _decisive(plan, lab_dir, disk, dev, cap, attempts: int = 3):
+    """A fault must be found, not excused: a guest starved below the cap
+    (inconclusive, host busy) is measured again, at most `attempts` times."""
+    for _ in range(attempts):
+        result = _check(plan, lab_dir, disk, dev, cap)
+        if result.verdict != "inconclusive":
+            return result
+        assert _host_was_busy(result), result.measured  # inconclusive only ever on a busy host
+    pytest.fail(f"the host stayed too busy to judge in {attempts} attempts: {result.measured}")
+
+
 def _host_was_busy(result) -> bool:
     pressure = [result.metrics.get(k, [0.0])[0] for k in ("host_cpu_pressure_pct", "host_io_pressure_pct")]
     return max(pressure) >= BUSY_PCT or result.metrics.get("host_load_per_cpu", [0.0])[0] >= 1.0
@@ -38,7 +49,8 @@ def test_capped_disk_within_tolerance_and_uncapped_control_far_above(booted):
     capped, control = iops_check.check_plan_disks(plan, lab_dir, 5.0, runtime_s=RUNTIME_S)
     assert capped.target == "cpt-a/std (/dev/vdb)" and control.target == "cpt-a/prem (/dev/vdc)"
     assert (capped.name, control.name) == ("storage.cpt-a/std.randread", "storage.cpt-a/prem.randread.control")
-    assert capped.metrics["iops_target"] == [500.0] and len(capped.metrics["iops"]) >= 3
+    assert capped.metrics["iops_target"] == [500.0]
+    assert len(capped.metrics["iops"]) >= 3 or capped.verdict == "inconclusive"  # a starved guest logs fewer seconds
     _pass_or_says_why(control, "host ")  # >= 2 x 500, or the host was busy and it says how busy
     if control.verdict == "inconclusive":
         assert _host_was_busy(control), control.metrics
@@ -51,11 +63,11 @@ def test_check_fails_when_cap_is_raised_or_removed_live(booted):
     plan, lab_dir, _ = booted
     try:
         operations.set_disk_cap(plan.lab, "cpt-a", "std", 1000)  # fault: cap raised live
-        raised = _check(plan, lab_dir, "std", "vdb", 500)
+        raised = _decisive(plan, lab_dir, "std", "vdb", 500)
         assert raised.verdict == "fail" and "above the cap" in raised.measured, raised.measured
         assert raised.metrics["steady_iops"][0] > 525
         operations.set_disk_cap(plan.lab, "cpt-a", "std", None)  # fault: cap removed live
-        removed = _check(plan, lab_dir, "std", "vdb", 500)
+        removed = _decisive(plan, lab_dir, "std", "vdb", 500)
         assert removed.verdict == "fail" and "above the cap" in removed.measured, removed.measured
         operations.set_disk_cap(plan.lab, "cpt-a", "std", 250)  # fault: cap lowered live
         lowered = _check(plan, lab_dir, "std", "vdb", 500)
