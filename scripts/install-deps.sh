@@ -17,6 +17,8 @@ APT_PACKAGES=(
   frr prometheus graphviz perftest rdma-core ibverbs-utils
   # ansible tests: a real sshd to prove the hardened config refuses passwords
   openssh-server
+  # scripts/test.sh --under-load: a bounded CPU and disk load beside the tests
+  stress-ng
 )
 
 missing=()

@@ -19,12 +19,12 @@ from lab.report import metric_names as m
 from lab.report.flaky import consecutive_failures
 from lab.report.history import History, RunRecord, history_path
 from lab.report.live import LiveCollector, LiveCollectorSet, registered_factories
+from lab.verify.result import VERDICTS
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ADDRESS = "127.0.0.1"
 DEFAULT_PORT = 9464
-VERDICTS = ("pass", "fail", "error", "skipped")
 STREAK_RUNS = 100  # how far back a failure streak is counted (the alert asks for a few nights)
 
 

@@ -25,7 +25,8 @@ from matplotlib.collections import LineCollection  # noqa: E402
 from lab.report.history import RunRecord  # noqa: E402
 
 FLOWS_PREFIX = "backend_flows:"
-COLORS = {"pass": "#2e7d32", "skipped": "#f9a825", "fail": "#c62828", "error": "#6a1b9a"}
+COLORS = {"pass": "#2e7d32", "skipped": "#f9a825", "fail": "#c62828", "error": "#6a1b9a",
+          "inconclusive": "#e65100"}
 DPI = 110
 
 
@@ -78,7 +79,7 @@ def pass_fail_history(runs: Sequence[RunRecord], path: Path) -> Plot | None:
     fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(runs) + 2), 3.6))
     x = range(len(runs))
     bottom = [0] * len(runs)
-    for verdict in ("pass", "skipped", "fail", "error"):
+    for verdict in ("pass", "skipped", "inconclusive", "fail", "error"):
         counts = [sum(r.verdict == verdict for r in run.results) for run in runs]
         if any(counts):
             ax.bar(x, counts, bottom=bottom, color=COLORS[verdict], label=verdict, width=0.7,

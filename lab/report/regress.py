@@ -10,7 +10,9 @@ A metric regresses only when all three hold:
      (percent of the baseline median, or of the target for target metrics).
 An improvement can never fail: every test looks only in the worse direction.
 When there are too few samples for the test to ever reach alpha, the decision
-falls back to the tolerance alone and says so.
+falls back to the tolerance alone and says so. A check that was inconclusive
+on either side (the rig could not judge, e.g. a host too busy) is shown but
+not compared: its samples measure the host, not the lab.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 from scipy.stats import mannwhitneyu
 
 from lab.report.history import History, RunRecord
+from lab.verify.result import CheckResult
 
 Direction = Literal["higher_is_better", "lower_is_better", "target"]
 Outcome = Literal["regression", "ok", "improvement", "not_compared"]
@@ -249,13 +252,25 @@ def compare_runs(baseline: RunRecord | None, current: RunRecord,
             continue
         if old.verdict == "pass" and r.verdict in ("fail", "error"):
             report.newly_failing.append(r.name)
+        unjudged = _inconclusive_side(old, r)
         for metric, samples in r.metrics.items():
             spec = _spec_for(resolve, r.name, metric, r.metrics)
             if spec is None or not old.metrics.get(metric) or not samples:
                 continue
-            report.comparisons.append(
-                compare_samples(r.name, metric, old.metrics[metric], samples, spec))
+            compared = compare_samples(r.name, metric, old.metrics[metric], samples, spec)
+            if unjudged:  # shown with its numbers, never counted as a regression
+                compared = replace(compared, outcome="not_compared", reason=unjudged)
+            report.comparisons.append(compared)
     return report
+
+
+def _inconclusive_side(baseline: CheckResult, current: CheckResult) -> str:
+    """Samples an inconclusive check took (e.g. on a host too busy) say nothing
+    about the lab: a comparison with them would page on the host's load."""
+    for side, r in (("current", current), ("baseline", baseline)):
+        if r.verdict == "inconclusive":
+            return f"{side} run's check was inconclusive: {r.measured}"
+    return ""
 
 
 def regress_against_baseline(history: History, current_run_id: int,

@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Verdict = Literal["pass", "fail", "skipped", "error"]
+Verdict = Literal["pass", "fail", "skipped", "error", "inconclusive"]
+# pass: the spec holds. fail: it does not. skipped: nothing to measure here (no
+# RDMA NIC in the embedded lab). error: the check itself broke. inconclusive:
+# the check measured but the rig cannot judge (e.g. the host was too busy for
+# a slow result to mean anything); `measured` says why. Only pass and skipped
+# count as passed: an inconclusive run is not a baseline for `lab regress`.
+VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "skipped", "error", "inconclusive")
 
 
 @dataclass

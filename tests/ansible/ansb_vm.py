@@ -25,9 +25,19 @@ from pyroute2 import IPRoute, netns
 from lab.compute import daemons
 
 RELAY = Path(__file__).with_name("ansb_nsrelay.py")
-BOOT_TIMEOUT_S = 240
+# A TCG boot until sshd answers: ~50 s on an idle host, ~190 s measured beside
+# stress-ng on 2 cores (load ~10); the first login then costs 14-30 s (PAM
+# starts user@1000, cold Python) against ~1 s for a command over the master.
+BOOT_TIMEOUT_S = 600
+ATTEMPT_TIMEOUT_S = 120
+# Python is what Ansible needs; its blocking getrandom() also shows the guest's CRNG is seeded
+PROBE = "python3 -c 'import os; os.getrandom(16)'"
 # kvm_host reserves its default 512 hugepages (1 GiB); the guest needs room beside them
 MEMORY_MIB = 1792
+
+
+class SshWaitTimeout(TimeoutError):
+    """The guest never answered over SSH; the message lists what each attempt saw."""
 
 
 @dataclass
@@ -133,16 +143,62 @@ def _plug_tap(tap: str, namespace: str) -> None:
         ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
 
 
-def _wait_for_ssh(vm: RunningVm) -> None:
-    deadline = time.monotonic() + BOOT_TIMEOUT_S
-    while time.monotonic() < deadline:
-        # python's first getrandom() blocks until the guest's CRNG is seeded (virtio-rng helps)
-        done = vm.ssh("python3 -c 'import os; os.getrandom(16)'", timeout=60)
-        if done.returncode == 0:
-            return
-        time.sleep(3)
-    tail = vm.console.read_text(errors="replace")[-2000:] if vm.console.exists() else ""
-    raise TimeoutError(f"VM not reachable over SSH after {BOOT_TIMEOUT_S} s; console:\n{tail}")
+@dataclass(frozen=True)
+class SshAttempt:
+    """One probe of the wait: when it started, how long it took, how it ended."""
+
+    at_s: float  # since the wait began
+    elapsed_s: float
+    rc: int | None  # None: no answer within the attempt's time (ssh was killed)
+    stderr: str
+
+    def __str__(self) -> str:
+        end = f"rc={self.rc}" if self.rc is not None else "no answer (killed)"
+        tail = " | ".join(self.stderr.strip().splitlines()[-2:])[-240:]
+        return f"  +{self.at_s:5.0f} s  {end} after {self.elapsed_s:.1f} s  {tail}"
+
+
+def _probe(vm: RunningVm, attempt_s: float, began: float) -> SshAttempt:
+    started = time.monotonic()
+    try:
+        done = vm.ssh(PROBE, timeout=attempt_s)
+        rc, stderr = done.returncode, done.stderr
+    except subprocess.TimeoutExpired as slow:
+        err = slow.stderr or b""
+        rc, stderr = None, err.decode(errors="replace") if isinstance(err, bytes) else err
+    return SshAttempt(round(started - began, 1), round(time.monotonic() - started, 1), rc, stderr)
+
+
+def _guest_facts(console: Path) -> str:
+    """What the guest's console says about the two usual suspects: boot progress and the CRNG."""
+    text = console.read_text(errors="replace") if console.exists() else ""
+    crng = [line for line in text.splitlines() if "crng init done" in line]
+    seeded = f"CRNG seeded: {crng[-1].strip()}" if crng else "no 'crng init done' on the console yet"
+    return f"{seeded}\nconsole (last 1500 characters):\n{text[-1500:]}"
+
+
+def _wait_for_ssh(vm: RunningVm, deadline_s: float = BOOT_TIMEOUT_S,
+                  attempt_s: float = ATTEMPT_TIMEOUT_S) -> list[SshAttempt]:
+    """Probe until the admin can run Python over the SSH master Ansible will use.
+
+    A probe that gets no answer in `attempt_s` is killed and tried again (the
+    first login of a loaded TCG guest is slow, it is not a dead guest); only the
+    overall deadline gives up, with every attempt and the console in the error.
+    """
+    began = time.monotonic()
+    attempts: list[SshAttempt] = []
+    while (left := deadline_s - (time.monotonic() - began)) > 0:
+        attempts.append(_probe(vm, min(attempt_s, left), began))
+        if attempts[-1].rc == 0:
+            return attempts
+        time.sleep(min(3.0, max(0.0, deadline_s - (time.monotonic() - began))))
+    shown = attempts if len(attempts) <= 12 else [*attempts[:2], *attempts[-10:]]
+    lines = "\n".join(map(str, shown))
+    raise SshWaitTimeout(
+        f"VM {vm.name} not reachable over SSH after {time.monotonic() - began:.0f} s "
+        f"(deadline {deadline_s:g} s, {attempt_s:g} s per attempt); {len(attempts)} attempts"
+        f"{' (first 2 and last 10 shown)' if shown is not attempts else ''}:\n{lines}\n"
+        f"{_guest_facts(vm.console)}")
 
 
 @contextmanager

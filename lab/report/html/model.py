@@ -21,8 +21,8 @@ from lab.report.flaky import FLAKY_CHANGES, FLAKY_RUNS, consecutive_failures, is
 from lab.report.history import RunRecord
 from lab.verify.result import CheckResult
 
-VERDICT_ORDER = {"error": 0, "fail": 1, "skipped": 2, "pass": 3}
-VERDICT_GLYPH = {"pass": "✓", "fail": "✗", "error": "!", "skipped": "–"}
+VERDICT_ORDER = {"error": 0, "fail": 1, "inconclusive": 2, "skipped": 3, "pass": 4}
+VERDICT_GLYPH = {"pass": "✓", "fail": "✗", "error": "!", "inconclusive": "?", "skipped": "–"}
 _PATH = re.compile(r"(/[^\s,;()\[\]]+)")
 _NOT_ID = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -128,7 +128,7 @@ def config_rows(config: dict[str, Any], prefix: str = "") -> list[tuple[str, str
 
 
 def counts(run: RunRecord) -> str:
-    n = {v: sum(r.verdict == v for r in run.results) for v in ("pass", "fail", "error", "skipped")}
+    n = {v: sum(r.verdict == v for r in run.results) for v in VERDICT_ORDER}
     return ", ".join(f"{k} {v}" for v, k in n.items() if k) or "no checks"
 
 
