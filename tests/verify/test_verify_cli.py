@@ -51,7 +51,7 @@ def test_clean_lab_passes_all_checks_twice(topo, attempt):
     assert set(report) >= {"passed", "checks"}
     assert all({"name", "group", "target", "measured", "verdict", "evidence"} <= set(c) for c in report["checks"])
     groups = {c["group"] for c in report["checks"]}
-    assert groups == {"fabric", "storage", "lb", "rdma"}
+    assert groups == {"fabric", "storage", "lb", "rdma", "baseline", "hlh"}
     rdma = next(c for c in report["checks"] if c["group"] == "rdma")
     assert rdma["verdict"] == "skipped" and "no RDMA device" in rdma["measured"]
     assert (results_dir(LAB) / "verify" / "latest.xml").exists()
