@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lab.compute import host_load, iops_check
+from lab.compute import host_load
 from lab.compute.host_load import HostLoad
+from lab.verify.storage import iops as iops_check
 
 IDLE = HostLoad(window_s=8, cpu_pct=3.0, io_pct=1.0)
 BUSY = HostLoad(window_s=8, cpu_pct=85.0, io_pct=4.0)
