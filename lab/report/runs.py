@@ -58,7 +58,11 @@ def new_run_dir(results_dir: str | Path, started_at: float | None = None) -> Pat
     parent = Path(results_dir) / "verify"
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if started_at is None else started_at))
     parent.mkdir(parents=True, exist_ok=True)
-    for n in range(1000):
+    # after the newest of this second: a name freed by pruning would sort
+    # before the kept runs and be pruned first, or hide which run is latest
+    start = 1 + max((int(m.group(2) or 0) for p in parent.glob(f"{stamp}*")
+                     if (m := _RUN_DIR.match(p.name)) and m.group(1) == stamp), default=-1)
+    for n in range(start, start + 1000):
         candidate = parent / (stamp if n == 0 else f"{stamp}-{n}")
         try:
             candidate.mkdir()
@@ -79,7 +83,7 @@ def record_run(run: VerifyRun, results_dir: str | Path, history: bool = True,
         with History.for_lab(results_dir) as store:
             run.run_id = store.record_run(to_record(run))
     write_outputs(run, results_dir)
-    prune_runs(results_dir, keep)
+    prune_runs(results_dir, keep, protect=run.run_dir)
     return run
 
 
@@ -118,9 +122,10 @@ def run_dirs(results_dir: str | Path) -> list[Path]:
     return [p for *_, p in sorted(found)]
 
 
-def prune_runs(results_dir: str | Path, keep: int) -> list[Path]:
-    """Delete all but the newest `keep` run directories; returns what went."""
-    doomed = run_dirs(results_dir)[:-keep] if keep > 0 else []
+def prune_runs(results_dir: str | Path, keep: int, protect: Path | None = None) -> list[Path]:
+    """Delete all but the newest `keep` run directories (never `protect`,
+    the run just written); returns what went."""
+    doomed = [p for p in (run_dirs(results_dir)[:-keep] if keep > 0 else []) if p != protect]
     for path in doomed:
         shutil.rmtree(path, ignore_errors=True)
     return doomed

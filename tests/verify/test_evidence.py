@@ -13,7 +13,7 @@ import pytest
 
 from lab.paths import lab_dir, results_dir
 from lab.report.history import History
-from lab.report.runs import run_dirs
+from lab.report.runs import new_run_dir, prune_runs, run_dirs
 from lab.verify import evidence
 from lab.verify.result import CheckResult
 from lab.verify.runner import named_check
@@ -93,3 +93,13 @@ def test_retention_keeps_the_last_n_runs_and_all_history_rows(topo, use_checks, 
     assert invoke("verify", topo, "--keep-runs", "1").exit_code == 0  # the option beats the variable
     assert run_dirs(results_dir(LAB)) == [p for p in run_dirs(results_dir(LAB)) if p not in kept]
     assert len(run_dirs(results_dir(LAB))) == 1
+
+
+def test_a_run_after_pruning_in_the_same_second_is_the_newest(tmp_path):
+    """Pruning frees the second's first names; the next run must not take one."""
+    t = 1_800_000_000.0
+    made = [new_run_dir(tmp_path, t) for _ in range(4)]
+    prune_runs(tmp_path, 2)
+    latest = new_run_dir(tmp_path, t)
+    assert run_dirs(tmp_path) == [*made[2:], latest]
+    assert prune_runs(tmp_path, 1, protect=latest) == made[2:]
