@@ -36,6 +36,9 @@ def guarded(command: Command) -> Command:
     becomes a one-line message and exit 4. The command's `debug` parameter
     (if it has one) or STACKLAB_DEBUG=1 prints the traceback as well."""
 
+    if getattr(command, "__guarded__", False):
+        return command
+
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -46,7 +49,19 @@ def guarded(command: Command) -> Command:
             debug = bool(kwargs.get("debug")) or os.environ.get(DEBUG_ENV) == "1"
             raise crashed(command.__name__, exc, debug) from None
 
+    wrapper.__guarded__ = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
+
+
+def guard_all(app: typer.Typer) -> None:
+    """Guard every command of `app` and of its sub-apps, so no verb (up,
+    down, bench, ...) ends a nightly job with a page of frames."""
+    for info in app.registered_commands:
+        if info.callback is not None:
+            info.callback = guarded(info.callback)
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            guard_all(group.typer_instance)
 
 
 def crashed(name: str, exc: BaseException, debug: bool = False) -> typer.Exit:

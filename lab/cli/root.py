@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from lab.cli.common import TopologyFile, check_format, emit, format_option, load_or_exit, out
+from lab.cli.crash import guard_all
 from lab.features import command_modules
 from lab.model import TopologyError, load_topology
 
@@ -87,6 +88,7 @@ def _register_features() -> None:
 
 
 _register_features()
+guard_all(app)
 
 
 def main() -> None:  # pragma: no cover - console entry

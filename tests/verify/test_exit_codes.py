@@ -149,3 +149,22 @@ def test_exit_code_precedence():
     assert for_verdicts(["pass", "skipped"], regressed=True) == 3
     assert for_verdicts(["pass", "error"], regressed=True) == 4
     assert for_verdicts(["fail", "error"], regressed=True) == 1
+
+
+@pytest.mark.parametrize(("argv", "target"), [
+    (["up", "{topo}"], "lab.providers.embedded.up"),
+    (["down", "--lab", "nx"], "lab.providers.embedded.down"),
+])
+def test_every_verb_is_guarded_a_crash_in_up_or_down_is_one_line_and_exits_4(topo, monkeypatch, home,
+                                                                            argv, target):
+    """Not only verify: a nightly `lab up` whose QEMU died must not end in frames."""
+    monkeypatch.setattr("lab.cli.common.require_root", lambda why: None)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("tap vanished")
+
+    monkeypatch.setattr(target, broken)
+    result = invoke(*[a.format(topo=topo) for a in argv])
+    assert result.exit_code == 4, result.output
+    assert "Traceback" not in result.output
+    assert any("crashed" in ln and "RuntimeError: tap vanished" in ln for ln in result.stderr.splitlines())
