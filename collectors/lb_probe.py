@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=3.0)
     parser.add_argument("--budget", type=float, default=60.0, help="stop after this many seconds")
+    parser.add_argument("--stop-on-miss", action="store_true",
+                        help="stop at the first unanswered attempt (one miss already fails a check)")
     args = parser.parse_args(argv)
     if not 1 <= args.count <= 10000 or not 0 < args.timeout <= 30 or not 0 < args.budget <= 600:
         parser.error("--count 1..10000, --timeout 0..30 s, --budget 0..600 s")
@@ -58,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         if time.monotonic() > deadline:
             break
         attempts.append(once(args.vip, args.port, args.timeout))
+        if args.stop_on_miss and not attempts[-1]["answered"]:
+            break
     answered = [a for a in attempts if a["answered"]]
     json.dump({"collector": "lb_probe", "vip": args.vip, "port": args.port, "proto": args.proto,
                "attempts": len(attempts), "answered": len(answered),

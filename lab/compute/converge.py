@@ -120,7 +120,11 @@ def _diff(plan: Plan, lab_dir: Path, record: JournalRecord, progress: Progress,
         def boot() -> None:
             progress(f"VMs: {len(booting)} started ({run.dtype()}), plugging taps into bridges")
             for vm in booting:
-                libvirt_driver.plumb_tap(vm)
+                try:
+                    libvirt_driver.plumb_tap(vm)
+                except libvirt_driver.ComputeError as exc:
+                    why = libvirt_driver.post_mortem(run.conn, plan.mark, vm.name)
+                    raise libvirt_driver.ComputeError(f"{exc}; {why}") from None
             _wait_agents(lab_dir, booting, boot_timeout_s, progress)
 
         changes.append(Change("host", "update", "vm-boot", ", ".join(vm.name for vm in booting), boot))

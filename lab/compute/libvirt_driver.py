@@ -196,6 +196,29 @@ def plumb_tap(vm: EndpointPlan) -> bool:
     return changed
 
 
+_STATES = {getattr(libvirt, f"VIR_DOMAIN_{n}"): n.lower() for n in
+           ("NOSTATE", "RUNNING", "BLOCKED", "PAUSED", "SHUTDOWN", "SHUTOFF", "CRASHED", "PMSUSPENDED")}
+
+
+def post_mortem(conn: libvirt.virConnect, mark: str, vm: str, lines: int = 3) -> str:
+    """What libvirt knows of a VM whose tap vanished: its state and reason
+    code, and the last lines of QEMU's own log (why it exited)."""
+    dom = next((d for d, meta in lab_domains(conn, mark) if meta.get("vm") == vm), None)
+    if dom is None:
+        return "its domain is gone"
+    try:
+        state, reason = dom.state()
+    except libvirt.libvirtError as exc:
+        return f"domain {dom.name()}: {exc}"
+    log = Path("/var/log/libvirt/qemu") / f"{dom.name()}.log"
+    try:
+        tail = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()][-lines:]
+    except OSError:
+        tail = []
+    return (f"domain {dom.name()} is {_STATES.get(state, state)} (reason {reason})"
+            + (f"; {log}: " + " | ".join(tail) if tail else ""))
+
+
 def tap_in_place(vm: EndpointPlan) -> bool:
     """Whether plumb_tap would change nothing (read-only, for the dry run)."""
     with IPRoute() as root:

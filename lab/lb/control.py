@@ -209,15 +209,13 @@ class MuxController:
                                      entry.inner_src, entry.next_hop)
             self.maps.put_backend(bs.id, entry)
 
-    def rebuild_rings(self, lb_name: str, leave_out: frozenset[str] = frozenset()) -> None:
-        """Rewrite the LB's rings from its healthy backends; `leave_out` builds
-        them from a shorter list, which only the ring-diverge fault wants."""
-        lb = self._lb(lb_name)
-        healthy = {bs.name: bs.id for bs in self.state.backends
-                   if bs.lb == lb_name and bs.healthy and bs.name not in leave_out}
-        ring = maglev.build_ring(healthy, lb.ring_size)
-        for rule in self.state.rules_of(lb_name):
-            self.maps.write_ring(rule.ring_off, ring, rule.vip_id)
+    def rebuild_rings(self, lb_name: str, leave_out: frozenset[str] | None = None) -> None:
+        """Rewrite the LB's rings from its healthy backends. `leave_out`
+        (only the ring-diverge fault wants it) builds this MUX's rings from a
+        shorter list from now on; an empty set ends that."""
+        if leave_out is not None:
+            self.state.ring_leave_out[lb_name] = sorted(leave_out)
+        self._write_ring(self._lb(lb_name), self.state.rules_of(lb_name))
 
     # ---- datapath writes -------------------------------------------------
     @staticmethod
@@ -225,7 +223,8 @@ class MuxController:
         return BackendEntry(b.server_underlay_ip, b.vni, b.mac, b.gateway_mac, b.server_mac, valid)
 
     def ring_for(self, lb: LbSpec) -> list[int]:
-        healthy = {bs.name: bs.id for bs in self.state.backends if bs.lb == lb.name and bs.healthy}
+        healthy = {bs.name: bs.id for bs in self.state.backends if bs.lb == lb.name and bs.healthy
+                   and bs.name not in self.state.ring_leave_out.get(lb.name, ())}
         return maglev.build_ring(healthy, lb.ring_size)
 
     def _write_ring(self, lb: LbSpec, rules: list[RuleState]) -> None:

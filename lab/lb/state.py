@@ -56,6 +56,9 @@ class MuxState:
     free_rings: list[list[int]] = field(default_factory=list)  # [offset, size]
     ring_top: int = 0
     affinity: bool = True
+    # backends every ring of this MUX leaves out while the ring-diverge fault
+    # is on: kept here, so probe rounds and operations keep the divergence
+    ring_leave_out: dict[str, list[str]] = field(default_factory=dict)  # lb -> backend names
 
     def backend(self, lb: str, name: str) -> BackendState | None:
         return next((b for b in self.backends if b.lb == lb and b.name == name), None)

@@ -17,6 +17,7 @@ from lab.verify.lb import routing, traffic
 from lab.verify.result import CheckResult
 
 GROUP = "lb"
+_PROBED_HERE: set[tuple[str, str]] = set()  # (lab, lb) a `probing` loop of this process probes
 
 
 def client_ns(lab: str) -> str:
@@ -81,9 +82,11 @@ def probing(lab: str, mux: str, lb: str) -> Iterator[list[str]]:
 
     t = threading.Thread(target=loop, name="lb-probes", daemon=True)
     t.start()
+    _PROBED_HERE.add((lab, lb))
     try:
         yield errors
     finally:
+        _PROBED_HERE.discard((lab, lb))
         stop.set()
         t.join(timeout=10)
 
@@ -104,11 +107,19 @@ def pool_changes(before: dict[str, tuple[bool, int]], after: dict[str, tuple[boo
 def wait_healthy(lab: str, mux: str, lb: LbSpec) -> None:
     """The backends' services were just started: wait (bounded) until the
     probes have put every backend back in the ring, so the traffic measures
-    the balancer, not the probes' reaction time."""
+    the balancer, not the probes' reaction time. Without the lab's probe
+    daemon (and no `probing` loop of the caller's) nothing else would probe:
+    the wait then runs this LB's probe rounds itself, so the MUXes announce
+    its VIPs again (advertisement follows health) before traffic starts."""
 
     muxes = carriers(lab, lb.name) or [mux]
+    probe_here = (lab, lb.name) not in _PROBED_HERE and not _daemon_pid(lab)
+    verdicts: dict = {}
+    due: dict = {}
 
     def healthy() -> bool:
+        if probe_here:
+            probed.probe_round(lab, verdicts, due, only=(None, lb.name))
         return all(all((b := state.backend(lb.name, x.name)) is not None and b.healthy for x in lb.backends)
                    for state in (load_state(lab, m) for m in muxes))
 

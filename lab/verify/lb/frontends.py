@@ -25,9 +25,14 @@ def _probes(fe: FrontendSpec) -> tuple[tuple[int, str], ...]:
     return HA_PROBES if fe.port == 0 else ((fe.port, fe.protocol),)
 
 
-def _probe(lab: str, vip: str, port: int, proto: str, count: int, timeout: float = 3.0) -> dict:
+PER_BACKEND = 10  # attempts per backend: all of 3 backends are reached with p > 0.9999
+
+
+def _probe(lab: str, vip: str, port: int, proto: str, count: int, timeout: float = 3.0,
+           stop_on_miss: bool = False) -> dict:
     return run_collector(client_ns(lab), "lb_probe", vip, str(port), "--proto", proto,
-                         "--count", str(count), "--timeout", str(timeout), "--budget", "60")
+                         "--count", str(count), "--timeout", str(timeout), "--budget", "60",
+                         *(["--stop-on-miss"] if stop_on_miss else []))
 
 
 def check_frontends(lab: str, attempts: int = 3) -> list[CheckResult]:
@@ -47,31 +52,38 @@ def check_frontends(lab: str, attempts: int = 3) -> list[CheckResult]:
 
 def _check_one(lab: str, lb: LbSpec, fe: FrontendSpec, port: int, proto: str,
                attempts: int) -> CheckResult:
+    """Enough attempts to reach every backend (a broken path to one backend
+    must not hide behind the hash), stopping at the first miss; each must be
+    answered from the VIP, every backend must answer, and for a remapped
+    rule every backend's server must have rewritten its share both ways."""
     t0 = time.monotonic()
+    count = max(attempts, PER_BACKEND * len(lb.backends))
     servers = sorted({b.server_namespace for b in lb.backends}) if fe.backend_port else []
     before = _rewrites(servers, fe)
-    data = _probe(lab, fe.vip, port, proto, attempts)
-    ok = data["answered"] == attempts and data["from_vip"] == attempts
-    measured = (f"{data['answered']}/{data['attempts']} answered, {data['from_vip']} from the VIP, "
-                f"by {', '.join(data['replies']) or 'nobody'}")
-    target = f"{attempts}/{attempts} answered from {fe.vip} ({fe.label()})"
+    data = _probe(lab, fe.vip, port, proto, count, stop_on_miss=True)
+    unreached = sorted({b.name for b in lb.backends} - set(data["replies"]))
+    ok = data["answered"] == count and data["from_vip"] == count and not unreached
+    measured = (f"{data['answered']}/{count} answered, {data['from_vip']} from the VIP, "
+                f"by {', '.join(data['replies']) or 'nobody'}"
+                + (f"; never reached {', '.join(unreached)}" if unreached else ""))
+    target = f"{count}/{count} answered from {fe.vip} ({fe.label()}) by every backend"
     if fe.backend_port:
         after = _rewrites(servers, fe)
-        into, back = after[0] - before[0], after[1] - before[1]
-        ok = ok and into >= attempts and back >= attempts
-        target += f", rewritten to port {fe.backend_port} and back by the host agents"
-        measured += f"; host agents rewrote {into} packets to :{fe.backend_port}, {back} replies back"
+        moved = {ns: (after[ns][0] - before[ns][0], after[ns][1] - before[ns][1]) for ns in servers}
+        into, back = sum(i for i, _ in moved.values()), sum(b for _, b in moved.values())
+        idle = sorted(ns.split(".", 1)[-1] for ns, (i, b) in moved.items() if not (i and b))
+        ok = ok and into >= data["answered"] and back >= data["answered"] and not idle
+        target += f", rewritten to port {fe.backend_port} and back by every server's host agent"
+        measured += (f"; host agents rewrote {into} packets to :{fe.backend_port}, {back} replies back"
+                     + (f"; no rewrite both ways on {', '.join(idle)}" if idle else ""))
     return result(f"lb.{lb.name}.{fe.vip}:{port}/{proto}", target, measured, ok, t0)
 
 
-def _rewrites(namespaces: list[str], fe: FrontendSpec) -> tuple[int, int]:
-    """Packets the servers' port maps rewrote for this rule so far (in, out)."""
-    into = back = 0
-    for ns in namespaces:
-        counts = portmap.rewrite_counts(ns)
-        into += counts.get((fe.vip, "in", fe.port), 0)
-        back += counts.get((fe.vip, "out", fe.backend_port or 0), 0)
-    return into, back
+def _rewrites(namespaces: list[str], fe: FrontendSpec) -> dict[str, tuple[int, int]]:
+    """Packets each server's port map rewrote for this rule so far (in, out)."""
+    counts = {ns: portmap.rewrite_counts(ns) for ns in namespaces}
+    return {ns: (c.get((fe.vip, "in", fe.port), 0), c.get((fe.vip, "out", fe.backend_port or 0), 0))
+            for ns, c in counts.items()}
 
 
 def check_no_rule_dropped(lab: str, attempts: int = 3) -> list[CheckResult]:

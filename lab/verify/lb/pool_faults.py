@@ -79,7 +79,7 @@ def clear(plan: Plan) -> list[str]:
             inst.command("configure terminal", f"router bgp {mux.bgp.asn}", f"no neighbor {mux.bgp.peer} shutdown")
         with with_controller(plan.lab, mux.name) as ctl:
             for lb in ctl.spec.lbs:
-                ctl.rebuild_rings(lb.name)
+                ctl.rebuild_rings(lb.name, leave_out=frozenset())
         repaired.append(f"{mux.name}: session open, rings rebuilt")
     advertise.sync_lab(plan.lab)
     return repaired
