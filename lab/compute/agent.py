@@ -28,6 +28,10 @@ class AgentError(RuntimeError):
     """The agent did not answer in time (VM not booted, or hung)."""
 
 
+class AgentGone(AgentError):
+    """QEMU closed the channel: the VM stopped; waiting longer cannot help."""
+
+
 @dataclass
 class RunResult:
     exit_code: int
@@ -74,7 +78,7 @@ class _Lines:
             except TimeoutError:
                 return ""
             if not chunk:
-                raise AgentError("agent channel closed by QEMU (VM stopped?)")
+                raise AgentGone("agent channel closed by QEMU (VM stopped?)")
             self.buf += chunk
         line, self.buf = self.buf.split(b"\n", 1)
         return line.decode(errors="replace").strip()

@@ -22,7 +22,7 @@ from pathlib import Path
 import libvirt
 
 from lab.apply.changes import Change
-from lab.compute import agent, disks, domain_xml, libvirt_driver, paths, provision
+from lab.compute import agent, disks, domain_xml, host_load, libvirt_driver, paths, provision
 from lab.compute.daemons import connect
 from lab.compute.domain_xml import DomainSpec, domain_name
 from lab.compute.image import GuestImage, build_image, find_image
@@ -31,7 +31,8 @@ from lab.plan.model import EndpointPlan, Plan
 
 JournalRecord = Callable[[str, str, str], None]
 Progress = Callable[[str], None]
-BOOT_TIMEOUT_S = 90.0
+BOOT_TIMEOUT_S = 90.0  # of time the host let the guests run (host_load.BootBudget)
+AGENT_SLICE_S = 15.0
 
 
 def _quiet(_: str) -> None:
@@ -233,13 +234,20 @@ def _wait_agents(lab_dir: Path, vms: list[EndpointPlan], timeout_s: float, progr
     """The started guests boot in parallel (each waits on its own emulated CPU)."""
     progress(f"VMs: waiting for {len(vms)} agent(s)")
 
+    budget = host_load.BootBudget(timeout_s)
+
     def wait(vm: EndpointPlan) -> None:
-        try:
-            agent.wait_ready(paths.agent_socket(lab_dir, vm.name), timeout_s)
-        except agent.AgentError as exc:
-            log = paths.serial_log(lab_dir, vm.name)
-            raise libvirt_driver.ComputeError(
-                f"VM {vm.name} did not boot to its agent: {exc}; boot log: {log}") from exc
+        while True:  # slices of the wait, until the load-aware budget is spent
+            try:
+                agent.wait_ready(paths.agent_socket(lab_dir, vm.name), AGENT_SLICE_S)
+                return
+            except agent.AgentError as exc:
+                if budget.spent() or isinstance(exc, agent.AgentGone):
+                    log = paths.serial_log(lab_dir, vm.name)
+                    raise libvirt_driver.ComputeError(
+                        f"VM {vm.name} did not boot to its agent: {exc}; {budget.describe()}; "
+                        f"boot log: {log}") from exc
+                progress(f"VMs: {vm.name} still booting ({budget.describe()})")
 
     with ThreadPoolExecutor(max_workers=min(8, len(vms))) as pool:
         list(pool.map(wait, vms))

@@ -104,3 +104,38 @@ def _finish(window: _Window, root: Path) -> HostLoad:
             load = None
         return HostLoad(round(elapsed, 1), load_per_cpu=load)
     return HostLoad(round(elapsed, 1), cpu_pct=pct["cpu"], io_pct=pct["io"])
+
+
+class BootBudget:
+    """A deadline in the time a guest could run, not in wall time.
+
+    A TCG guest boots only while the host gives its vCPU a core. The budget
+    is `budget_s` of uncontended time: wall time less the share of it in
+    which some task waited for a CPU (PSI), so on a busy host the wait
+    stretches, up to `cap` times the budget in wall time (a guest that is
+    stuck, not slow, still fails). Without PSI it is plain wall time.
+    """
+
+    def __init__(self, budget_s: float, cap: float = 3.0, root: Path = PRESSURE):
+        self.budget_s, self.cap, self.root = budget_s, cap, root
+        self.started = time.monotonic()
+        self.cpu0 = _some_total_us("cpu", root)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def usable(self) -> float:
+        """Seconds the guests could have run so far."""
+        wall = self.elapsed()
+        now = _some_total_us("cpu", self.root)
+        if self.cpu0 is None or now is None:
+            return wall
+        waited = min(wall, (now - self.cpu0) / 1e6)
+        return wall - waited
+
+    def spent(self) -> bool:
+        return self.usable() >= self.budget_s or self.elapsed() >= self.cap * self.budget_s
+
+    def describe(self) -> str:
+        return (f"waited {self.elapsed():.0f} s wall, {self.usable():.0f} s of it with the CPU free "
+                f"(budget {self.budget_s:.0f} s free, at most {self.cap * self.budget_s:.0f} s wall)")

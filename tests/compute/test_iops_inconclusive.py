@@ -107,3 +107,39 @@ def test_a_real_cpu_burn_reads_as_a_busy_host():
         for p in procs:
             p.join(timeout=10)
     assert window.result is not None and window.result.busy, window.result.describe()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_boot_budget_counts_time_the_host_let_guests_run(tmp_path, monkeypatch):
+    """90 s of free CPU, stretched by CPU pressure up to 3x in wall time."""
+    clock = _Clock()
+    monkeypatch.setattr(host_load.time, "monotonic", clock)
+    _pressure(tmp_path, 0, 0)
+    idle = host_load.BootBudget(90.0, root=tmp_path)
+    clock.now += 89.0
+    assert not idle.spent()
+    clock.now += 1.0
+    assert idle.spent()  # an idle host: the plain wall-clock deadline
+
+    busy = host_load.BootBudget(90.0, root=tmp_path)
+    clock.now += 120.0
+    _pressure(tmp_path, 60_000_000, 0)  # half of those 120 s some task waited for a CPU
+    assert not busy.spent() and round(busy.usable()) == 60
+    clock.now += 150.0  # 270 s wall: the cap, however busy
+    _pressure(tmp_path, 270_000_000, 0)
+    assert busy.spent() and "270 s wall" in busy.describe()
+
+
+def test_without_psi_the_boot_budget_is_wall_time(tmp_path, monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(host_load.time, "monotonic", clock)
+    budget = host_load.BootBudget(90.0, root=tmp_path / "absent")
+    clock.now += 90.0
+    assert budget.spent()
