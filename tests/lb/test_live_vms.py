@@ -75,12 +75,14 @@ def test_guest_echo_service_answers_http_probes_and_request_lines(lab):
     from lab.lb.state import load_state
     from lab.model.topology import Probe
     from lab.verify.lb import traffic
+    from lab.verify.lb.common import wait_healthy
 
     web = load_state(LAB, "mux1").spec.lb("web")
     http = Probe(protocol="http", port=80, interval_s=1.0)
     with traffic.echo_backends(web.backends, LAB) as handles:
         assert set(handles) == set(VMS)
         probes = {b.name: probe_once(web.gateway_namespace, b.address, http, timeout=3.0) for b in web.backends}
+        wait_healthy(LAB, "mux1", web)  # the MUX announces the VIP once a backend is healthy
         conn = traffic.Conn(f"{LAB}.client", VIP, 80, timeout=3.0)
         try:
             first, second = conn.ask(), conn.ask()
