@@ -13,7 +13,7 @@ from pathlib import Path
 import libvirt
 from pyroute2 import IPRoute
 
-from lab.apply.netns import inside
+from lab.apply.netns import inside, list_namespaces
 from lab.compute import domain_xml
 from lab.compute.image import GuestImage, cache_root
 from lab.plan.model import EndpointPlan
@@ -215,8 +215,32 @@ def post_mortem(conn: libvirt.virConnect, mark: str, vm: str, lines: int = 3) ->
         tail = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()][-lines:]
     except OSError:
         tail = []
-    return (f"domain {dom.name()} is {_STATES.get(state, state)} (reason {reason})"
-            + (f"; {log}: " + " | ".join(tail) if tail else ""))
+    return (f"domain {dom.name()} is {_STATES.get(state, state)} (reason {reason}); "
+            f"its tap is {_where_is(_domain_tap(dom))}" + (f"; {log}: " + " | ".join(tail) if tail else ""))
+
+
+def _domain_tap(dom: libvirt.virDomain) -> str:
+    import xml.etree.ElementTree as ET
+
+    target = ET.fromstring(dom.XMLDesc()).find("./devices/interface/target")
+    return target.get("dev", "?") if target is not None else "?"
+
+
+def _where_is(ifname: str) -> str:
+    """Which namespace holds a link of this name (a tap that went astray)."""
+    with IPRoute() as ipr:
+        if ipr.link_lookup(ifname=ifname):
+            return f"{ifname} in this process's namespace"
+    for ns in list_namespaces():
+        try:
+            with inside(ns):
+                ipr = IPRoute()
+            with ipr:
+                if ipr.link_lookup(ifname=ifname):
+                    return f"{ifname} in namespace {ns}"
+        except OSError:
+            continue
+    return f"{ifname} in no named namespace"
 
 
 def tap_in_place(vm: EndpointPlan) -> bool:

@@ -1,0 +1,177 @@
+"""`lab list`, `lab exec`, `lab shell`, `lab capture`: the labs on this host
+and a way into any node of one (lab.providers.nodes says what a node is).
+
+A namespace node runs the command with this process's namespace switched
+by setns in the child (pyroute2), so it sees exactly that node's links and
+routes; a VM runs it through its run-command agent. The command's exit code
+is the verb's exit code, as with `docker exec` or `ssh host cmd`.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lab.apply.netns import namespace_exists
+from lab.cli.common import Format, check_format, console, emit, fail, out, require_root
+from lab.exitcodes import ExitCode
+from lab.providers import nodes as labnodes
+from lab.providers.embedded import saved_plan
+from lab.providers.state import NoSuchLabError, require_lab
+
+LabArg = Annotated[str, typer.Argument(help="Lab name (see lab list)")]
+NodeArg = Annotated[str, typer.Argument(help="Node: a server, mux, tor, client, gw.<tenant>, "
+                                             "an endpoint or a VM (see lab status)")]
+
+
+def register(app: typer.Typer, bench: typer.Typer) -> None:
+    app.command("list")(list_labs)
+    app.command("exec", context_settings={"allow_interspersed_args": False})(exec_node)
+    app.command("shell")(shell)
+    app.command("capture")(capture)
+
+
+def list_labs(fmt: Format = "table") -> None:
+    """Every lab on this host: state, provider, hosts, VMs, last verdict."""
+    check_format(fmt, ("table", "json"))
+    rows = labnodes.list_labs()
+    if fmt == "json":
+        emit({"labs": rows}, "json")
+        return
+    if not rows:
+        out.print("no labs on this host (lab up TOPOLOGY brings one up)")
+        return
+    from lab.lines import print_lines
+
+    print_lines(out, [(r["lab"], r["state"], r["provider"], str(r["hosts"]), str(r["vms"]),
+                       r["last_verdict"] or "-") for r in rows],
+                header=("lab", "state", "provider", "hosts", "VMs", "last verdict"))
+
+
+def _node(lab: str, name: str) -> labnodes.Node:
+    require_root("entering a lab's node")
+    try:
+        require_lab(lab)
+    except NoSuchLabError as exc:
+        raise fail(str(exc), ExitCode.CANNOT_MEASURE) from None
+    plan = saved_plan(lab)
+    if plan is None:
+        raise fail(f"lab {lab} has no saved plan (it is not up): run lab up", ExitCode.CANNOT_MEASURE)
+    try:
+        node = labnodes.resolve(plan, name)
+    except labnodes.NoSuchNodeError as exc:
+        raise fail(str(exc)) from None
+    if node.kind == "netns" and not namespace_exists(node.namespace):
+        raise fail(f"node {name}: namespace {node.namespace} is gone (run lab up)", ExitCode.CANNOT_MEASURE)
+    return node
+
+
+def _in_namespace(namespace: str, argv: list[str]) -> int:
+    from lab.apply.nsexec import popen_in_namespace
+
+    try:
+        proc = popen_in_namespace(namespace, argv)
+    except FileNotFoundError:
+        console.print(f"[bold red]error:[/] {argv[0]}: command not found in {namespace}")
+        return 127  # as a shell says it
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        return proc.wait()
+
+
+def _in_vm(lab: str, vm: str, command: str, timeout: float) -> int:
+    from lab.compute.agent import AgentError
+    from lab.compute.operations import VmNotFound, exec_vm
+    from lab.compute.paths import default_lab_dir
+
+    try:
+        result = exec_vm(lab, default_lab_dir(lab), vm, command, timeout)
+    except VmNotFound as exc:
+        raise fail(str(exc), ExitCode.CANNOT_MEASURE) from None
+    except AgentError as exc:
+        raise fail(f"VM {vm}: {exc}", ExitCode.CANNOT_MEASURE) from None
+    print(result.output, end="", flush=True)
+    return result.exit_code
+
+
+def exec_node(lab: LabArg, node: NodeArg,
+              command: Annotated[list[str], typer.Argument(help="Command and its arguments (after --)")],
+              timeout: Annotated[float, typer.Option(help="VMs: seconds before the guest kills it")] = 120.0,
+              ) -> None:
+    """Run a command on a node of a lab; exits with the command's exit code."""
+    command = command[1:] if command[:1] == ["--"] else command  # kept by allow_interspersed_args off
+    if not command:
+        raise fail("give the command after --, e.g. lab exec LAB hv1 -- ip -br link")
+    target = _node(lab, node)
+    if target.kind == "vm":
+        raise typer.Exit(_in_vm(lab, target.name, shlex.join(command), timeout))
+    raise typer.Exit(_in_namespace(target.namespace, command))
+
+
+def shell(lab: LabArg, node: NodeArg) -> None:
+    """An interactive shell on a node ($SHELL in its namespace; a VM: one
+    command per line through its agent, `exit` to leave)."""
+    target = _node(lab, node)
+    if target.kind == "netns":
+        sh = os.environ.get("SHELL") or "/bin/sh"
+        console.print(f"lab {lab}: {node} ({target.namespace}); exit to leave", highlight=False)
+        raise typer.Exit(_in_namespace(target.namespace, [sh]))
+    console.print(f"lab {lab}: VM {node} through its agent (no tty: one command per line); exit to leave",
+                  highlight=False)
+    code = 0
+    for line in sys.stdin:
+        command = line.strip()
+        if command in ("exit", "logout"):
+            break
+        if command:
+            code = _in_vm(lab, target.name, command, 120.0)
+    raise typer.Exit(code)
+
+
+def capture(lab: LabArg, node: NodeArg,
+            iface: Annotated[str, typer.Argument(help="Interface inside the node, e.g. eth0 or underlay")],
+            write: Annotated[Path | None, typer.Option("-w", "--write", help="Write a pcap here "
+                                                       "instead of printing packets")] = None,
+            count: Annotated[int | None, typer.Option("-c", "--count", help="Stop after N packets")] = None,
+            bpf_filter: Annotated[str | None, typer.Option("--filter", help="tcpdump filter, e.g. "
+                                                           "'udp port 4789'")] = None) -> None:
+    """Capture packets on a node's interface with tcpdump (Ctrl-C stops)."""
+    target = _node(lab, node)
+    if target.kind == "vm":
+        raise fail(f"{node} is a VM: capture on its tap in its server's namespace "
+                   f"({target.namespace}); lab status shows the tap")
+    if count is not None and count < 1:
+        raise fail("--count must be >= 1")
+    tcpdump = shutil.which("tcpdump")
+    if tcpdump is None:
+        raise fail("tcpdump is missing: run scripts/install-deps.sh", ExitCode.CANNOT_MEASURE)
+    if not _has_link(target.namespace, iface):
+        raise fail(f"node {node} has no interface {iface!r}; it has: "
+                   f"{', '.join(_links(target.namespace))}")
+    argv = [tcpdump, "-n", "-i", iface, *(["-w", str(write)] if write else ["-l"]),
+            *(["-c", str(count)] if count else []), *shlex.split(bpf_filter or "")]
+    raise typer.Exit(_in_namespace(target.namespace, argv))
+
+
+def _links(namespace: str) -> list[str]:
+    from pyroute2 import IPRoute
+
+    from lab.apply.netns import inside
+
+    with inside(namespace):
+        ipr = IPRoute()
+    with ipr:
+        return sorted(link.get_attr("IFLA_IFNAME") for link in ipr.get_links())
+
+
+def _has_link(namespace: str, iface: str) -> bool:
+    return iface in _links(namespace)
+
