@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from pathlib import Path
@@ -13,7 +14,6 @@ import yaml
 from rich.console import Console
 
 from lab.exitcodes import ExitCode
-from lab.model import TopologyError, load_topology
 
 console = Console(stderr=True)
 out = Console()
@@ -47,8 +47,21 @@ def check_format(fmt: str, allowed: tuple[str, ...]) -> None:
         raise fail(f"--format {fmt!r} is not supported; use one of: {', '.join(allowed)}")
 
 
+class lazy:  # noqa: N801 - stands in for a module
+    """A module imported on first use: `lab --help` must not pay for
+    pydantic, pyroute2 or scipy (each verb imports what it runs)."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+
 def load_or_exit(path: Path):
     """Load a topology or exit 2 listing every problem with its line."""
+    from lab.model import TopologyError, load_topology
+
     try:
         return load_topology(path)
     except TopologyError as exc:

@@ -8,11 +8,7 @@ from typing import Annotated
 
 import typer
 
-from lab.graph.image import IMAGE_FORMATS, GraphvizError, dot_to_image
-from lab.graph.render import RENDERERS, render
-
 SUFFIXES = {".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid", ".png": "png", ".svg": "svg"}
-FORMATS = (*RENDERERS, *IMAGE_FORMATS)
 
 
 def graph(
@@ -26,9 +22,11 @@ def graph(
     """Draw the topology: ToR, servers, client, tenants and their VMs, load balancers."""
     # imported here: lab.cli imports this module while it is being imported
     from lab.cli.common import check_format, console, fail, load_or_exit
+    from lab.graph.image import IMAGE_FORMATS, GraphvizError, dot_to_image
+    from lab.graph.render import RENDERERS, render
 
     fmt = fmt or SUFFIXES.get(output.suffix.lower() if output else "", "dot")
-    check_format(fmt, FORMATS)
+    check_format(fmt, (*RENDERERS, *IMAGE_FORMATS))
     topo = load_or_exit(topology)
     if fmt in IMAGE_FORMATS:
         try:

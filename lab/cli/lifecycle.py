@@ -10,11 +10,22 @@ import typer
 from rich.text import Text
 
 from lab.cli import common as cli
-from lab.cli.common import Format, TopologyFile, check_format, console, emit, fail, format_option, load_or_exit, out
-from lab.plan.planner import build_plan
-from lab.providers import embedded
+from lab.cli.common import (
+    Format,
+    TopologyFile,
+    check_format,
+    console,
+    emit,
+    fail,
+    format_option,
+    lazy,
+    load_or_exit,
+    out,
+)
 from lab.providers.state import LabBusyError, NoSuchLabError, known_labs, require_lab
-from lab.providers.status import lab_status
+
+embedded = lazy("lab.providers.embedded")
+planner = lazy("lab.plan.planner")
 
 LabOption = Annotated[str | None, typer.Option("--lab", help="Lab name (when the topology file is gone)")]
 Provider = Annotated[str, typer.Option(help="embedded (this machine) or ansible (real servers)")]
@@ -34,7 +45,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 def plan(topology: TopologyFile, fmt: Annotated[str, format_option("yaml", "json")] = "yaml") -> None:
     """Print the per-host desired state the topology turns into (pure, no root)."""
     check_format(fmt, ("yaml", "json"))
-    emit(build_plan(load_or_exit(topology)).model_dump(mode="json"), fmt)
+    emit(planner.build_plan(load_or_exit(topology)).model_dump(mode="json"), fmt)
 
 
 def _require_root() -> None:
@@ -55,7 +66,7 @@ def up(topology: TopologyFile,
     started = time.monotonic()
     try:
         with console.status(f"lab {topo.name}: planning") as spinner:
-            report = embedded.up(build_plan(topo), dry_run=dry_run,
+            report = embedded.up(planner.build_plan(topo), dry_run=dry_run,
                                  progress=lambda phase: spinner.update(f"lab {topo.name}: {phase}"))
     except (LabBusyError, embedded.OwnershipError) as exc:
         raise fail(str(exc), 1) from None
@@ -118,6 +129,8 @@ def status(topology: Annotated[Path | None, typer.Argument(help="Topology file (
             require_lab(lab)
         except NoSuchLabError as exc:
             raise fail(str(exc), 4) from None  # 4: the lab is not there to look at
+    from lab.providers.status import lab_status
+
     data = lab_status(name)
     if fmt == "json":
         emit(data, "json")
@@ -216,7 +229,7 @@ def _ansible(action: str, topo, inventory: Path, vault: Path | None, check: bool
 
     run = provision if action == "up" else deprovision
     try:
-        result = run(topo, inventory, lab_dir(topo.name) / "ansible", plan=build_plan(topo),
+        result = run(topo, inventory, lab_dir(topo.name) / "ansible", plan=planner.build_plan(topo),
                      vault_password_file=vault, console=None if fmt == "json" else out,
                      check=check, diff=check)
     except ProvisionError as exc:

@@ -18,12 +18,11 @@ from typing import Annotated
 
 import typer
 
-from lab.apply.netns import namespace_exists
-from lab.cli.common import Format, check_format, console, emit, fail, out, require_root
+from lab.cli.common import Format, check_format, console, emit, fail, lazy, out, require_root
 from lab.exitcodes import ExitCode
-from lab.providers import nodes as labnodes
-from lab.providers.embedded import saved_plan
 from lab.providers.state import NoSuchLabError, require_lab
+
+labnodes = lazy("lab.providers.nodes")
 
 LabArg = Annotated[str, typer.Argument(help="Lab name (see lab list)")]
 NodeArg = Annotated[str, typer.Argument(help="Node: a server, mux, tor, client, gw.<tenant>, "
@@ -35,6 +34,9 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     app.command("exec", context_settings={"allow_interspersed_args": False})(exec_node)
     app.command("shell")(shell)
     app.command("capture")(capture)
+    from lab.cli.startup import bench_cli
+
+    bench.command("cli")(bench_cli)
 
 
 def list_labs(fmt: Format = "table") -> None:
@@ -60,14 +62,14 @@ def _node(lab: str, name: str) -> labnodes.Node:
         require_lab(lab)
     except NoSuchLabError as exc:
         raise fail(str(exc), ExitCode.CANNOT_MEASURE) from None
-    plan = saved_plan(lab)
+    plan = labnodes.saved_plan(lab)
     if plan is None:
         raise fail(f"lab {lab} has no saved plan (it is not up): run lab up", ExitCode.CANNOT_MEASURE)
     try:
         node = labnodes.resolve(plan, name)
     except labnodes.NoSuchNodeError as exc:
         raise fail(str(exc)) from None
-    if node.kind == "netns" and not namespace_exists(node.namespace):
+    if node.kind == "netns" and not labnodes.namespace_exists(node.namespace):
         raise fail(f"node {name}: namespace {node.namespace} is gone (run lab up)", ExitCode.CANNOT_MEASURE)
     return node
 

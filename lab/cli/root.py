@@ -5,7 +5,6 @@ every feature's verbs, registered from lab.features (each feature's
 from __future__ import annotations
 
 import sys
-from importlib import metadata
 from typing import Annotated, Any
 
 import typer
@@ -13,7 +12,6 @@ import typer
 from lab.cli.common import TopologyFile, check_format, emit, format_option, load_or_exit, out
 from lab.cli.crash import guard_all
 from lab.features import command_modules
-from lab.model import TopologyError, load_topology
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 
@@ -45,6 +43,8 @@ app.add_typer(bench, name="bench")
 
 def _version(show: bool) -> None:
     if show:
+        from importlib import metadata
+
         out.print(f"stacklab {metadata.version('stacklab')}", highlight=False)
         raise typer.Exit()
 
@@ -61,6 +61,8 @@ def validate(topology: TopologyFile,
     """Check a topology file; report every problem with its YAML path and line (exit 2)."""
     check_format(fmt, ("table", "json"))
     if fmt == "json":
+        from lab.model import TopologyError, load_topology
+
         try:
             topo = load_topology(topology)
         except TopologyError as exc:

@@ -19,6 +19,7 @@ from lab.cli.common import (
     console,
     emit,
     fail,
+    lazy,
     load_or_exit,
     out,
     require_root,
@@ -27,8 +28,6 @@ from lab.cli.crash import guarded
 from lab.cli.regress_view import render_regressions
 from lab.cli.verify_view import render_summary
 from lab.exitcodes import HELP, ExitCode, for_verdicts
-from lab.plan.planner import build_plan
-from lab.providers import embedded
 from lab.report.history import History, results_dir
 from lab.report.junit import write_junit
 from lab.report.regress import (
@@ -40,6 +39,8 @@ from lab.report.runs import RetentionError, junit_properties, keep_runs, new_run
 from lab.verify.catalog import all_faults, checks_for, clear_features
 from lab.verify.runner import VerifyRun, run_checks, run_config, topology_hash
 
+embedded = lazy("lab.providers.embedded")
+planner = lazy("lab.plan.planner")
 GROUPS = ("fabric", "storage", "lb", "rdma", "baseline", "hlh")
 Only = Annotated[list[str] | None, typer.Option("--only", help=f"Run one group only: {', '.join(GROUPS)}")]
 Junit = Annotated[Path | None, typer.Option(
@@ -64,7 +65,7 @@ def _running_plan(topology: Path):
     plan = embedded.saved_plan(topo.name)
     if plan is None:
         raise fail(f"lab {topo.name} is not up: run `lab up {topology}` first", ExitCode.CANNOT_MEASURE)
-    if plan != build_plan(topo):
+    if plan != planner.build_plan(topo):
         console.print(f"[yellow]warning:[/] {topology} changed since `lab up`; run `lab up` to converge")
     return topo, plan
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import libvirt
+from pyroute2 import netns
 
 URI = "qemu:///system"
 LIBVIRT_SOCK = Path("/run/libvirt/libvirt-sock")
@@ -37,9 +38,16 @@ def _socket_answers(path: Path) -> bool:
             return False
 
 
+def _host_netns() -> None:
+    netns.setns("/proc/1/ns/net", flags=0)
+
+
 def _start(binary: str, sock: Path) -> None:
     try:
-        subprocess.run([binary, "-d"], check=True, capture_output=True, timeout=30)
+        # in the host's namespace whatever thread asks: libvirtd makes the taps
+        # where it runs, and a daemon born in a lab namespace would die with it
+        subprocess.run([binary, "-d"], check=True, capture_output=True, timeout=30,
+                       preexec_fn=_host_netns)
     except FileNotFoundError as exc:
         raise LibvirtUnavailable(f"{binary} not found: run scripts/install-deps.sh") from exc
     except subprocess.CalledProcessError as exc:

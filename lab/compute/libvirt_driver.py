@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import libvirt
-from pyroute2 import IPRoute
+from pyroute2 import IPRoute, netns
 
 from lab.apply.netns import inside, list_namespaces
 from lab.compute import domain_xml
@@ -168,7 +169,7 @@ def plumb_tap(vm: EndpointPlan) -> bool:
     enslave it to the tenant bridge, set MTU and up. Idempotent: returns
     whether anything changed."""
     changed = False
-    with IPRoute() as root:
+    with host_iproute() as root:
         idx = root.link_lookup(ifname=vm.port)
         if idx:
             root.link("set", index=idx[0], net_ns_fd=vm.server_namespace)
@@ -196,6 +197,7 @@ def plumb_tap(vm: EndpointPlan) -> bool:
     return changed
 
 
+HOST_NETNS = "/proc/1/ns/net"
 _STATES = {getattr(libvirt, f"VIR_DOMAIN_{n}"): n.lower() for n in
            ("NOSTATE", "RUNNING", "BLOCKED", "PAUSED", "SHUTDOWN", "SHUTOFF", "CRASHED", "PMSUSPENDED")}
 
@@ -226,11 +228,35 @@ def _domain_tap(dom: libvirt.virDomain) -> str:
     return target.get("dev", "?") if target is not None else "?"
 
 
+def host_iproute() -> IPRoute:
+    """A netlink socket in the host's own namespace (PID 1's, where libvirtd
+    makes taps), whichever namespace the calling thread happens to be in:
+    the socket is opened by a short-lived thread that enters it."""
+    made: list[IPRoute | BaseException] = []
+
+    def make() -> None:
+        try:
+            netns.setns(HOST_NETNS, flags=0)
+            made.append(IPRoute())
+        except BaseException as exc:  # handed to the caller below
+            made.append(exc)
+
+    t = threading.Thread(target=make, name="host-netns", daemon=True)
+    t.start()
+    t.join()
+    if isinstance(made[0], BaseException):
+        raise made[0]
+    return made[0]
+
+
 def _where_is(ifname: str) -> str:
     """Which namespace holds a link of this name (a tap that went astray)."""
-    with IPRoute() as ipr:
+    here = os.readlink("/proc/thread-self/ns/net")
+    if here != os.readlink(HOST_NETNS):
+        return f"unknown: this thread is in {here}, not the host's namespace {os.readlink(HOST_NETNS)}"
+    with host_iproute() as ipr:
         if ipr.link_lookup(ifname=ifname):
-            return f"{ifname} in this process's namespace"
+            return f"{ifname} in the host's namespace"
     for ns in list_namespaces():
         try:
             with inside(ns):
@@ -245,7 +271,7 @@ def _where_is(ifname: str) -> str:
 
 def tap_in_place(vm: EndpointPlan) -> bool:
     """Whether plumb_tap would change nothing (read-only, for the dry run)."""
-    with IPRoute() as root:
+    with host_iproute() as root:
         if root.link_lookup(ifname=vm.port):
             return False
     if not Path("/run/netns", vm.server_namespace).exists():

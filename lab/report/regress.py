@@ -18,12 +18,14 @@ not compared: its samples measure the host, not the lab.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-from scipy.stats import mannwhitneyu
+if TYPE_CHECKING:  # numpy and scipy load when a comparison runs, not with the CLI
+    import numpy as np
+
 
 from lab.report.history import History, RunRecord
 from lab.verify.result import CheckResult
@@ -137,7 +139,7 @@ def _badness(samples: np.ndarray, spec: MetricSpec) -> np.ndarray:
     if spec.direction == "higher_is_better":
         return -samples
     if spec.direction == "target":
-        return np.abs(samples - float(spec.target or 0.0))
+        return abs(samples - float(spec.target or 0.0))
     return samples
 
 
@@ -151,6 +153,9 @@ def compare_samples(check: str, metric: str, baseline: list[float], current: lis
     """Decide regression / improvement / ok for one metric (pure; no I/O)."""
     if spec.direction == "target" and spec.target is None:
         raise ValueError(f"{check}:{metric}: a target metric needs a target value")
+    import numpy as np
+    from scipy.stats import mannwhitneyu
+
     base, cur = np.asarray(baseline, float), np.asarray(current, float)
     bad_base, bad_cur = _badness(base, spec), _badness(cur, spec)
     med_base, med_cur = float(np.median(base)), float(np.median(cur))
@@ -223,7 +228,7 @@ def _spec_for(resolve: SpecResolver, check: str, metric: str,
     target = metrics.get(metric + TARGET_SUFFIX)
     if target:
         return replace(spec or MetricSpec("target"), direction="target",
-                       target=float(np.median(target)))
+                       target=float(statistics.median(target)))
     return spec
 
 

@@ -4,10 +4,13 @@ feature's part (lab.features), built from the plan alone."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from lab.features import check_builders, fault_modules
-from lab.plan.model import Plan
 from lab.verify.runner import Check
+
+if TYPE_CHECKING:
+    from lab.plan.model import Plan
 
 
 def checks_for(plan: Plan) -> list[Check]:
