@@ -75,7 +75,14 @@ def _change(lab: str, lb_name: str, what: str, op) -> None:
     out.print(f"{what}: done in {seconds * 1000:.1f} ms (no program reload)")
 
 
-def add_vip(lab: Annotated[str, typer.Option("--lab")], lb_name: str, vip: str, port: int,
+LabOpt = Annotated[str, typer.Option("--lab", help="Lab name (see lab list)")]
+LbArg = Annotated[str, typer.Argument(help="Load balancer name (see lab lb status)")]
+VipArg = Annotated[str, typer.Argument(help="VIP address, from the lab's external.vip_pool")]
+PortArg = Annotated[int, typer.Argument(help="Frontend port 1-65535, or 0 for HA ports (protocol all)")]
+VmArg = Annotated[str, typer.Argument(help="VM or namespace endpoint of the lab, in the LB's tenant")]
+
+
+def add_vip(lab: LabOpt, lb_name: LbArg, vip: VipArg, port: PortArg,
             protocol: Annotated[str, typer.Option(help="tcp, udp, or all (with port 0: HA ports)")] = "tcp") -> None:
     """Open VIP:PORT/PROTOCOL on a running load balancer."""
     from pydantic import ValidationError
@@ -91,14 +98,14 @@ def add_vip(lab: Annotated[str, typer.Option("--lab")], lb_name: str, vip: str, 
     _change(lab, lb_name, f"add {fe.label()}", lambda ctl: ctl.add_frontend(lb_name, fe))
 
 
-def remove_vip(lab: Annotated[str, typer.Option("--lab")], lb_name: str, vip: str, port: int,
-               protocol: Annotated[str, typer.Option()] = "tcp") -> None:
+def remove_vip(lab: LabOpt, lb_name: LbArg, vip: VipArg, port: PortArg,
+               protocol: Annotated[str, typer.Option(help="tcp, udp, or all (HA ports)")] = "tcp") -> None:
     """Close VIP:PORT/PROTOCOL (traffic to it is then dropped and counted)."""
     _change(lab, lb_name, f"remove {vip}:{port}/{protocol}",
             lambda ctl: ctl.remove_frontend(lb_name, vip, port, protocol))
 
 
-def add_backend(lab: Annotated[str, typer.Option("--lab")], lb_name: str, vm: str) -> None:
+def add_backend(lab: LabOpt, lb_name: LbArg, vm: VmArg) -> None:
     """Add a VM of the lab to a load balancer's pool."""
     from lab.plan.lb import backend_spec
     from lab.providers.embedded import saved_plan
@@ -113,7 +120,7 @@ def add_backend(lab: Annotated[str, typer.Option("--lab")], lb_name: str, vm: st
     _change(lab, lb_name, f"add backend {vm}", lambda ctl: ctl.add_backend(lb_name, spec))
 
 
-def remove_backend(lab: Annotated[str, typer.Option("--lab")], lb_name: str, vm: str) -> None:
+def remove_backend(lab: LabOpt, lb_name: LbArg, vm: VmArg) -> None:
     """Remove a backend; its established flows are re-hashed to the others."""
     _change(lab, lb_name, f"remove backend {vm}", lambda ctl: ctl.remove_backend(lb_name, vm))
 

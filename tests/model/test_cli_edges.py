@@ -89,3 +89,11 @@ def test_status_on_an_empty_host_says_there_are_no_labs(tmp_path, monkeypatch):
     result = runner.invoke(app, ["status", "--lab", "nosuch"])
     assert result.exit_code == 4
     assert "labs here: none" in result.output
+
+
+def test_every_parameter_of_the_lb_verbs_says_what_it_is():
+    """`lab lb add-vip LB VIP PORT` once showed bare names; each parameter now has help."""
+    group = typer.main.get_command(app).commands["lb"]
+    for name in ("add-vip", "remove-vip", "add-backend", "remove-backend"):
+        missing = [p.name for p in group.commands[name].params if not getattr(p, "help", None)]
+        assert missing == [], f"lab lb {name}: no help for {missing}"
