@@ -23,6 +23,18 @@ def list_namespaces() -> list[str]:
     return sorted(p.name for p in NETNS_DIR.iterdir()) if NETNS_DIR.exists() else []
 
 
+def host_netns_path() -> str:
+    """The host's own namespace: PID 1's where we may open it (a sandbox may
+    forbid that), else this process's main thread's (/proc/self is the thread
+    group leader, which stays in the host's namespace but for the moment
+    `_new_namespace` creates one)."""
+    try:
+        os.close(os.open("/proc/1/ns/net", os.O_RDONLY))
+        return "/proc/1/ns/net"
+    except OSError:
+        return "/proc/self/ns/net"
+
+
 def namespace_exists(name: str) -> bool:
     return (NETNS_DIR / name).exists()
 

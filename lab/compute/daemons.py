@@ -7,6 +7,7 @@ stop them.
 from __future__ import annotations
 
 import fcntl
+import os
 import socket
 import subprocess
 import time
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import libvirt
 from pyroute2 import netns
+
+from lab.apply.netns import host_netns_path
 
 URI = "qemu:///system"
 LIBVIRT_SOCK = Path("/run/libvirt/libvirt-sock")
@@ -38,16 +41,16 @@ def _socket_answers(path: Path) -> bool:
             return False
 
 
-def _host_netns() -> None:
-    netns.setns("/proc/1/ns/net", flags=0)
-
-
 def _start(binary: str, sock: Path) -> None:
     try:
         # in the host's namespace whatever thread asks: libvirtd makes the taps
         # where it runs, and a daemon born in a lab namespace would die with it
-        subprocess.run([binary, "-d"], check=True, capture_output=True, timeout=30,
-                       preexec_fn=_host_netns)
+        host = os.open(host_netns_path(), os.O_RDONLY)  # opened here: the child's /proc/self is its own
+        try:
+            subprocess.run([binary, "-d"], check=True, capture_output=True, timeout=30, pass_fds=(host,),
+                           preexec_fn=lambda: netns.setns(host, flags=0))
+        finally:
+            os.close(host)
     except FileNotFoundError as exc:
         raise LibvirtUnavailable(f"{binary} not found: run scripts/install-deps.sh") from exc
     except subprocess.CalledProcessError as exc:

@@ -14,7 +14,7 @@ from pathlib import Path
 import libvirt
 from pyroute2 import IPRoute, netns
 
-from lab.apply.netns import inside, list_namespaces
+from lab.apply.netns import host_netns_path, inside, list_namespaces
 from lab.compute import domain_xml
 from lab.compute.image import GuestImage, cache_root
 from lab.plan.model import EndpointPlan
@@ -197,7 +197,6 @@ def plumb_tap(vm: EndpointPlan) -> bool:
     return changed
 
 
-HOST_NETNS = "/proc/1/ns/net"
 _STATES = {getattr(libvirt, f"VIR_DOMAIN_{n}"): n.lower() for n in
            ("NOSTATE", "RUNNING", "BLOCKED", "PAUSED", "SHUTDOWN", "SHUTOFF", "CRASHED", "PMSUSPENDED")}
 
@@ -233,10 +232,11 @@ def host_iproute() -> IPRoute:
     makes taps), whichever namespace the calling thread happens to be in:
     the socket is opened by a short-lived thread that enters it."""
     made: list[IPRoute | BaseException] = []
+    host_fd = os.open(host_netns_path(), os.O_RDONLY)
 
     def make() -> None:
         try:
-            netns.setns(HOST_NETNS, flags=0)
+            netns.setns(host_fd, flags=0)
             made.append(IPRoute())
         except BaseException as exc:  # handed to the caller below
             made.append(exc)
@@ -244,6 +244,7 @@ def host_iproute() -> IPRoute:
     t = threading.Thread(target=make, name="host-netns", daemon=True)
     t.start()
     t.join()
+    os.close(host_fd)
     if isinstance(made[0], BaseException):
         raise made[0]
     return made[0]
@@ -251,9 +252,9 @@ def host_iproute() -> IPRoute:
 
 def _where_is(ifname: str) -> str:
     """Which namespace holds a link of this name (a tap that went astray)."""
-    here = os.readlink("/proc/thread-self/ns/net")
-    if here != os.readlink(HOST_NETNS):
-        return f"unknown: this thread is in {here}, not the host's namespace {os.readlink(HOST_NETNS)}"
+    here, host = os.readlink("/proc/thread-self/ns/net"), os.readlink(host_netns_path())
+    if here != host:
+        return f"unknown: this thread is in {here}, not the host's namespace {host}"
     with host_iproute() as ipr:
         if ipr.link_lookup(ifname=ifname):
             return f"{ifname} in the host's namespace"
