@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lab.cli.common import check_format, emit, fail, out
+from lab.cli.common import Format, emit, fail, out
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET_S = 0.5
@@ -53,9 +53,8 @@ def measure(runs: int, topology: Path) -> dict[str, Any]:
 def bench_cli(runs: Annotated[int, typer.Option("--runs", min=1, max=50, help="Runs of each command")] = 5,
               topology: Annotated[Path, typer.Option(help="Topology that `lab validate` reads")] =
               ROOT / "topologies" / "embedded.yaml",
-              fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table") -> None:
+              fmt: Format = "table") -> None:
     """Time `lab --help` and `lab validate` against `python -c pass` (exit 1 above 0.5 s)."""
-    check_format(fmt, ("table", "json"))
     if not topology.is_file():
         raise fail(f"--topology {topology}: no such file")
     result = measure(runs, topology)
