@@ -2,8 +2,8 @@
 
 A verb that acts on a lab takes its topology file (TOPOLOGY, where the verb
 has room for a positional argument, or `-t/--topology FILE`) or its name
-(`--lab NAME`, when the file is gone or elsewhere). Exactly one of them;
-both or neither is bad input (exit 2). A name must be a lab this host holds:
+(`--lab NAME`, when the file is gone or elsewhere). Neither, or a file and a
+name of different labs, is bad input (exit 2). A name must be a lab this host holds:
 otherwise exit 4 (the rig has nothing to look at) with "no lab NAME; labs
 here: ...", and a did-you-mean. A topology file always names a lab, so a
 verb may say "not up" about it in its own words (`lab down FILE` of a lab
@@ -70,20 +70,21 @@ def require_known(name: str, with_results: bool = False) -> str:
 
 def named_lab(topology: Path | None = None, lab: str | None = None, option: Path | None = None,
               *, known: bool = True, with_results: bool = False) -> NamedLab:
-    """The lab a verb was given: TOPOLOGY, -t FILE or --lab NAME (exactly
-    one). `known`: a --lab NAME must be a lab here (else exit 4);
+    """The lab a verb was given: TOPOLOGY, -t FILE or --lab NAME (a file and
+    a name must agree). `known`: a --lab NAME must be a lab here (else exit 4);
     `with_results`: one whose results outlived it counts (history, report)."""
     if topology is not None and option is not None:
         raise fail("give the topology file once: TOPOLOGY or -t FILE, not both")
     file = topology if topology is not None else option
-    if (file is None) == (lab is None):
+    if file is None and lab is None:
         labs = labs_here(with_results)
-        raise fail(("give the topology file or --lab NAME, not both" if lab is not None else
-                    "name the lab: a topology file or --lab NAME")
+        raise fail("name the lab: a topology file or --lab NAME"
                    + (f" (labs here: {', '.join(labs)})" if labs else ""))
-    if lab is not None:
+    if file is None:
         return NamedLab(require_known(lab, with_results) if known else lab)
     topo = load_or_exit(file)
+    if lab is not None and lab != topo.name:
+        raise fail(f"{file} is lab {topo.name} but --lab says {lab}: give one of them")
     return NamedLab(topo.name, file, topo)
 
 

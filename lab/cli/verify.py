@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,19 +16,23 @@ from lab.cli import complete
 from lab.cli.common import Format, console, emit, fail, lazy, out, require_root
 from lab.cli.crash import guarded
 from lab.cli.labs import LabOption, NamedLab, TopologyArgument, TopologyOption, named_lab
-from lab.cli.regress_view import render_regressions
-from lab.cli.verify_view import render_summary
 from lab.exitcodes import HELP, ExitCode, for_verdicts
-from lab.report.history import History, results_dir
-from lab.report.junit import write_junit
-from lab.report.regress import RegressionReport, regress_against_baseline, specs_from_topology
-from lab.report.runs import RetentionError, junit_properties
-from lab.report.verification import GROUPS, LabNotUpError, UnknownGroupError, check_groups, verify_lab
-from lab.verify.catalog import all_faults, clear_features
-from lab.verify.runner import VerifyRun
+from lab.features import CHECK_GROUPS as GROUPS
 
+if TYPE_CHECKING:
+    from lab.report.regress import RegressionReport
+    from lab.verify.runner import VerifyRun
+
+# what runs checks and keeps runs loads when a verb runs, not for --help or <TAB>
 embedded = lazy("lab.providers.embedded")
 planner = lazy("lab.plan.planner")
+catalog = lazy("lab.verify.catalog")
+verification = lazy("lab.report.verification")
+runs = lazy("lab.report.runs")
+history = lazy("lab.report.history")
+regression = lazy("lab.report.regress")
+views = lazy("lab.cli.verify_view")
+regress_views = lazy("lab.cli.regress_view")
 Only = Annotated[list[str] | None, typer.Option("--only", help=f"Run one group only: {', '.join(GROUPS)}")]
 Junit = Annotated[Path | None, typer.Option(
     "--junit", help="Also write JUnit XML here (the run's own junit.xml is always written)")]
@@ -50,11 +54,9 @@ def _running_plan(named: NamedLab):
     """The plan the named lab runs (exit 4 if it is not up); a topology file
     that changed since `up` is verified as it was brought up, with a warning."""
     require_root("verification runs probes inside the lab's namespaces")
-    from lab.report.verification import running_plan
-
     try:
-        plan = running_plan(named.name)
-    except LabNotUpError:
+        plan = verification.running_plan(named.name)
+    except verification.LabNotUpError:
         how = f"lab up {named.file}" if named.file else "lab up TOPOLOGY"
         raise fail(f"lab {named.name} is not up: run `{how}` first", ExitCode.CANNOT_MEASURE) from None
     if named.topology is not None and plan != planner.build_plan(named.topology):
@@ -65,14 +67,12 @@ def _running_plan(named: NamedLab):
 def _run_verify(named: NamedLab, only: list[str] | None, keep: int | None) -> tuple[object, VerifyRun]:
     """Check the arguments, then verify and record (lab.report.verification)."""
     try:
-        check_groups(only)
-        from lab.report.runs import keep_runs
-
-        keep_runs(keep)
-    except (UnknownGroupError, RetentionError) as exc:
+        verification.check_groups(only)
+        runs.keep_runs(keep)
+    except (verification.UnknownGroupError, runs.RetentionError) as exc:
         raise fail(str(exc)) from None
     plan = _running_plan(named)
-    return plan, verify_lab(plan, only, keep, console=console)
+    return plan, verification.verify_lab(plan, only, keep, console=console)
 
 
 def _junit_writable(path: Path | None) -> None:
@@ -90,8 +90,10 @@ def _write_junit(run: VerifyRun, path: Path | None, report: RegressionReport | N
     if path is None:
         return
     try:
+        from lab.report.junit import write_junit
+
         write_junit(run.results, path, suite=run.lab, timestamp=run.started_at,
-                    properties=junit_properties(run), regress=report.to_json() if report else None)
+                    properties=runs.junit_properties(run), regress=report.to_json() if report else None)
     except OSError as exc:
         raise fail(f"--junit {path}: cannot write it: {exc.strerror}") from None
 
@@ -107,7 +109,7 @@ def verify(topology: TopologyArgument = None, only: Only = None, fmt: Format = "
     if fmt == "json":
         emit(run.to_json(), "json")
     else:
-        render_summary(run, out, wide=wide)
+        views.render_summary(run, out, wide=wide)
     raise typer.Exit(for_verdicts(r.verdict for r in run.results))
 
 
@@ -129,14 +131,14 @@ def regress(topology: Annotated[Path | None, typer.Argument(
         if topology is None and topology_option is None and lab is None:
             raise fail("give the topology file or --lab NAME (or --run ID to compare a recorded run)")
         plan, run = _run_verify(named_lab(topology, lab, topology_option), only, keep)
-        specs = specs_from_topology(plan)  # the plan carries the topology's specs
+        specs = regression.specs_from_topology(plan)  # the plan carries the topology's specs
     else:
         if only:
             raise fail("--only selects checks of a new run; a recorded run (--run) is compared whole")
         run, specs = _recorded(topology if topology is not None else topology_option, lab, run_id)
-    with History.for_lab(results_dir(run.lab)) as history:
+    with history.History.for_lab(history.results_dir(run.lab)) as store:
         try:
-            report = regress_against_baseline(history, run.run_id, specs=specs,
+            report = regression.regress_against_baseline(store, run.run_id, specs=specs,
                                               baseline_run_id=baseline, record=run_id is None)
         except KeyError:
             raise fail(f"--baseline {baseline}: no such run; see `lab history`") from None
@@ -144,8 +146,8 @@ def regress(topology: Annotated[Path | None, typer.Argument(
     if fmt == "json":
         emit({"verify": run.to_json(), "regress": report.to_json()}, "json")
     else:
-        render_summary(run, out, wide=wide)
-        render_regressions(report, out, wide=wide)
+        views.render_summary(run, out, wide=wide)
+        regress_views.render_regressions(report, out, wide=wide)
     raise typer.Exit(for_verdicts((r.verdict for r in run.results), regressed=not report.passed))
 
 
@@ -155,15 +157,17 @@ def _recorded(topology: Path | None, lab: str | None, run_id: int):
 
     topo = named_lab(topology).topology if topology else None
     directory = resolve_results(topology, lab, None)
-    with History.for_lab(directory) as history:
+    with history.History.for_lab(directory) as store:
         try:
-            record = history.run(run_id)
+            record = store.run(run_id)
         except KeyError:
             raise fail(f"--run {run_id}: no such run in {directory}; see `lab history`") from None
+    from lab.verify.runner import VerifyRun
+
     run = VerifyRun(lab=record.lab, started_at=record.started_at, duration_s=record.duration_s,
                     topology_hash=record.topology_hash, config=record.config,
                     results=record.results, run_id=record.id)
-    return run, specs_from_topology(topo) if topo else None
+    return run, regression.specs_from_topology(topo) if topo else None
 
 
 @fault_app.command("inject")
@@ -175,7 +179,7 @@ def fault_inject(kind: Annotated[str, typer.Argument(help="Fault kind (see `lab 
                  lab: LabOption = None, topology_option: TopologyOption = None) -> None:
     """Break one property of the running lab on purpose."""
     named = named_lab(topology, lab, topology_option)
-    faults = all_faults()
+    faults = catalog.all_faults()
     if kind not in faults:
         raise fail(f"unknown fault {kind!r}; known: {', '.join(sorted(faults))}")
     plan = _running_plan(named)
@@ -192,13 +196,13 @@ def fault_clear(topology: TopologyArgument = None, lab: LabOption = None,
                 topology_option: TopologyOption = None) -> None:
     """Undo injected faults: converge the lab back to its plan (`lab up`)."""
     plan = _running_plan(named_lab(topology, lab, topology_option))
-    repaired = [str(c) for c in embedded.up(plan).changes] + clear_features(plan)
+    repaired = [str(c) for c in embedded.up(plan).changes] + catalog.clear_features(plan)
     out.print(f"cleared: {len(repaired)} repairs" if repaired else "nothing to clear")
 
 
 @fault_app.command("list")
 def fault_list() -> None:
     """Fault kinds this lab can inject."""
-    for kind, fn in sorted(all_faults().items()):
+    for kind, fn in sorted(catalog.all_faults().items()):
         summary = " ".join((fn.__doc__ or "").split()).split(". ")[0]
         out.print(f"{kind:<14} {summary}", soft_wrap=True)

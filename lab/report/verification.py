@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from lab.features import CHECK_GROUPS as GROUPS
 from lab.paths import results_dir
 from lab.report.runs import RetentionError, keep_runs, new_run_dir, record_run
 from lab.verify.catalog import checks_for
@@ -27,9 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["GROUPS", "LabNotUpError", "RetentionError", "UnknownGroupError", "plan_hash", "running_plan",
            "verify_lab"]
-
-GROUPS = ("fabric", "storage", "lb", "rdma", "baseline", "hlh")
-
 
 class UnknownGroupError(ValueError):
     """--only names a group no feature checks (bad input)."""
