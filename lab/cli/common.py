@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 
 from lab.exitcodes import ExitCode
@@ -99,6 +98,8 @@ def emit(data: object, fmt: str) -> None:
     if fmt == "json":
         out.print_json(json.dumps(data, default=str))
     else:
+        import yaml
+
         print(yaml.safe_dump(data, sort_keys=False, default_flow_style=False), end="")
 
 

@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 
 from lab.cli import complete
-from lab.cli.common import Format, console, emit, fail, out
+from lab.cli.common import Format, console, emit, fail, lazy, out
 from lab.cli.labs import LabOption, TopologyOption, named_lab, require_known
-from lab.compute import paths
 
+paths = lazy("lab.compute.paths")
 VmArgument = Annotated[str, typer.Argument(help="VM name (see lab status)", autocompletion=complete.vm_names)]
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from lab.cli import complete
 from lab.cli.common import Format, console, emit, fail, out
@@ -157,6 +156,8 @@ def bench_lb(fmt: Format = "table", live: LiveOpt = True, frames: FramesOpt = 30
     if fmt == "json":
         emit(data, "json")
         return
+    from rich.table import Table
+
     t = Table("measure", "value", "vs baseline", "target", title="lab bench lb")
     t.add_row("XDP_DROP floor", f"{tr.drop_ns:.0f} ns/pkt", "1.00x", "")
     t.add_row("LB established flow", f"{tr.established_ns:.0f} ns/pkt", f"{tr.established_ratio:.2f}x", "<= 2.0x")

@@ -21,10 +21,10 @@ from lab.cli.labs import (
     no_such_lab,
 )
 from lab.exitcodes import ExitCode
-from lab.providers.state import LabBusyError
 
 embedded = lazy("lab.providers.embedded")
 planner = lazy("lab.plan.planner")
+state = lazy("lab.providers.state")
 
 Provider = Annotated[str, typer.Option(help="embedded (this machine) or ansible (real servers)")]
 Inventory = Annotated[Path | None, typer.Option("--inventory", "-i", help="Ansible inventory (provider ansible)")]
@@ -82,7 +82,7 @@ def up(topology: TopologyArgument = None,
         with console.status(f"lab {name}: planning") as spinner:
             report = embedded.up(_plan_of(named), dry_run=dry_run,
                                  progress=lambda phase: spinner.update(f"lab {name}: {phase}"))
-    except (LabBusyError, embedded.OwnershipError) as exc:
+    except (state.LabBusyError, embedded.OwnershipError) as exc:
         raise fail(str(exc), 1) from None
     elapsed = time.monotonic() - started
     if fmt == "json":
@@ -125,7 +125,7 @@ def down(topology: TopologyArgument = None,
     try:
         with console.status(f"lab {name}: tearing down") as spinner:
             removed = embedded.down(name, progress=lambda phase: spinner.update(f"lab {name}: removing {phase}"))
-    except LabBusyError as exc:
+    except state.LabBusyError as exc:
         raise fail(str(exc), 1) from None
     if not removed and named.file is None and name not in labs:
         raise no_such_lab(name, labs)

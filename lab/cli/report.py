@@ -10,17 +10,21 @@ import datetime as dt
 import ipaddress
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
-from lab.cli.common import Format, console, emit, fail, load_or_exit, out
+from lab.cli.common import Format, console, emit, fail, lazy, load_or_exit, out
 from lab.cli.crash import guarded
 from lab.cli.labs import LabOption, TopologyOption, named_lab
-from lab.lines import print_lines
-from lab.report.history import History, history_path, known_result_labs, results_dir
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from lab.report.history import History
+
+hist = lazy("lab.report.history")  # sqlite and the run records: loaded when a verb reads them
 
 OptionalTopology = Annotated[Path | None, typer.Argument(
     help="Topology YAML file (names the lab); optional with --lab or a single known lab")]
@@ -40,19 +44,19 @@ def resolve_results(topology: Path | None, lab: str | None, directory: Path | No
     (a lab here or one whose results outlived it; else exit 4), or the only
     lab that has results. Exit 2 with the choices otherwise."""
     if directory is not None:
-        if not history_path(directory).exists():
-            raise fail(f"{directory} has no {history_path(directory).name}; run `lab verify` first")
+        if not hist.history_path(directory).exists():
+            raise fail(f"{directory} has no {hist.history_path(directory).name}; run `lab verify` first")
         return directory
     if topology is not None or option is not None or lab is not None:
         lab = named_lab(topology, lab, option, with_results=True).name
     if lab is None:
-        labs = known_result_labs()
+        labs = hist.known_result_labs()
         if len(labs) != 1:
             raise fail("name the lab (a topology file or --lab); labs with results: "
                        f"{', '.join(labs) or 'none'}")
         lab = labs[0]
-    directory = results_dir(lab)
-    if not history_path(directory).exists():
+    directory = hist.results_dir(lab)
+    if not hist.history_path(directory).exists():
         raise fail(f"lab {lab!r} has no verify history in {directory}; run `lab verify` first")
     return directory
 
@@ -139,7 +143,7 @@ def history(topology: OptionalTopology = None, lab: LabOption = None,
 
     Retire a baseline: `--pin ID` a newer good run, or `--unpin` to compare with the last good run."""
     directory = resolve_results(topology, lab, results, topology_option)
-    with History.for_lab(directory) as store:
+    with hist.History.for_lab(directory) as store:
         if pin is not None:
             try:
                 store.pin(pin)
@@ -186,10 +190,14 @@ def _history_lines(rows: list[dict], directory: Path) -> None:
         lines.append([f"#{r['id']}", *([r["lab"]] if several else []), _when(r["started_at"]), result,
                       f"{r['checks']} checks", "pinned" if r["pinned"] else "",
                       Text(f"failed: {failed}" if failed else "")])
+    from lab.lines import print_lines
+
     print_lines(out, lines)
 
 
 def _history_table(rows: list[dict], directory: Path) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"verify history ({directory})")
     for column in ("run", "lab", "time", "result", "checks", "failed", "topology", "baseline"):
         table.add_column(column, overflow="fold")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -60,6 +59,8 @@ def _cases(topology: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
 
 
 def measure(runs: int, topology: Path) -> dict[str, Any]:
+    import statistics
+
     cases = _cases(topology)
     times: dict[str, list[float]] = {name: [] for name in cases}
     cpu: dict[str, list[float]] = {name: [] for name in cases}
