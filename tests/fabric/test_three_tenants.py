@@ -135,6 +135,19 @@ def test_shell_on_a_gateway_and_on_the_client_runs_in_their_namespace(plan):
     assert "br3002" in seen["gw.green"] and seen["client"] == ["eth0", "lo"]
 
 
+def test_the_lab_by_name_is_the_lab_by_file(plan):
+    """`up --lab` converges to the plan the lab was brought up with: nothing to do."""
+    again = json.loads(lab_cli("up", "--lab", LAB, "--format", "json", timeout=300).stdout)
+    assert (again["lab"], again["changed"]) == (LAB, False)
+    by_name = json.loads(lab_cli("status", "--lab", LAB, "--format", "json").stdout)
+    by_file = json.loads(lab_cli("status", "-t", str(TOPOLOGY), "--format", "json").stdout)
+    steady = ("lab", "state", "servers", "fabric", "tenants", "endpoints")  # secrets' ages tick between calls
+    assert {k: by_name[k] for k in steady} == {k: by_file[k] for k in steady}
+    assert {h["health"] for h in by_name["servers"]} == {"ok"}
+    saved = json.loads(lab_cli("plan", "--lab", LAB, "--format", "json").stdout)
+    assert saved == plan.model_dump(mode="json")
+
+
 def test_down_leaves_no_residue(plan):
     lab_cli("down", str(TOPOLOGY), timeout=600)
     assert lab_namespaces(LAB) == []
