@@ -22,9 +22,11 @@ golden: install
 lint: install
 	$(VENV)/bin/ruff check lab collectors tests
 
+# lab bench cli last: it exits 1 when a command starts slower than 0.5 s
 bench: install
 	$(VENV)/bin/lab bench fabric --servers 32
 	$(VENV)/bin/lab bench fabric --servers 64
+	$(VENV)/bin/lab bench cli
 
 docs: install
 	$(VENV)/bin/lab schema --markdown > docs/topology.md

@@ -54,6 +54,11 @@ FEATURES: tuple[Feature, ...] = (
 )
 
 
+# the groups checks report under (`lab verify --only GROUP`), named here so
+# the command line offers them without importing a feature
+CHECK_GROUPS = ("fabric", "storage", "lb", "rdma", "baseline", "hlh")
+
+
 def optional_module(name: str) -> ModuleType | None:
     """Import `name`; None if it (or its package) does not exist. An import
     error from inside an existing module is a bug and propagates."""

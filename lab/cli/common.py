@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 
 from lab.exitcodes import ExitCode
@@ -19,12 +18,34 @@ console = Console(stderr=True)
 out = Console()
 
 TopologyFile = Annotated[Path, typer.Argument(help="Topology YAML file, e.g. topologies/embedded.yaml")]
-Format = Annotated[str, typer.Option("--format", help="Output format: table, json or yaml")]
 
 
-def format_option(*choices: str) -> Any:
-    """--format that offers only the formats its command supports."""
-    return typer.Option("--format", help=f"Output format: {' or '.join(choices)}")
+def one_of(choices: tuple[str, ...] | list[str]) -> str:
+    """"a", "a or b", "a, b or c": how help and errors list choices."""
+    return choices[0] if len(choices) == 1 else f"{', '.join(choices[:-1])} or {choices[-1]}"
+
+
+def _format_parser(choices: tuple[str, ...]) -> Any:
+    """Refuse a format while parsing, before the verb runs, in the one-line
+    `error:` form of every other bad input (exit 2)."""
+    def parse(value: str) -> str:
+        check_format(value, choices)
+        return value
+
+    return parse
+
+
+def format_option(*choices: str, help_text: str | None = None) -> Any:
+    """--format that offers, completes and accepts exactly `choices`: the
+    help text and the parser come from the same tuple, so they cannot
+    disagree (tests/model/test_formats.py walks every command)."""
+    return typer.Option("--format", parser=_format_parser(choices), metavar="|".join(choices),
+                        help=help_text or f"Output format: {one_of(choices)}",
+                        autocompletion=lambda: list(choices))
+
+
+# the --format of every verb that prints a table for people or JSON for scripts
+Format = Annotated[str, format_option("table", "json")]
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -43,6 +64,8 @@ def require_root(what: str) -> None:
 
 
 def check_format(fmt: str, allowed: tuple[str, ...]) -> None:
+    """For a format not given as --format (graph's, taken from the -o suffix);
+    --format itself is checked by its parser (format_option)."""
     if fmt not in allowed:
         raise fail(f"--format {fmt!r} is not supported; use one of: {', '.join(allowed)}")
 
@@ -75,6 +98,8 @@ def emit(data: object, fmt: str) -> None:
     if fmt == "json":
         out.print_json(json.dumps(data, default=str))
     else:
+        import yaml
+
         print(yaml.safe_dump(data, sort_keys=False, default_flow_style=False), end="")
 
 

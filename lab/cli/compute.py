@@ -8,12 +8,12 @@ from typing import Annotated
 
 import typer
 
-from lab.cli.common import Format, check_format, console, emit, fail, load_or_exit, out
-from lab.compute import paths
+from lab.cli import complete
+from lab.cli.common import Format, console, emit, fail, lazy, out
+from lab.cli.labs import LabOption, TopologyOption, named_lab, require_known
 
-LabOption = Annotated[str | None, typer.Option("--lab", help="Lab name")]
-TopologyOption = Annotated[Path | None, typer.Option("--topology", "-t",
-                                                     help="Topology file (instead of --lab)")]
+paths = lazy("lab.compute.paths")
+VmArgument = Annotated[str, typer.Argument(help="VM name (see lab status)", autocompletion=complete.vm_names)]
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
@@ -32,15 +32,13 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
 
 def _lab(lab: str | None, topology: Path | None) -> str:
-    if (lab is None) == (topology is None):
-        raise fail("give either --lab NAME or --topology FILE")
-    return lab if lab is not None else load_or_exit(topology).name
+    """The lab's name; exit 4 unless this host holds it (its VMs are read from its directory)."""
+    return require_known(named_lab(lab=lab, option=topology).name)
 
 
 def image_build(force: Annotated[bool, typer.Option("--force", help="Rebuild even if cached")] = False,
                 fmt: Format = "table") -> None:
     """Build the guest image (kernel, initramfs, OS disk with fio and the agent)."""
-    check_format(fmt, ("table", "json"))
     from lab.compute.image import ImageError, build_image
 
     try:
@@ -58,7 +56,7 @@ def image_build(force: Annotated[bool, typer.Option("--force", help="Rebuild eve
     out.print(f"  OS disk files {manifest['os_files_mib']} MiB, modules {len(manifest['modules'])}")
 
 
-def vm_exec(vm: Annotated[str, typer.Argument(help="VM name")],
+def vm_exec(vm: VmArgument,
             command: Annotated[list[str], typer.Argument(help="Command (after --)")],
             lab: LabOption = None, topology: TopologyOption = None,
             timeout: Annotated[float, typer.Option(help="Seconds before the guest kills it")] = 120.0,
@@ -79,7 +77,7 @@ def vm_exec(vm: Annotated[str, typer.Argument(help="VM name")],
     raise typer.Exit(result.exit_code)
 
 
-def vm_set_cap(vm: Annotated[str, typer.Argument(help="VM name")],
+def vm_set_cap(vm: VmArgument,
                disk: Annotated[str, typer.Argument(help="Data disk name")],
                iops: Annotated[int | None, typer.Option(help="New cap; omit with --none")] = None,
                none: Annotated[bool, typer.Option("--none", help="Remove the cap")] = False,
@@ -97,7 +95,7 @@ def vm_set_cap(vm: Annotated[str, typer.Argument(help="VM name")],
     out.print(f"{vm}/{disk} ({dev}): cap {iops or 'removed'} (live)")
 
 
-def logs_vm(vm: Annotated[str, typer.Argument(help="VM name")],
+def logs_vm(vm: VmArgument,
             lab: LabOption = None, topology: TopologyOption = None,
             tail: Annotated[int, typer.Option(help="Last N lines (0 = all)")] = 0) -> None:
     """Boot diagnostics: the VM's serial console log."""
@@ -112,7 +110,6 @@ def logs_vm(vm: Annotated[str, typer.Argument(help="VM name")],
 def bench_vms(count: Annotated[int, typer.Option(help="VMs to boot (1-16)")] = 2,
               fmt: Format = "table") -> None:
     """Time N VMs from nothing to an answering agent, and RSS per VM."""
-    check_format(fmt, ("table", "json"))
     from lab.compute.bench import MAX_COUNT
     from lab.compute.bench import bench_vms as run
 

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import click
 import typer
 from rich.markup import escape
 
@@ -26,9 +25,18 @@ from lab.paths import log_dir
 
 DEBUG_ENV = "STACKLAB_DEBUG"
 Command = TypeVar("Command", bound=Callable[..., Any])
-# exits, aborts and usage errors (typer's own and click's) are the command's answer, not a crash
-_PASS_THROUGH = (typer.Exit, typer.Abort, typer.TyperException, click.exceptions.Exit,
-                 click.exceptions.ClickException, click.exceptions.Abort)
+
+
+def _pass_through() -> tuple[type[BaseException], ...]:
+    """Exits, aborts and usage errors (typer's own, and click's where typer
+    uses the click package) are the command's answer, not a crash; click
+    is imported only when something was raised (startup time)."""
+    kinds: tuple[type[BaseException], ...] = (typer.Exit, typer.Abort, typer.TyperException)
+    try:
+        import click
+    except ImportError:
+        return kinds
+    return (*kinds, click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort)
 
 
 def guarded(command: Command) -> Command:
@@ -43,9 +51,9 @@ def guarded(command: Command) -> Command:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except _PASS_THROUGH:
-            raise
         except Exception as exc:  # noqa: BLE001 - the point: no traceback in the journal
+            if isinstance(exc, _pass_through()):
+                raise
             debug = bool(kwargs.get("debug")) or os.environ.get(DEBUG_ENV) == "1"
             raise crashed(command.__name__, exc, debug) from None
 

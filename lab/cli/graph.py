@@ -8,25 +8,25 @@ from typing import Annotated
 
 import typer
 
+from lab.cli.common import format_option, one_of
+
+FORMATS = ("dot", "mermaid", "png", "svg")  # lab.graph's renderers and image formats (tested)
 SUFFIXES = {".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid", ".png": "png", ".svg": "svg"}
 
 
 def graph(
     topology: Annotated[Path, typer.Argument(help="Topology YAML file")],
-    fmt: Annotated[
-        str | None,
-        typer.Option("--format", help="dot, mermaid, png or svg (default: from the -o suffix, else dot)"),
-    ] = None,
+    fmt: Annotated[str | None, format_option(
+        *FORMATS, help_text=f"{one_of(FORMATS)} (default: from the -o suffix, else dot)")] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here instead of stdout")] = None,
 ) -> None:
     """Draw the topology: ToR, servers, client, tenants and their VMs, load balancers."""
-    # imported here: lab.cli imports this module while it is being imported
     from lab.cli.common import check_format, console, fail, load_or_exit
     from lab.graph.image import IMAGE_FORMATS, GraphvizError, dot_to_image
-    from lab.graph.render import RENDERERS, render
+    from lab.graph.render import render
 
     fmt = fmt or SUFFIXES.get(output.suffix.lower() if output else "", "dot")
-    check_format(fmt, (*RENDERERS, *IMAGE_FORMATS))
+    check_format(fmt, FORMATS)
     topo = load_or_exit(topology)
     if fmt in IMAGE_FORMATS:
         try:

@@ -7,19 +7,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from lab.cli.common import check_format, console, emit, fail, load_or_exit, out
+from lab.cli import complete
+from lab.cli.common import Format, console, emit, fail, out
+from lab.cli.labs import LabOption as LabOpt
+from lab.cli.labs import TopologyArgument as TopoArg
+from lab.cli.labs import TopologyOption as TopoOpt
+from lab.cli.labs import named_lab, require_known
 
-Format = Annotated[str, typer.Option("--format", help="table or json")]
-LabOpt = Annotated[str | None, typer.Option("--lab", help="Lab name (instead of a topology file)")]
-TopoArg = Annotated[Path | None, typer.Argument(help="Topology file (or use --lab)")]
 
-
-def _lab(topology: Path | None, lab: str | None) -> str:
-    if (topology is None) == (lab is None):
-        raise fail("give either a topology file or --lab NAME")
-    return lab if lab is not None else load_or_exit(topology).name
+def _lab(topology: Path | None, lab: str | None, option: Path | None = None) -> str:
+    """The lab's name; exit 4 unless this host holds it (named by file or --lab)."""
+    return require_known(named_lab(topology, lab, option).name)
 
 
 def _root() -> None:
@@ -48,10 +47,10 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     bench.command("lb")(bench_lb)
 
 
-def status(topology: TopoArg = None, lab: LabOpt = None, fmt: Format = "table") -> None:
+def status(topology: TopoArg = None, lab: LabOpt = None, fmt: Format = "table",
+           topology_option: TopoOpt = None) -> None:
     """VIPs, backends, health and counters of the lab's MUXes."""
-    check_format(fmt, ("table", "json"))
-    name = _lab(topology, lab)
+    name = _lab(topology, lab, topology_option)
     _root()
     from lab.cli.lb_view import render
     from lab.lb.status import lb_status
@@ -75,16 +74,18 @@ def _change(lab: str, lb_name: str, what: str, op) -> None:
     out.print(f"{what}: done in {seconds * 1000:.1f} ms (no program reload)")
 
 
-LabOpt = Annotated[str, typer.Option("--lab", help="Lab name (see lab list)")]
 LbArg = Annotated[str, typer.Argument(help="Load balancer name (see lab lb status)")]
 VipArg = Annotated[str, typer.Argument(help="VIP address, from the lab's external.vip_pool")]
 PortArg = Annotated[int, typer.Argument(help="Frontend port 1-65535, or 0 for HA ports (protocol all)")]
-VmArg = Annotated[str, typer.Argument(help="VM or namespace endpoint of the lab, in the LB's tenant")]
+VmArg = Annotated[str, typer.Argument(help="VM or namespace endpoint of the lab, in the LB's tenant",
+                                       autocompletion=complete.node_names)]
 
 
-def add_vip(lab: LabOpt, lb_name: LbArg, vip: VipArg, port: PortArg,
-            protocol: Annotated[str, typer.Option(help="tcp, udp, or all (with port 0: HA ports)")] = "tcp") -> None:
+def add_vip(lb_name: LbArg, vip: VipArg, port: PortArg,
+            protocol: Annotated[str, typer.Option(help="tcp, udp, or all (with port 0: HA ports)")] = "tcp",
+            lab: LabOpt = None, topology: TopoOpt = None) -> None:
     """Open VIP:PORT/PROTOCOL on a running load balancer."""
+    lab = _lab(None, lab, topology)
     from pydantic import ValidationError
 
     from lab.plan.lb_model import FrontendSpec
@@ -98,15 +99,18 @@ def add_vip(lab: LabOpt, lb_name: LbArg, vip: VipArg, port: PortArg,
     _change(lab, lb_name, f"add {fe.label()}", lambda ctl: ctl.add_frontend(lb_name, fe))
 
 
-def remove_vip(lab: LabOpt, lb_name: LbArg, vip: VipArg, port: PortArg,
-               protocol: Annotated[str, typer.Option(help="tcp, udp, or all (HA ports)")] = "tcp") -> None:
+def remove_vip(lb_name: LbArg, vip: VipArg, port: PortArg,
+               protocol: Annotated[str, typer.Option(help="tcp, udp, or all (HA ports)")] = "tcp",
+               lab: LabOpt = None, topology: TopoOpt = None) -> None:
     """Close VIP:PORT/PROTOCOL (traffic to it is then dropped and counted)."""
+    lab = _lab(None, lab, topology)
     _change(lab, lb_name, f"remove {vip}:{port}/{protocol}",
             lambda ctl: ctl.remove_frontend(lb_name, vip, port, protocol))
 
 
-def add_backend(lab: LabOpt, lb_name: LbArg, vm: VmArg) -> None:
+def add_backend(lb_name: LbArg, vm: VmArg, lab: LabOpt = None, topology: TopoOpt = None) -> None:
     """Add a VM of the lab to a load balancer's pool."""
+    lab = _lab(None, lab, topology)
     from lab.plan.lb import backend_spec
     from lab.providers.embedded import saved_plan
 
@@ -120,8 +124,9 @@ def add_backend(lab: LabOpt, lb_name: LbArg, vm: VmArg) -> None:
     _change(lab, lb_name, f"add backend {vm}", lambda ctl: ctl.add_backend(lb_name, spec))
 
 
-def remove_backend(lab: LabOpt, lb_name: LbArg, vm: VmArg) -> None:
+def remove_backend(lb_name: LbArg, vm: VmArg, lab: LabOpt = None, topology: TopoOpt = None) -> None:
     """Remove a backend; its established flows are re-hashed to the others."""
+    lab = _lab(None, lab, topology)
     _change(lab, lb_name, f"remove backend {vm}", lambda ctl: ctl.remove_backend(lb_name, vm))
 
 
@@ -131,7 +136,6 @@ FramesOpt = Annotated[int, typer.Option(help="frames per live run (bounded)", mi
 
 def bench_lb(fmt: Format = "table", live: LiveOpt = True, frames: FramesOpt = 300_000) -> None:
     """ns/packet (BPF_PROG_TEST_RUN, vs XDP_DROP) and live CPU/pps vs an nftables DNAT LB."""
-    check_format(fmt, ("table", "json"))
     _root()
     from lab.lb.bench import run_test_run_bench
     from lab.lb.livebench import run_live_bench
@@ -152,6 +156,8 @@ def bench_lb(fmt: Format = "table", live: LiveOpt = True, frames: FramesOpt = 30
     if fmt == "json":
         emit(data, "json")
         return
+    from rich.table import Table
+
     t = Table("measure", "value", "vs baseline", "target", title="lab bench lb")
     t.add_row("XDP_DROP floor", f"{tr.drop_ns:.0f} ns/pkt", "1.00x", "")
     t.add_row("LB established flow", f"{tr.established_ns:.0f} ns/pkt", f"{tr.established_ratio:.2f}x", "<= 2.0x")

@@ -10,24 +10,22 @@ import typer
 from rich.text import Text
 
 from lab.cli import common as cli
-from lab.cli.common import (
-    Format,
-    TopologyFile,
-    check_format,
-    console,
-    emit,
-    fail,
-    format_option,
-    lazy,
-    load_or_exit,
-    out,
+from lab.cli.common import Format, console, emit, fail, format_option, lazy, out
+from lab.cli.labs import (
+    LabOption,
+    NamedLab,
+    TopologyArgument,
+    TopologyOption,
+    labs_here,
+    named_lab,
+    no_such_lab,
 )
-from lab.providers.state import LabBusyError, NoSuchLabError, known_labs, require_lab
+from lab.exitcodes import ExitCode
 
 embedded = lazy("lab.providers.embedded")
 planner = lazy("lab.plan.planner")
+state = lazy("lab.providers.state")
 
-LabOption = Annotated[str | None, typer.Option("--lab", help="Lab name (when the topology file is gone)")]
 Provider = Annotated[str, typer.Option(help="embedded (this machine) or ansible (real servers)")]
 Inventory = Annotated[Path | None, typer.Option("--inventory", "-i", help="Ansible inventory (provider ansible)")]
 VaultFile = Annotated[Path | None, typer.Option(help="ansible-vault password file (or $STACKLAB_VAULT_PASSWORD_FILE)")]
@@ -42,40 +40,56 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     bench.command("fabric")(bench_fabric)
 
 
-def plan(topology: TopologyFile, fmt: Annotated[str, format_option("yaml", "json")] = "yaml") -> None:
-    """Print the per-host desired state the topology turns into (pure, no root)."""
-    check_format(fmt, ("yaml", "json"))
-    emit(planner.build_plan(load_or_exit(topology)).model_dump(mode="json"), fmt)
+def plan(topology: TopologyArgument = None, lab: LabOption = None, topology_option: TopologyOption = None,
+         fmt: Annotated[str, format_option("yaml", "json")] = "yaml") -> None:
+    """Print the per-host desired state the topology turns into (pure, no
+    root); with --lab, the plan the lab was brought up with."""
+    named = named_lab(topology, lab, topology_option)
+    emit(_plan_of(named).model_dump(mode="json"), fmt)
+
+
+def _plan_of(named: NamedLab):
+    """The plan a verb works on: built from the file, or the one the lab was brought up with."""
+    if named.topology is not None:
+        return planner.build_plan(named.topology)
+    saved = embedded.saved_plan(named.name)
+    if saved is None:
+        raise fail(f"lab {named.name} has no saved plan (its `up` did not finish): "
+                   "give its topology file", ExitCode.CANNOT_MEASURE)
+    return saved
 
 
 def _require_root() -> None:
     cli.require_root("this command changes network namespaces")
 
 
-def up(topology: TopologyFile,
+def up(topology: TopologyArgument = None,
        dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change; change nothing")] = False,
        provider: Provider = "embedded", inventory: Inventory = None, vault_password_file: VaultFile = None,
-       fmt: Format = "table") -> None:
-    """Bring the lab up, or converge it to the topology (idempotent)."""
-    check_format(fmt, ("table", "json"))
-    topo = load_or_exit(topology)
+       fmt: Format = "table", lab: LabOption = None, topology_option: TopologyOption = None) -> None:
+    """Bring the lab up, or converge it to the topology (idempotent); with
+    --lab, converge a lab back to the plan it was brought up with."""
+    named = named_lab(topology, lab, topology_option)
     if _provider(provider, inventory) == "ansible":
-        _ansible("up", topo, inventory, vault_password_file, dry_run, fmt)
+        if named.topology is None:
+            raise fail("--provider ansible needs the topology file (it says which hosts to provision)")
+        _ansible("up", named.topology, inventory, vault_password_file, dry_run, fmt)
         return
     _require_root()
+    name = named.name
     started = time.monotonic()
     try:
-        with console.status(f"lab {topo.name}: planning") as spinner:
-            report = embedded.up(planner.build_plan(topo), dry_run=dry_run,
-                                 progress=lambda phase: spinner.update(f"lab {topo.name}: {phase}"))
-    except (LabBusyError, embedded.OwnershipError) as exc:
+        with console.status(f"lab {name}: planning") as spinner:
+            report = embedded.up(_plan_of(named), dry_run=dry_run,
+                                 progress=lambda phase: spinner.update(f"lab {name}: {phase}"))
+    except (state.LabBusyError, embedded.OwnershipError) as exc:
         raise fail(str(exc), 1) from None
     elapsed = time.monotonic() - started
     if fmt == "json":
-        emit({"lab": topo.name, "dry_run": dry_run, "changed": bool(report.changes),
+        emit({"lab": name, "dry_run": dry_run, "changed": bool(report.changes),
               "changes": [c.to_json() for c in report.changes], "seconds": round(elapsed, 3)}, "json")
         return
-    _print_changes(topo.name, report, elapsed)
+    _print_changes(name, report, elapsed)
 
 
 def _print_changes(lab: str, report: embedded.UpReport, elapsed: float) -> None:
@@ -93,42 +107,35 @@ def _print_changes(lab: str, report: embedded.UpReport, elapsed: float) -> None:
     out.print(f"[bold]lab {lab}: {verb} {len(report.changes)} objects[/] ({summary}) in {elapsed:.2f} s")
 
 
-def down(topology: Annotated[Path | None, typer.Argument(help="Topology file (or use --lab)")] = None,
+def down(topology: TopologyArgument = None,
          lab: LabOption = None, provider: Provider = "embedded", inventory: Inventory = None,
-         vault_password_file: VaultFile = None) -> None:
+         vault_password_file: VaultFile = None, topology_option: TopologyOption = None) -> None:
     """Remove everything the lab created (namespaces, links, VMs, pins, files) and nothing else."""
+    # a --lab that is not here may still have marked residue (a crash, another
+    # $STACKLAB_HOME): look for it first, and say "no lab" only if there was none
+    named = named_lab(topology, lab, topology_option, known=False)
     if _provider(provider, inventory) == "ansible":
-        if topology is None:
+        if named.topology is None:
             raise fail("--provider ansible needs the topology file (it says which hosts to clean)")
-        _ansible("down", load_or_exit(topology), inventory, vault_password_file, False, "table")
+        _ansible("down", named.topology, inventory, vault_password_file, False, "table")
         return
-    name = _lab_name(topology, lab)
+    name = named.name
+    labs = labs_here()
     _require_root()
     try:
         with console.status(f"lab {name}: tearing down") as spinner:
             removed = embedded.down(name, progress=lambda phase: spinner.update(f"lab {name}: removing {phase}"))
-    except LabBusyError as exc:
+    except state.LabBusyError as exc:
         raise fail(str(exc), 1) from None
+    if not removed and named.file is None and name not in labs:
+        raise no_such_lab(name, labs)
     out.print(f"lab {name}: removed {len(removed)} objects" if removed else f"lab {name}: nothing to remove")
 
 
-def _lab_name(topology: Path | None, lab: str | None) -> str:
-    if (topology is None) == (lab is None):
-        raise fail("give either a topology file or --lab NAME"
-                   + (f" (known labs: {', '.join(known_labs())})" if known_labs() else ""))
-    return lab if lab is not None else load_or_exit(topology).name
-
-
-def status(topology: Annotated[Path | None, typer.Argument(help="Topology file (or use --lab)")] = None,
-           lab: LabOption = None, fmt: Format = "table") -> None:
+def status(topology: TopologyArgument = None, lab: LabOption = None, fmt: Format = "table",
+           topology_option: TopologyOption = None) -> None:
     """Servers, tenants and endpoints of a lab and their health."""
-    check_format(fmt, ("table", "json"))
-    name = _lab_name(topology, lab)
-    if lab is not None:
-        try:
-            require_lab(lab)
-        except NoSuchLabError as exc:
-            raise fail(str(exc), 4) from None  # 4: the lab is not there to look at
+    name = named_lab(topology, lab, topology_option).name
     from lab.providers.status import lab_status
 
     data = lab_status(name)
@@ -196,7 +203,6 @@ def apply_host(
     from lab.providers.host_apply import PlanInputError, load_plan, remove_host, result_json
     from lab.providers.host_apply import apply_host as apply_one
 
-    check_format(fmt, ("table", "json"))
     try:
         plan = load_plan(plan_file, host)
     except PlanInputError as exc:
@@ -244,12 +250,11 @@ def _ansible(action: str, topo, inventory: Path, vault: Path | None, check: bool
 
 def bench_fabric(
     servers: Annotated[int, typer.Option("--servers", min=1, max=250, help="Compute servers to generate")] = 32,
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: Format = "table",
 ) -> None:
     """Time `up` and `down` of a generated lab with N servers."""
     from lab.providers.bench import measure
 
-    check_format(fmt, ("table", "json"))
     cli.require_root("the fabric benchmark creates namespaces")
     result = measure(servers)
     if fmt == "json":

@@ -18,15 +18,17 @@ from typing import Annotated
 
 import typer
 
-from lab.cli.common import Format, check_format, console, emit, fail, lazy, out, require_root
+from lab.cli import complete
+from lab.cli.common import Format, console, emit, fail, lazy, out, require_root
+from lab.cli.labs import LabArgument as LabArg
+from lab.cli.labs import lab_argument
 from lab.exitcodes import ExitCode
-from lab.providers.state import NoSuchLabError, require_lab
 
 labnodes = lazy("lab.providers.nodes")
 
-LabArg = Annotated[str, typer.Argument(help="Lab name (see lab list)")]
 NodeArg = Annotated[str, typer.Argument(help="Node: a server, mux, tor, client, gw.<tenant>, "
-                                             "an endpoint or a VM (see lab status)")]
+                                             "an endpoint or a VM (see lab status)",
+                                        autocompletion=complete.node_names)]
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
@@ -41,7 +43,6 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
 def list_labs(fmt: Format = "table") -> None:
     """Every lab on this host: state, provider, hosts, VMs, last verdict."""
-    check_format(fmt, ("table", "json"))
     rows = labnodes.list_labs()
     if fmt == "json":
         emit({"labs": rows}, "json")
@@ -58,10 +59,6 @@ def list_labs(fmt: Format = "table") -> None:
 
 def _node(lab: str, name: str) -> labnodes.Node:
     require_root("entering a lab's node")
-    try:
-        require_lab(lab)
-    except NoSuchLabError as exc:
-        raise fail(str(exc), ExitCode.CANNOT_MEASURE) from None
     plan = labnodes.saved_plan(lab)
     if plan is None:
         raise fail(f"lab {lab} has no saved plan (it is not up): run lab up", ExitCode.CANNOT_MEASURE)
@@ -112,6 +109,7 @@ def exec_node(lab: LabArg, node: NodeArg,
     command = command[1:] if command[:1] == ["--"] else command  # kept by allow_interspersed_args off
     if not command:
         raise fail("give the command after --, e.g. lab exec LAB hv1 -- ip -br link")
+    lab = lab_argument(lab).name
     target = _node(lab, node)
     if target.kind == "vm":
         raise typer.Exit(_in_vm(lab, target.name, shlex.join(command), timeout))
@@ -121,6 +119,7 @@ def exec_node(lab: LabArg, node: NodeArg,
 def shell(lab: LabArg, node: NodeArg) -> None:
     """An interactive shell on a node ($SHELL in its namespace; a VM: one
     command per line through its agent, `exit` to leave)."""
+    lab = lab_argument(lab).name
     target = _node(lab, node)
     if target.kind == "netns":
         sh = os.environ.get("SHELL") or "/bin/sh"
@@ -146,6 +145,7 @@ def capture(lab: LabArg, node: NodeArg,
             bpf_filter: Annotated[str | None, typer.Option("--filter", help="tcpdump filter, e.g. "
                                                            "'udp port 4789'")] = None) -> None:
     """Capture packets on a node's interface with tcpdump (Ctrl-C stops)."""
+    lab = lab_argument(lab).name
     target = _node(lab, node)
     if target.kind == "vm":
         raise fail(f"{node} is a VM: capture on its tap in its server's namespace "

@@ -9,13 +9,14 @@ from typing import Annotated
 
 import typer
 
-from lab.cli.common import check_format, emit, fail, load_or_exit, out
-from lab.paths import lab_dir
+from lab.cli import complete
+from lab.cli.common import Format, emit, fail, out
+from lab.cli.labs import LabOption as LabOpt
+from lab.cli.labs import TopologyArgument as TopoArg
+from lab.cli.labs import TopologyOption as TopoOpt
+from lab.cli.labs import named_lab
 
 NOT_THERE = 4
-Format = Annotated[str, typer.Option("--format", help="table or json")]
-LabOpt = Annotated[str | None, typer.Option("--lab", help="Lab name (instead of a topology file)")]
-TopoArg = Annotated[Path | None, typer.Argument(help="Topology file (or use --lab)")]
 
 
 def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
@@ -39,19 +40,13 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     hlh.command("boot-device")(bmc_boot_device)
 
 
-def _lab(topology: Path | None, lab: str | None):
-    """(lab name, topology or None); exit 4 when the lab has no directory."""
-    if (topology is None) == (lab is None):
-        raise fail("give either a topology file or --lab NAME")
-    topo = load_or_exit(topology) if topology is not None else None
-    name = topo.name if topo is not None else lab
-    if not lab_dir(name).is_dir():
-        from lab.providers.state import known_labs
+def _lab(topology: Path | None, lab: str | None, option: Path | None = None):
+    """(lab name, topology or None); exit 4 when the lab is not here, named
+    by --lab or by its file (these verbs read what the running lab holds)."""
+    from lab.cli.labs import require_known
 
-        known = known_labs()
-        raise fail(f"lab '{name}' is not there (no {lab_dir(name)}); "
-                   + (f"known labs: {', '.join(known)}" if known else "no lab is up"), NOT_THERE)
-    return name, topo
+    named = named_lab(topology, lab, option)
+    return require_known(named.name), named.topology
 
 
 def _inventory(name: str, topo):
@@ -82,14 +77,13 @@ def logs_collect(
     end: Annotated[str | None, typer.Option("--to", help="End: ISO 8601, epoch, now, or -10m")] = None,
     output: Annotated[Path, typer.Option("-o", "--output", help="Archive to write: FILE.tar.zst")] = Path(
         "lab-logs.tar.zst"),
-    fmt: Format = "table",
+    fmt: Format = "table", topology_option: TopoOpt = None,
 ) -> None:
     """Collect logs, kernel state and verify evidence by role and time window into one archive."""
     from lab.ops.logs import CollectError, check_roles, collect
     from lab.ops.snapshot import namespace_snapshot
     from lab.ops.window import Window, WindowError
 
-    check_format(fmt, ("table", "json"))
     try:
         roles = check_roles(role or [])
         window = Window.parse(start, end)
@@ -99,7 +93,7 @@ def logs_collect(
         raise fail(f"-o {output}: the archive is tar + zstd; name it FILE.tar.zst")
     if not output.parent.is_dir():
         raise fail(f"-o {output}: directory {output.parent} does not exist")
-    name, topo = _lab(topology, lab)
+    name, topo = _lab(topology, lab, topology_option)
     done = collect(_inventory(name, topo), roles, window, output, namespace_snapshot,
                    lambda: _bpf_summary(name))
     m = done.manifest
@@ -119,14 +113,14 @@ def _stamp(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
 
 
-def secrets_status(topology: TopoArg = None, lab: LabOpt = None, fmt: Format = "table") -> None:
+def secrets_status(topology: TopoArg = None, lab: LabOpt = None, fmt: Format = "table",
+                   topology_option: TopoOpt = None) -> None:
     """The lab's secrets: age, maximum age and next rotation (never their values)."""
     from rich.table import Table
 
     from lab.ops import secrets
 
-    check_format(fmt, ("table", "json"))
-    name, _ = _lab(topology, lab)
+    name, _ = _lab(topology, lab, topology_option)
     rows = secrets.status(name)
     if fmt == "json":
         emit({"lab": name, "secrets": rows}, "json")
@@ -143,13 +137,11 @@ def secrets_status(topology: TopoArg = None, lab: LabOpt = None, fmt: Format = "
 def secrets_rotate(
     secret: Annotated[str | None, typer.Argument(help="Secret to rotate (see `lab secrets status`)")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Rotate every secret of the lab")] = False,
-    topology: Annotated[Path | None, typer.Option("--topology", "-t", help="Topology file")] = None,
-    lab: LabOpt = None, fmt: Format = "table",
+    topology: TopoOpt = None, lab: LabOpt = None, fmt: Format = "table",
 ) -> None:
     """Rotate secrets: new value and creation time; the data path is not touched."""
     from lab.ops import secrets
 
-    check_format(fmt, ("table", "json"))
     if (secret is None) == (not all_):
         raise fail("give a secret NAME or --all (not both)")
     name, _ = _lab(topology, lab)
@@ -178,14 +170,14 @@ def _redfish_call(fn, *args):
         raise fail(str(exc), 1) from None
 
 
-def bmc_status(topology: TopoArg = None, lab: LabOpt = None, fmt: Format = "table") -> None:
+def bmc_status(topology: TopoArg = None, lab: LabOpt = None, fmt: Format = "table",
+               topology_option: TopoOpt = None) -> None:
     """The lab's BMC endpoint and the power state of every system it serves."""
     from rich.table import Table
 
     from lab.ops import bmc, redfish
 
-    check_format(fmt, ("table", "json"))
-    name, _ = _lab(topology, lab)
+    name, _ = _lab(topology, lab, topology_option)
     systems = _redfish_call(redfish.systems, name)
     data = {"lab": name, "bmc": bmc.endpoint_status(name), "systems": systems,
             "servers": "network namespaces: no firmware, power not modelled"}
@@ -200,16 +192,13 @@ def bmc_status(topology: TopoArg = None, lab: LabOpt = None, fmt: Format = "tabl
 
 
 PowerAction = Annotated[str, typer.Argument(help="on, off or cycle")]
-SystemArg = Annotated[str, typer.Argument(help="The VM (Redfish system) of the lab")]
-
-
-TopoOpt = Annotated[Path | None, typer.Option("--topology", "-t", help="Topology file")]
+SystemArg = Annotated[str, typer.Argument(help="The VM (Redfish system) of the lab",
+                                           autocompletion=complete.vm_names)]
 
 
 def _bmc_act(what: str, value: str, allowed: dict, system: str, topology: Path | None, lab: str | None,
              fmt: str, call, key: str) -> None:
     """Validate, run one Redfish action, print `key` of the result."""
-    check_format(fmt, ("table", "json"))
     if value not in allowed:
         raise fail(f"{what} {value!r}: use one of: {', '.join(allowed)}")
     name, _ = _lab(topology, lab)

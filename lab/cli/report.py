@@ -10,20 +10,24 @@ import datetime as dt
 import ipaddress
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
-from lab.cli.common import Format, check_format, console, emit, fail, load_or_exit, out
+from lab.cli.common import Format, console, emit, fail, lazy, load_or_exit, out
 from lab.cli.crash import guarded
-from lab.lines import print_lines
-from lab.report.history import History, history_path, known_result_labs, results_dir
+from lab.cli.labs import LabOption, TopologyOption, named_lab
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from lab.report.history import History
+
+hist = lazy("lab.report.history")  # sqlite and the run records: loaded when a verb reads them
 
 OptionalTopology = Annotated[Path | None, typer.Argument(
     help="Topology YAML file (names the lab); optional with --lab or a single known lab")]
-LabOption = Annotated[str | None, typer.Option("--lab", help="Lab name instead of a topology file")]
 ResultsOption = Annotated[Path | None, typer.Option(
     "--results-dir", help="Directory holding history.sqlite (default: the lab's results dir)")]
 
@@ -34,23 +38,25 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     app.command("history")(history)
 
 
-def resolve_results(topology: Path | None, lab: str | None, directory: Path | None) -> Path:
-    """The results dir a command reads: explicit, from the topology, from --lab,
-    or the only lab that has results. Exit 2 with the choices otherwise."""
+def resolve_results(topology: Path | None, lab: str | None, directory: Path | None,
+                    option: Path | None = None) -> Path:
+    """The results dir a command reads: explicit, from the topology, from --lab
+    (a lab here or one whose results outlived it; else exit 4), or the only
+    lab that has results. Exit 2 with the choices otherwise."""
     if directory is not None:
-        if not history_path(directory).exists():
-            raise fail(f"{directory} has no {history_path(directory).name}; run `lab verify` first")
+        if not hist.history_path(directory).exists():
+            raise fail(f"{directory} has no {hist.history_path(directory).name}; run `lab verify` first")
         return directory
-    if topology is not None:
-        lab = load_or_exit(topology).name
+    if topology is not None or option is not None or lab is not None:
+        lab = named_lab(topology, lab, option, with_results=True).name
     if lab is None:
-        labs = known_result_labs()
+        labs = hist.known_result_labs()
         if len(labs) != 1:
             raise fail("name the lab (a topology file or --lab); labs with results: "
                        f"{', '.join(labs) or 'none'}")
         lab = labs[0]
-    directory = results_dir(lab)
-    if not history_path(directory).exists():
+    directory = hist.results_dir(lab)
+    if not hist.history_path(directory).exists():
         raise fail(f"lab {lab!r} has no verify history in {directory}; run `lab verify` first")
     return directory
 
@@ -62,12 +68,14 @@ def report(topology: OptionalTopology = None, lab: LabOption = None,
            flaky_changes: Annotated[int, typer.Option(
                "--flaky-changes", min=1, help="Flaky: outcome changed at least this often (K)...")] = 3,
            flaky_runs: Annotated[int, typer.Option(
-               "--flaky-runs", min=2, help="...in this many most recent runs (N)")] = 10) -> None:
+               "--flaky-runs", min=2, help="...in this many most recent runs (N)")] = 10,
+           topology_option: TopologyOption = None) -> None:
     """Render an HTML report (index, a page per run, plots) from the verify history; print where it is."""
     from lab.report.html import render_report
 
-    directory = resolve_results(topology, lab, results)
-    tolerance = load_or_exit(topology).specs.iops_tolerance_pct if topology else 5.0
+    directory = resolve_results(topology, lab, results, topology_option)
+    file = topology or topology_option
+    tolerance = load_or_exit(file).specs.iops_tolerance_pct if file else 5.0
     index = render_report(directory, out_dir, last=last, tolerance_pct=tolerance,
                           flaky_changes=flaky_changes, flaky_runs=flaky_runs)
     out.print(f"report: {index}", highlight=False)
@@ -76,7 +84,8 @@ def report(topology: OptionalTopology = None, lab: LabOption = None,
 def exporter(topology: OptionalTopology = None, lab: LabOption = None,
              results: ResultsOption = None,
              address: Annotated[str, typer.Option(help="Listen address (loopback by default)")] = "127.0.0.1",
-             port: Annotated[int, typer.Option(help="Listen port")] = 9464) -> None:
+             port: Annotated[int, typer.Option(help="Listen port")] = 9464,
+             topology_option: TopologyOption = None) -> None:
     """Serve Prometheus metrics: latest verify results, history, live LB/fabric counters."""
     from lab.report.exporter import build_registry, serve
 
@@ -86,8 +95,9 @@ def exporter(topology: OptionalTopology = None, lab: LabOption = None,
         raise fail(f"--address {address!r} is not an IP address (e.g. 127.0.0.1)") from None
     if not 1 <= port <= 65535:
         raise fail(f"--port {port} is out of range 1-65535")
-    directory = resolve_results(topology, lab, results)
-    name = lab or (load_or_exit(topology).name if topology else directory.name)
+    directory = resolve_results(topology, lab, results, topology_option)
+    file = topology or topology_option
+    name = lab or (load_or_exit(file).name if file else directory.name)
     try:
         server, _ = serve(build_registry([directory], lab=name), address, port)
     except OSError as exc:
@@ -128,13 +138,12 @@ def history(topology: OptionalTopology = None, lab: LabOption = None,
                 "--unpin", help="Compare with the last good run again")] = False,
             fmt: Format = "table",
             wide: Annotated[bool, typer.Option("--wide", help="Full table instead of one line per run")] = False,
-            ) -> None:
+            topology_option: TopologyOption = None) -> None:
     """List recent verify runs; pin or unpin the regression baseline.
 
     Retire a baseline: `--pin ID` a newer good run, or `--unpin` to compare with the last good run."""
-    check_format(fmt, ("table", "json"))
-    directory = resolve_results(topology, lab, results)
-    with History.for_lab(directory) as store:
+    directory = resolve_results(topology, lab, results, topology_option)
+    with hist.History.for_lab(directory) as store:
         if pin is not None:
             try:
                 store.pin(pin)
@@ -181,10 +190,14 @@ def _history_lines(rows: list[dict], directory: Path) -> None:
         lines.append([f"#{r['id']}", *([r["lab"]] if several else []), _when(r["started_at"]), result,
                       f"{r['checks']} checks", "pinned" if r["pinned"] else "",
                       Text(f"failed: {failed}" if failed else "")])
+    from lab.lines import print_lines
+
     print_lines(out, lines)
 
 
 def _history_table(rows: list[dict], directory: Path) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"verify history ({directory})")
     for column in ("run", "lab", "time", "result", "checks", "failed", "topology", "baseline"):
         table.add_column(column, overflow="fold")

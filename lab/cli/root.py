@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lab.cli.common import TopologyFile, check_format, emit, format_option, load_or_exit, out
+from lab.cli.common import TopologyFile, emit, format_option, load_or_exit, out
 from lab.cli.crash import guard_all
 from lab.features import command_modules
 
@@ -59,7 +59,6 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
 def validate(topology: TopologyFile,
              fmt: Annotated[str, format_option("table", "json")] = "table") -> None:
     """Check a topology file; report every problem with its YAML path and line (exit 2)."""
-    check_format(fmt, ("table", "json"))
     if fmt == "json":
         from lab.model import TopologyError, load_topology
 

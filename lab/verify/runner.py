@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from lab.exitcodes import for_verdicts
 from lab.lines import fit_name
 from lab.verify import evidence
 from lab.verify.result import CheckResult
@@ -68,6 +69,11 @@ class VerifyRun:
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        """What `lab verify` exits with for this run (lab.exitcodes)."""
+        return int(for_verdicts(r.verdict for r in self.results))
 
     def to_json(self) -> dict[str, Any]:
         return {"passed": self.passed, "checks": [r.to_json() for r in self.results]}

@@ -1,6 +1,7 @@
 """The import structure is the architecture: model <- plan <- apply <-
-providers / compute / lb <- verify <- report <- cli. Walked with `ast`, so a
-lazy import inside a function counts as much as one at the top."""
+providers / compute / lb <- verify <- report <- cli, and the `stacklab`
+package (the Python API) on top, beside cli. Walked with `ast`, so a lazy
+import inside a function counts as much as one at the top."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from pathlib import Path
 import pytest
 
 LAB = Path(__file__).resolve().parents[2] / "lab"
+API = LAB.parent / "stacklab"
 # importable from anywhere; they import no layer
 BASE = {"lab", "lab.paths", "lab.features", "lab.exitcodes", "lab.lines"}
 LAYERS = {"model": 0, "plan": 1, "apply": 2, "providers": 3, "compute": 3, "lb": 3, "ops": 3,
-          "verify": 4, "graph": 5, "report": 5, "cli": 6}
+          "verify": 4, "graph": 5, "report": 5, "cli": 6, "stacklab": 7}
 # siblings on one layer that may use each other (no cycle): the LB's VM
 # backends and the BMCs' systems are compute's VMs
 SIBLINGS = {("lb", "compute"), ("ops", "compute")}
@@ -25,13 +27,16 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-MODULES = {module_name(p): p for p in LAB.rglob("*.py")}
+SOURCES = [*LAB.rglob("*.py"), *API.rglob("*.py")]
+MODULES = {module_name(p): p for p in SOURCES}
 
 
 def layer_of(module: str) -> tuple[str, int] | None:
     if module in BASE or module == "lab.__main__":
         return None
     parts = module.split(".")
+    if parts[0] == "stacklab":
+        return "stacklab", LAYERS["stacklab"]
     if parts[1] == "cli":
         return "cli", LAYERS["cli"]
     return parts[1], LAYERS[parts[1]]
@@ -58,7 +63,7 @@ def imports(path: Path) -> set[str]:
             for a in node.names:
                 sub = f"{node.module}.{a.name}"
                 found.add(sub if sub in MODULES else node.module)
-    return {m for m in found if m == "lab" or m.startswith("lab.")}
+    return {m for m in found if m in ("lab", "stacklab") or m.startswith(("lab.", "stacklab."))}
 
 
 def resolve(name: str) -> str | None:
@@ -111,6 +116,12 @@ def test_the_module_graph_has_no_cycle():
             visit(m, [m])
 
 
+def test_the_api_is_on_top_and_the_command_line_does_not_use_it():
+    assert "stacklab" in MODULES
+    assert [t for t in imports(MODULES["stacklab"]) if t.startswith("lab.cli")] == []
+    assert not [m for m, p in MODULES.items() if m.startswith("lab.") and "stacklab" in imports(p)]
+
+
 def test_no_module_is_over_400_lines():
-    long = {module_name(p): n for p in LAB.rglob("*.py") if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    long = {module_name(p): n for p in SOURCES if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not long, long

@@ -80,8 +80,8 @@ def test_exec_runs_in_the_nodes_namespace_and_passes_its_exit_code(lab):
 
 @pytest.mark.root
 def test_shell_reads_commands_in_the_namespace(lab):
-    proc = subprocess.run([sys.executable, "-m", "lab", "shell", LAB, "red-web1"], input="echo hi\nexit 5\n", check=False,
-                          capture_output=True, text=True, timeout=60, cwd=ROOT, env=_env("/bin/sh"))
+    proc = subprocess.run([sys.executable, "-m", "lab", "shell", LAB, "red-web1"], input="echo hi\nexit 5\n",
+                          check=False, capture_output=True, text=True, timeout=60, cwd=ROOT, env=_env("/bin/sh"))
     assert proc.returncode == 5 and "hi" in proc.stdout
 
 

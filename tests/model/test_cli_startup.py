@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.fabric.helpers import ROOT, lab_cli
 
@@ -42,6 +43,8 @@ def test_bench_cli_reports_each_command_against_the_python_baseline():
     proc = lab_cli("bench", "cli", "--runs", "1", "--format", "json", check=False, timeout=120)
     assert proc.returncode in (0, 1), proc.stderr  # 1: slower than the target on this machine
     data = json.loads(proc.stdout)
-    assert [c["command"] for c in data["commands"]] == ["python -c pass", "lab --help", "lab validate"]
-    assert all(c["ratio"] > 0 for c in data["commands"]) and data["baseline_s"] > 0
-    assert data["ok"] == (proc.returncode == 0)
+    assert [c["command"] for c in data["commands"]] == ["python -c pass", "lab --help", "lab validate",
+                                                        "lab --help (script)", "lab <TAB> (completion)"]
+    assert data["script"] == str(Path(sys.executable).with_name("lab"))
+    assert all(c["ratio"] > 0 and c["cpu_s"] > 0 for c in data["commands"]) and data["baseline_s"] > 0
+    assert data["ok"] == (proc.returncode == 0) == all(c["ok"] for c in data["commands"])

@@ -85,7 +85,7 @@ def test_rotation_renews_the_secret_without_touching_the_data_path(ops_lab):
     (("rotate", "nosuch", "--lab", LAB), 2, "lab opsl has no secret 'nosuch'; its secrets: bmc"),
     (("rotate", "--lab", LAB), 2, "give a secret NAME or --all"),
     (("rotate", "bmc", "--all", "--lab", LAB), 2, "give a secret NAME or --all"),
-    (("status", "--lab", "nosuchlab"), 4, "lab 'nosuchlab' is not there"),
+    (("status", "--lab", "nosuchlab"), 4, "no lab nosuchlab; labs here:"),
 ])
 def test_bad_secrets_input_changes_nothing(ops_lab, args, code, message):
     before = load(LAB, "bmc")

@@ -47,8 +47,19 @@ def test_report_prints_where_the_report_is(home):
     assert "index.html" in result.stdout
 
 
+def test_a_lab_that_is_not_here_exits_4_naming_the_labs_that_are(home):
+    result = runner.invoke(app, ["history", "--lab", "nope"])
+    assert result.exit_code == 4
+    assert "no lab nope; labs here: demo" in result.output.replace("\n", " ")
+
+
+def test_a_lab_here_without_history_exits_2(home):
+    (home / "labs" / "fresh").mkdir(parents=True)
+    result = runner.invoke(app, ["history", "--lab", "fresh"])
+    assert result.exit_code == 2 and "no verify history" in result.output.replace("\n", " ")
+
+
 @pytest.mark.parametrize("args,message", [
-    (["history", "--lab", "nope"], "no verify history"),
     (["history", "--pin", "999", "--lab", "demo"], "no run 999"),
     (["exporter", "--lab", "demo", "--port", "70000"], "out of range"),
     (["exporter", "--lab", "demo", "--address", "localhost:1"], "not an IP address"),

@@ -23,6 +23,6 @@ def home(monkeypatch) -> Iterator[Path]:
 def use_checks(monkeypatch) -> Callable[[list], None]:
     """Run these checks instead of the catalog's (as root, the lab 'up')."""
     def use(checks: list) -> None:
-        monkeypatch.setattr("lab.cli.verify.checks_for", lambda plan: list(checks))
+        monkeypatch.setattr("lab.report.verification.checks_for", lambda plan: list(checks))
         monkeypatch.setattr("lab.cli.common.is_root", lambda: True)
     return use

@@ -124,7 +124,7 @@ def test_an_unexpected_crash_is_one_line_and_exits_4(topo, use_checks, monkeypat
     def broken_catalog(plan):
         raise RuntimeError("catalog\nexploded")
 
-    monkeypatch.setattr("lab.cli.verify.checks_for", broken_catalog)
+    monkeypatch.setattr("lab.report.verification.checks_for", broken_catalog)
     result = invoke("verify", topo)
     assert result.exit_code == 4
     assert "Traceback" not in result.output
