@@ -95,15 +95,20 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def collect(inv: Inventory, roles: set[str], window: Window, output: Path,
-            snapshot: Callable[[str], object], bpf_summary: Callable[[], object]) -> Collected:
-    redactor = Redactor(secret_values(inv.lab), [secrets_dir(inv.lab)])
+            snapshot: Callable[[str], object], bpf_summary: Callable[[], object],
+            bmc_inventory: Callable[[str], object] | None = None,
+            found: list[Item] | None = None, secrets: tuple[str, ...] = ()) -> Collected:
+    """`found`: the items to take, when they do not come from this machine
+    (real servers, fetched through Ansible); else they are listed here.
+    `secrets`: values to mask beside the lab's store (the inventory's)."""
+    redactor = Redactor([*secret_values(inv.lab), *secrets], [secrets_dir(inv.lab)])
     output = Path(output)
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     taken, missing = [], []
     try:
         with open(tmp, "wb") as raw, zstandard.ZstdCompressor(level=ZSTD_LEVEL).stream_writer(raw) as zst, \
                 tarfile.open(fileobj=zst, mode="w|") as tar:
-            for item in items(inv, snapshot, bpf_summary):
+            for item in found if found is not None else items(inv, snapshot, bpf_summary, bmc_inventory):
                 if not _wanted(item, roles):
                     continue
                 data, entry = _read(item, window, redactor)
