@@ -56,12 +56,8 @@ class Target:
     bmc: BmcPlan
     namespace: str  # the lifecycle host's
 
-    @property
-    def system(self) -> str:
-        return self.name
 
-
-def _adapter(namespace: str) -> HTTPAdapter:
+def namespace_adapter(namespace: str) -> HTTPAdapter:
     """A requests adapter whose connections are opened inside `namespace`."""
     class InNamespace(HTTPConnection):
         def _new_conn(self):  # type: ignore[no-untyped-def]
@@ -106,11 +102,11 @@ def session(lab: str, target: BmcPlan, namespace: str, password: str | None = No
     if creds is None:
         raise BmcUnreachable(f"lab {lab} has no BMC credentials: run `lab up`")
     base = bmc.url(target)
-    http = requests.Session()
-    http.mount("http://", _adapter(namespace))
+    http = requests.Session()  # sushy's public connector (registries): in the namespace too
+    http.mount("http://", namespace_adapter(namespace))
     conn = sushy_connector.Connector(base, server_side_retries=0, default_request_timeout=READ_TIMEOUT_S,
                                      connect_timeout=CONNECT_TIMEOUT_S)
-    conn._session.mount("http://", _adapter(namespace))
+    conn._session.mount("http://", namespace_adapter(namespace))
     auth = sushy_auth.BasicAuth(creds.value["username"], password or creds.value["password"])
     try:
         client = sushy.Sushy(base, auth=auth, connector=conn, public_connector=http)

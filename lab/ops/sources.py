@@ -133,11 +133,11 @@ def _daemon_items(inv: Inventory) -> list[Item]:
         found.append(Item("daemons/libvirtd.log", "compute", "daemon-log", LIBVIRT_LOG,
                           only_lines_with=tuple(f"'{vm.domain}'" for vm in inv.vms)
                           + tuple(vm.domain + " " for vm in inv.vms)))
-    found += _frr_items(inv)
+    found += frr_items(inv)
     return found
 
 
-def _frr_items(inv: Inventory) -> list[Item]:
+def frr_items(inv: Inventory) -> list[Item]:
     """FRR of the ToR and each MUX writes `<lab_dir>/frr/<host>/frr.log` (lab.lb.frr)."""
     root = lab_dir(inv.lab) / "frr"  # lab.lb.frr.frr_root (a sibling layer: not imported)
     role = {h.name: h.role for h in inv.hosts}
