@@ -91,6 +91,10 @@ def logs_collect(
     output: Annotated[Path, typer.Option("-o", "--output", help="Archive to write: FILE.tar.zst")] = Path(
         "lab-logs.tar.zst"),
     fmt: Format = "table",
+    inventory: Annotated[Path | None, typer.Option(
+        "--inventory", "-i", help="Real servers: their Ansible inventory (with the topology file)")] = None,
+    vault_password_file: Annotated[Path | None, typer.Option(
+        help="ansible-vault password file (or $STACKLAB_VAULT_PASSWORD_FILE)")] = None,
 ) -> None:
     """Collect logs, kernel state and verify evidence by role and time window into one archive."""
     from lab.ops.logs import CollectError, check_roles, collect
@@ -107,6 +111,13 @@ def logs_collect(
         raise fail(f"-o {output}: the archive is tar + zstd; name it FILE.tar.zst")
     if not output.parent.is_dir():
         raise fail(f"-o {output}: directory {output.parent} does not exist")
+    if inventory is not None:
+        if topology is None or lab is not None:
+            raise fail("-i INVENTORY needs the topology file (it names the hosts and their roles), not --lab")
+        from lab.cli.ops_real import collect_real
+
+        collect_real(load_or_exit(topology), inventory, vault_password_file, roles, window, output, fmt)
+        return
     name, topo = _lab(topology, lab)
     done = collect(_inventory(name, topo), roles, window, output, namespace_snapshot,
                    lambda: _bpf_summary(name), lambda server: _bmc_inventory(name, server))

@@ -1,6 +1,6 @@
 """The lifecycle host's BMC process: one Redfish emulator per lab
-(lab.ops.bmc_server) inside the lifecycle host's namespace, one endpoint per
-server, with its config, log and pid under `<lab_dir>/bmc/`.
+(lab.ops.bmc_server), one endpoint per server listening in the lifecycle
+host's namespace, with its config, log and pid under `<lab_dir>/bmc/`.
 
 Started by `up` (journalled before it starts), stopped by `down`. The
 process is found by its command line, which names this lab's config and
@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 from lab.apply.netns import inside, namespace_exists
-from lab.apply.nsexec import popen_in_namespace
 from lab.apply.process import terminate
 from lab.compute.daemons import URI, LibvirtUnavailable, ensure_daemons
 from lab.ops.secrets import htpasswd_path
@@ -104,15 +103,22 @@ def running(lab: str) -> bool:
     return bool(pids(lab))
 
 
-def answers(namespace: str, address: str, port: int) -> bool:
-    """A TCP connect inside the lifecycle host's namespace (never from the root one)."""
+def answers(namespace: str, address: str, port: int, timeout: float = 2.0) -> bool:
+    """The Redfish service root answers 200, asked from inside the lifecycle
+    host's namespace (never from the root one). A bare TCP connect would not
+    do: a listening socket accepts into its backlog before the server serves."""
     if not namespace_exists(namespace):
         return False
     with inside(namespace):
         sock = socket.socket()
     with sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((address, port)) == 0
+        sock.settimeout(timeout)
+        try:
+            sock.connect((address, port))
+            sock.sendall(f"GET /redfish/v1/ HTTP/1.0\r\nHost: {address}\r\n\r\n".encode())
+            return sock.recv(64).split(b"\r\n", 1)[0].split()[1:2] == [b"200"]
+        except (OSError, IndexError):
+            return False
 
 
 def start(plan: Plan) -> list[int]:
@@ -129,10 +135,9 @@ def start(plan: Plan) -> list[int]:
         pass  # it still answers Redfish for the servers; `hlh.bmc.reachable` says what is missing
     bmc_dir(lab).mkdir(parents=True, exist_ok=True)
     config_path(lab).write_text(json.dumps(wanted))
-    with open(log_path(lab), "ab") as log:
-        proc = popen_in_namespace(hlh.namespace, [sys.executable, "-m", MODULE, str(config_path(lab)), plan.mark],
-                                  stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                  start_new_session=True)
+    with open(log_path(lab), "ab") as log:  # in the host's namespace; it listens in hlh's
+        proc = subprocess.Popen([sys.executable, "-m", MODULE, str(config_path(lab)), plan.mark],
+                                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
     _pid_path(lab).write_text(str(proc.pid))
     deadline = time.monotonic() + START_TIMEOUT_S
     while not all(answers(hlh.namespace, b.address, b.port) for b in hlh.bmcs):

@@ -1,6 +1,8 @@
 """The lifecycle host's Redfish emulator: sushy-tools' emulator with its
 libvirt driver, one BMC endpoint per server (lab.ops.bmc_driver says what
-each serves), run inside the lifecycle host's namespace.
+each serves). The process runs in the host's namespace (where libvirtd makes
+the taps a power-on plugs); only its listening sockets are opened inside the
+lifecycle host's namespace, the out-of-band network.
 
 `SUSHY_EMULATOR_ALLOWED_INSTANCES` only filters the Systems collection:
 Managers, Chassis and VirtualMedia would still reach every domain on the
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -27,6 +30,7 @@ from sushy_tools.emulator import main as emulator
 from sushy_tools.emulator.resources.systems import libvirtdriver
 from werkzeug.serving import make_server
 
+from lab.apply.netns import inside
 from lab.ops import htpasswd
 from lab.ops.bmc_driver import BmcManagers, Context, lab_driver
 from lab.plan.model import Plan
@@ -75,11 +79,24 @@ def configure(config: dict) -> Context:
     return ctx
 
 
+def _listening(namespace: str, address: str, port: int) -> socket.socket:
+    """A listening socket inside `namespace` (it stays there for its life)."""
+    with inside(namespace):
+        sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((address, port))
+    sock.listen(128)
+    return sock
+
+
 def serve(config: dict) -> None:
     ctx = configure(config)
     assert ctx.plan.lifecycle_host is not None
-    servers = [make_server(b.address, b.port, emulator.app, threaded=True) for b in ctx.plan.lifecycle_host.bmcs]
-    threads = [threading.Thread(target=s.serve_forever, name=f"bmc-{s.server_port}", daemon=True)
+    servers = []
+    for b in ctx.plan.lifecycle_host.bmcs:
+        with _listening(config["namespace"], b.address, b.port) as sock:  # werkzeug keeps a duplicate
+            servers.append(make_server(b.address, b.port, emulator.app, threaded=True, fd=sock.fileno()))
+    threads = [threading.Thread(target=s.serve_forever, name=f"bmc-{s.server_address[1]}", daemon=True)
                for s in servers]
     for t in threads:
         t.start()

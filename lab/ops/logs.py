@@ -68,19 +68,19 @@ def _read(item: Item, window: Window, redactor: Redactor) -> tuple[bytes | None,
         return redactor.text(text).encode(), {**entry, "selected_by": "snapshot", "taken_at": time.time()}
     assert item.path is not None
     if redactor.is_secret_path(item.path):
-        return None, {**entry, "source": str(item.path), "missing": "secret file: never collected"}
+        return None, {**entry, "source": item.origin or str(item.path), "missing": "secret file: never collected"}
     try:
         raw, mtime = item.path.read_bytes(), item.path.stat().st_mtime
     except FileNotFoundError:
-        return None, {**entry, "source": str(item.path), "missing": "file does not exist"}
+        return None, {**entry, "source": item.origin or str(item.path), "missing": "file does not exist"}
     except OSError as exc:
-        return None, {**entry, "source": str(item.path), "missing": f"unreadable: {exc.strerror}"}
+        return None, {**entry, "source": item.origin or str(item.path), "missing": f"unreadable: {exc.strerror}"}
     text = raw.decode(errors="replace")
     if item.only_lines_with:
         text = "".join(line for line in text.splitlines(keepends=True)
                        if any(key in line for key in item.only_lines_with))
     kept, how = window.filter_text(text, mtime)
-    entry = {**entry, "source": str(item.path), "selected_by": how,
+    entry = {**entry, "source": item.origin or str(item.path), "selected_by": how,
              **({"only_lines_naming": "the lab's domains"} if item.only_lines_with else {})}
     if kept is None:
         return None, {**entry, "missing": "nothing within the window"

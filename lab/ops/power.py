@@ -107,9 +107,9 @@ def power_on(plan: Plan, server: str) -> list[Change]:
             for change in phase():
                 change.apply()
                 done.append(change)
+    _record(plan.lab, server, ON)  # powered: its VMs may start now
     for vm in _server_vms(plan, server):
         start_vm(plan, vm)
-    _record(plan.lab, server, ON)
     return done
 
 

@@ -58,6 +58,7 @@ class Item:
     produce: Callable[[], object] | None = None
     only_lines_with: tuple[str, ...] = ()  # machine-wide logs: keep the lab's lines
     missing: str = ""
+    origin: str = ""  # where the file was written, when `path` is a copy (fetched from a real host)
 
 
 def inventory(lab: str, plan: Plan | None, source: str) -> Inventory:

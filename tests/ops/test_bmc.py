@@ -187,9 +187,11 @@ def test_power_cycle_and_reachable_checks_catch_bmc_down(ops_lab):
 
 
 def test_boot_device_of_a_vm_and_what_a_server_refuses(ops_lab):
+    """The VM has a NIC (PXE possible) and no CD drive (the BMC refuses it)."""
+    assert lab_json("bmc", "boot-device", "pxe", "vm1", "--lab", LAB)["boot"] == "Pxe"
     assert lab_json("bmc", "boot-device", "disk", "vm1", "--lab", LAB)["boot"] == "Hdd"
-    refused = lab_cli("bmc", "boot-device", "pxe", "vm1", "--lab", LAB, check=False)
-    assert refused.returncode == 1 and "Pxe does not exist in domain" in " ".join(refused.stderr.split())
+    refused = lab_cli("bmc", "boot-device", "cd", "vm1", "--lab", LAB, check=False)
+    assert refused.returncode == 1 and "Cd does not exist in domain" in " ".join(refused.stderr.split())
     server = lab_cli("bmc", "boot-device", "cd", "hv1", "--lab", LAB, check=False)
     assert server.returncode == 2 and "hv1 is a server" in " ".join(server.stderr.split())
 
