@@ -94,7 +94,7 @@ def _kernel_state() -> dict:
 def test_rotation_keeps_the_vip_answering_advertised_and_probed(ops_lab):
     plan = saved_plan(LAB)
     client = next(h.namespace for h in plan.hosts if h.role == "client")
-    vip = plan.load_balancers[0].frontends[0].vip
+    vip = str(plan.load_balancers[0].frontends[0].vip)
     old = {name: load(LAB, name) for name in ("bmc", "exporter")}
 
     def sample() -> tuple[str, bool, bool]:

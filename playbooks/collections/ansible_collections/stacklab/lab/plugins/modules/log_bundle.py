@@ -56,11 +56,8 @@ options:
     description: The tar to write on the host.
     type: path
     required: true
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
+extends_documentation_fragment:
+  - stacklab.lab.attributes.read_only
 """
 
 EXAMPLES = r"""

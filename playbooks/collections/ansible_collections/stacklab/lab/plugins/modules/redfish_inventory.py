@@ -50,11 +50,8 @@ options:
     description: Fail the task when the BMC does not answer.
     type: bool
     default: false
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
+extends_documentation_fragment:
+  - stacklab.lab.attributes.read_only
 """
 
 EXAMPLES = r"""
