@@ -27,6 +27,7 @@ import yaml
 from lab.compute.daemons import ensure_daemons
 from lab.model import parse_topology
 from lab.ops import htpasswd
+from lab.ops.bmc import answers
 from lab.ops.logs import read_archive
 from lab.paths import lab_dir
 from lab.plan.model import BmcPlan, LifecycleHostPlan
@@ -45,7 +46,7 @@ from tests.fabric.helpers import lab_cli
 
 pytestmark = pytest.mark.root
 LAB = "hlhans"  # the Ansible tests' topology under a lab name of this area's
-TOPOLOGY = ANSB_TOPOLOGY.replace("name: ansb", f"name: {LAB}")
+TOPOLOGY = ANSB_TOPOLOGY.replace("name: ansb", f"name: {LAB}").replace("RDMA", "false")
 BMC_PORTS = {"hv1": 8001, "mux1": 8002}
 OLD, NEW = time.time() - 7200, time.time() - 60
 
@@ -86,8 +87,7 @@ def bmc_in_tor(targets: NetnsLab, tmp_path_factory):
                             stdout=log, stderr=log)  # listening in the ToR's namespace (config)
     try:
         deadline = time.monotonic() + 60
-        while targets.run("tor", "python3", "-c", "import socket; socket.create_connection(('198.18.0.1', 8002), 1)"
-                          ).returncode != 0:
+        while not all(answers(targets.namespaces[s], "198.18.0.1", p) for s, p in BMC_PORTS.items()):
             assert proc.poll() is None and time.monotonic() < deadline, (work / "emulator.log").read_text()
             time.sleep(0.3)
         yield proc
