@@ -9,11 +9,13 @@ when `lab exporter --basic-auth` serves). The embedded guests have no sshd
 rotate; a kind added here is created by `up` and rotated like the others.
 
 Rotation overlaps old and new so that no client is ever refused: the
-verifier (a bcrypt htpasswd the server reads per request) first accepts
-both, then the new value is saved and published where clients read it,
-then the verifier drops the old one. Each step is an atomic file write;
-nothing else is touched (no namespace, link, program or process), so the
-data path cannot notice it.
+verifier (a bcrypt htpasswd the server reads per request) first accepts the
+new value beside the current one, then the new value is saved and published
+where clients read it. The previous value stays accepted until the next
+rotation, so a client that read it just before the switch can finish (a
+second rotation revokes it); older ones are gone. Each step is an atomic
+file write; nothing else is touched (no namespace, link, program or
+process), so the data path cannot notice it.
 """
 
 from __future__ import annotations
@@ -105,10 +107,9 @@ def rotate(lab: str, name: str) -> Secret:
         raise UnknownSecret(name)
     kind = KINDS[name]
     new = Secret(name, old.kind, time.time(), kind.make(), old.rotations + 1)
-    _verify(lab, kind, [new, old])  # 1. the server accepts both
-    save(lab, new)  # 2. clients switch
+    _verify(lab, kind, [new, old])  # 1. the server accepts both; the one before `old` no more
+    save(lab, new)  # 2. clients switch; `old` stays accepted until the next rotation
     kind.publish(lab, new)
-    _verify(lab, kind, [new])  # 3. the old one is refused
     return new
 
 

@@ -119,7 +119,9 @@ def test_rotation_keeps_the_vip_answering_advertised_and_probed(ops_lab):
 
 
 def test_rotation_refuses_no_bmc_or_exporter_client_at_any_moment(ops_lab):
-    """The verifier accepts old and new during the switch, then only the new."""
+    """The verifier accepts the previous value beside the new one until the
+    next rotation: a client that read it just before a switch finishes; the
+    value before that is refused (ROTATIONS > 1)."""
     old = {name: load(LAB, name).value for name in ("bmc", "exporter")}
     server, _ = serve(build_registry([results_dir(LAB)], lab=LAB), "127.0.0.1", 0, exporter_htpasswd_path(LAB))
     url = f"http://127.0.0.1:{server.server_port}/metrics"
