@@ -34,7 +34,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     sec = _group(app, "secrets", "The lab's own secrets: age and rotation.")
     sec.command("status")(secrets_status)
     sec.command("rotate")(secrets_rotate)
-    hlh = _group(app, "bmc", "The lab's Redfish BMC (lifecycle host): power and boot device.")
+    hlh = _group(app, "bmc", "The lab's Redfish BMCs, one per server on the lifecycle host: power and boot device.")
     hlh.command("status")(bmc_status)
     hlh.command("power")(bmc_power)
     hlh.command("boot-device")(bmc_boot_device)

@@ -32,7 +32,7 @@ from lab.verify.lb.routing import tor_nexthops
 from lab.verify.lb.traffic import one_shot
 from tests.fabric.helpers import lab_cli, lab_json
 
-from .conftest import LAB, fault_flips_check
+from .conftest import LAB, TOPOLOGY, fault_flips_check
 
 pytestmark = pytest.mark.root
 ROTATIONS = 4
@@ -144,6 +144,45 @@ def test_rotation_refuses_no_bmc_or_exporter_client_at_any_moment(ops_lab):
     with pytest.raises(redfish.BmcError, match="401|Unauthorized|unauthorized"):
         with redfish.session(LAB, hv2, f"{LAB}.oob.hlh", password=old["bmc"]["password"]) as conn:
             conn.get_system_collection()
+
+
+def test_the_exporter_serves_with_the_labs_basic_auth_secret(ops_lab):
+    """`lab exporter --basic-auth`: scrapes need the `exporter` secret (read from its 0600 file)."""
+    import socket
+    import subprocess
+    import sys
+
+    from tests.fabric.helpers import ROOT
+
+    lab_cli("verify", str(TOPOLOGY), "--only", "baseline", check=False)  # the exporter serves a verify history
+    with socket.socket() as s:  # a free loopback port for the exporter
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv = [sys.executable, "-m", "lab", "exporter", "--lab", LAB, "--basic-auth", "--port", str(port)]
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                anonymous = requests.get(url, timeout=5)
+                break
+            except requests.ConnectionError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()
+                time.sleep(0.3)
+        scraped = requests.get(url, auth=("prometheus", exporter_password_path(LAB).read_text()), timeout=10)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert anonymous.status_code == 401 and scraped.status_code == 200
+    assert "stacklab" in scraped.text
+    verifier = exporter_htpasswd_path(LAB)
+    verifier.rename(verifier.with_name("moved"))
+    try:
+        refused = lab_cli("exporter", "--lab", LAB, "--basic-auth", "--port", str(port), check=False)
+    finally:
+        verifier.with_name("moved").rename(verifier)
+    assert refused.returncode == 2 and "has no exporter secret" in " ".join(refused.stderr.split())
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [
