@@ -49,8 +49,8 @@ FEATURES: tuple[Feature, ...] = (
     Feature("graph", commands="lab.cli.graph"),
     Feature("verify", commands="lab.cli.verify"),
     Feature("report", commands="lab.cli.report"),
-    Feature("ops", lifecycle="lab.ops.lifecycle", checks="lab.verify.ops.checks:verify_checks",
-            faults="lab.verify.ops.faults", commands="lab.cli.ops"),
+    Feature("ops", plan="lab.plan.hlh:plan_lifecycle_host", lifecycle="lab.ops.lifecycle",
+            checks="lab.verify.ops.checks:verify_checks", faults="lab.verify.ops.faults", commands="lab.cli.ops"),
 )
 
 

@@ -1,6 +1,7 @@
 """`lab logs collect`, `lab secrets status|rotate`, `lab bmc ...`: the
-lifecycle host's verbs, thin over lab.ops. Exit codes: 2 bad input, 4 the
-lab (or the server) is not there, 1 the operation failed."""
+lifecycle host's verbs, thin over lab.ops. Exit codes: 2 bad input (an
+unknown server or VM included), 4 the lab is not there or its BMC does not
+answer (the rig could not act; nothing changed), 1 the operation failed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Annotated
 import typer
 
 from lab.cli import complete
-from lab.cli.common import Format, emit, fail, out
+from lab.cli.common import Format, emit, fail, load_or_exit, out
 from lab.cli.labs import LabOption as LabOpt
 from lab.cli.labs import TopologyArgument as TopoArg
 from lab.cli.labs import TopologyOption as TopoOpt
@@ -34,7 +35,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     sec = _group(app, "secrets", "The lab's own secrets: age and rotation.")
     sec.command("status")(secrets_status)
     sec.command("rotate")(secrets_rotate)
-    hlh = _group(app, "bmc", "The lab's Redfish BMC (lifecycle host): power and boot device.")
+    hlh = _group(app, "bmc", "The lab's Redfish BMCs, one per server on the lifecycle host: power and boot device.")
     hlh.command("status")(bmc_status)
     hlh.command("power")(bmc_power)
     hlh.command("boot-device")(bmc_boot_device)
@@ -63,6 +64,13 @@ def _inventory(name: str, topo):
     return inventory(name, None, "journal")
 
 
+def _bmc_inventory(name: str, server: str):
+    """What the server's BMC reports now (or why it did not answer)."""
+    from lab.ops.redfish import survey
+
+    return survey(name, [server])[0]
+
+
 def _bpf_summary(name: str):
     from lab.lb.status import lb_status
 
@@ -78,6 +86,10 @@ def logs_collect(
     output: Annotated[Path, typer.Option("-o", "--output", help="Archive to write: FILE.tar.zst")] = Path(
         "lab-logs.tar.zst"),
     fmt: Format = "table", topology_option: TopoOpt = None,
+    inventory: Annotated[Path | None, typer.Option(
+        "--inventory", "-i", help="Real servers: their Ansible inventory (with the topology file)")] = None,
+    vault_password_file: Annotated[Path | None, typer.Option(
+        help="ansible-vault password file (or $STACKLAB_VAULT_PASSWORD_FILE)")] = None,
 ) -> None:
     """Collect logs, kernel state and verify evidence by role and time window into one archive."""
     from lab.ops.logs import CollectError, check_roles, collect
@@ -93,9 +105,17 @@ def logs_collect(
         raise fail(f"-o {output}: the archive is tar + zstd; name it FILE.tar.zst")
     if not output.parent.is_dir():
         raise fail(f"-o {output}: directory {output.parent} does not exist")
+    if inventory is not None:
+        file = topology or topology_option
+        if file is None or lab is not None:
+            raise fail("-i INVENTORY needs the topology file (it names the hosts and their roles), not --lab")
+        from lab.cli.ops_real import collect_real
+
+        collect_real(load_or_exit(file), inventory, vault_password_file, roles, window, output, fmt)
+        return
     name, topo = _lab(topology, lab, topology_option)
     done = collect(_inventory(name, topo), roles, window, output, namespace_snapshot,
-                   lambda: _bpf_summary(name))
+                   lambda: _bpf_summary(name), lambda server: _bmc_inventory(name, server))
     m = done.manifest
     if fmt == "json":
         emit({"archive": str(done.path), "manifest": m}, "json")
@@ -137,7 +157,8 @@ def secrets_status(topology: TopoArg = None, lab: LabOpt = None, fmt: Format = "
 def secrets_rotate(
     secret: Annotated[str | None, typer.Argument(help="Secret to rotate (see `lab secrets status`)")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Rotate every secret of the lab")] = False,
-    topology: TopoOpt = None, lab: LabOpt = None, fmt: Format = "table",
+    topology: Annotated[Path | None, typer.Option("--topology", "-t", help="Topology file")] = None,
+    lab: LabOpt = None, fmt: Format = "table",
 ) -> None:
     """Rotate secrets: new value and creation time; the data path is not touched."""
     from lab.ops import secrets
@@ -160,39 +181,70 @@ def secrets_rotate(
 
 # ---- BMC -------------------------------------------------------------------
 def _redfish_call(fn, *args):
-    from lab.ops.redfish import BmcError, UnknownSystem
+    """Unknown name: 2 (bad input); no BMC answers: 4 (the rig could not act); refused: 1."""
+    from lab.ops.redfish import BmcError, BmcUnreachable, UnknownSystem
 
     try:
         return fn(*args)
     except UnknownSystem as exc:
-        raise fail(str(exc).strip("'\""), NOT_THERE) from None
+        raise fail(str(exc).strip("'\""), 2) from None
+    except BmcUnreachable as exc:
+        raise fail(f"{exc} (nothing was changed)", NOT_THERE) from None
     except BmcError as exc:
         raise fail(str(exc), 1) from None
 
 
-def bmc_status(topology: TopoArg = None, lab: LabOpt = None, fmt: Format = "table",
-               topology_option: TopoOpt = None) -> None:
-    """The lab's BMC endpoint and the power state of every system it serves."""
-    from rich.table import Table
+def _split_target(target: str | None, topology: Path | None) -> tuple[str | None, Path | None]:
+    """`lab bmc status` takes a topology file (as it always did) or a server/VM name."""
+    if target is None or topology is not None:
+        return target, topology
+    if target.endswith((".yaml", ".yml")) or Path(target).is_file():
+        return None, Path(target)
+    return target, None
 
+
+def bmc_status(target: Annotated[str | None, typer.Argument(
+                   help="A server or VM (its BMC only), or a topology file")] = None,
+               topology: TopoOpt = None, lab: LabOpt = None, fmt: Format = "table") -> None:
+    """Every server's BMC (or one): its endpoint and the power of each system it serves."""
     from lab.ops import bmc, redfish
 
-    name, _ = _lab(topology, lab, topology_option)
-    systems = _redfish_call(redfish.systems, name)
-    data = {"lab": name, "bmc": bmc.endpoint_status(name), "systems": systems,
-            "servers": "network namespaces: no firmware, power not modelled"}
+    name_arg, topology = _split_target(target, topology)
+    name, _ = _lab(topology, lab)
+    servers = None
+    if name_arg is not None:
+        servers = [_redfish_call(redfish.resolve, name, name_arg).bmc.server]
+    rows = _redfish_call(redfish.survey, name, servers)
+    data = {"lab": name, "bmc": bmc.endpoint_status(name), "bmcs": rows,
+            "systems": [s for r in rows for s in r["systems"]],
+            "servers": "network namespaces: power modelled by each server's BMC (off: its VMs forced off "
+                       "and its links down; on: its plan applied again, its VMs started)"}
+    silent = [r for r in rows if not r["answered"]]
     if fmt == "json":
         emit(data, "json")
-        return
-    out.print(f"lab {name}: BMC {data['bmc']['url']} (servers are namespaces: power not modelled)")
-    table = Table("system", "domain", "power", "boot", title="Redfish systems (the lab's VMs)")
-    for s in systems:
-        table.add_row(s["name"], s["domain"], s["power"] or "-", s["boot"] or "-")
+    else:
+        _bmc_table(data)
+    if silent:
+        code = NOT_THERE if all(r.get("unreachable") for r in silent) else 1
+        raise fail("; ".join(r["error"] for r in silent), code)
+
+
+def _bmc_table(data: dict) -> None:
+    from rich.table import Table
+
+    out.print(f"lab {data['lab']}: lifecycle host {data['bmc']['namespace']} "
+              f"(servers are namespaces: power modelled)")
+    table = Table("server", "BMC", "system", "kind", "power", "boot", title="Redfish BMCs and their systems")
+    for r in data["bmcs"]:
+        if not r["answered"]:
+            table.add_row(r["server"], r["url"], "[bold red]no answer[/]", "", "", "")
+        for s in r["systems"]:
+            table.add_row(r["server"], r["url"], s["name"], s["kind"], s["power"] or "-", s["boot"] or "-")
     out.print(table)
 
 
 PowerAction = Annotated[str, typer.Argument(help="on, off or cycle")]
-SystemArg = Annotated[str, typer.Argument(help="The VM (Redfish system) of the lab",
+SystemArg = Annotated[str, typer.Argument(help="A server (its own power, through its BMC) or a VM",
                                            autocompletion=complete.vm_names)]
 
 
@@ -204,23 +256,30 @@ def _bmc_act(what: str, value: str, allowed: dict, system: str, topology: Path |
     name, _ = _lab(topology, lab)
     result = _redfish_call(call, name, system, value)
     if fmt == "json":
-        emit({"lab": name, "system": system, "action": f"{what} {value}", key: result}, "json")
+        emit({"lab": name, "system": system, "action": f"{what} {value}", **result}, "json")
     else:
-        out.print(f"{system}: {what} {value} -> {result}")
+        out.print(f"{system} ({result['kind']} behind the BMC of {result['server']}): {what} {value} "
+                  f"-> {result[key]}")
 
 
 def bmc_power(action: PowerAction, system: SystemArg, topology: TopoOpt = None, lab: LabOpt = None,
               fmt: Format = "table") -> None:
-    """Power a system on, off (forced) or cycle it, through Redfish."""
+    """Power a server or a VM on, off (forced) or cycle it, through its server's BMC."""
     from lab.ops import redfish
 
     _bmc_act("power", action, redfish.POWER_ACTIONS, system, topology, lab, fmt, redfish.power, "power")
 
 
-def bmc_boot_device(device: Annotated[str, typer.Argument(help="disk, pxe or cd")], system: SystemArg,
+def bmc_boot_device(device: Annotated[str, typer.Argument(help="disk, pxe or cd")],
+                    system: Annotated[str, typer.Argument(help="A VM (a namespace server has no firmware)")],
                     topology: TopoOpt = None, lab: LabOpt = None, fmt: Format = "table") -> None:
-    """Set the boot device a system starts from (Redfish boot override)."""
+    """Set the boot device a VM starts from (Redfish boot override on its server's BMC)."""
     from lab.ops import redfish
 
+    if device in redfish.BOOT_DEVICES:
+        name, _ = _lab(topology, lab)
+        if _redfish_call(redfish.resolve, name, system).kind == "server":
+            raise fail(f"boot-device {device} {system}: {system} is a server, a network namespace with no "
+                       f"firmware to boot; give one of its VMs")
     _bmc_act("boot device", device, redfish.BOOT_DEVICES, system, topology, lab, fmt, redfish.boot_device,
              "boot")

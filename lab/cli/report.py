@@ -85,7 +85,10 @@ def exporter(topology: OptionalTopology = None, lab: LabOption = None,
              results: ResultsOption = None,
              address: Annotated[str, typer.Option(help="Listen address (loopback by default)")] = "127.0.0.1",
              port: Annotated[int, typer.Option(help="Listen port")] = 9464,
-             topology_option: TopologyOption = None) -> None:
+             topology_option: TopologyOption = None,
+             basic_auth: Annotated[bool, typer.Option(
+                 "--basic-auth", help="Require the lab's `exporter` secret (user prometheus; Prometheus "
+                 "reads the password from <lab_dir>/secrets/exporter.password)")] = False) -> None:
     """Serve Prometheus metrics: latest verify results, history, live LB/fabric counters."""
     from lab.report.exporter import build_registry, serve
 
@@ -98,8 +101,9 @@ def exporter(topology: OptionalTopology = None, lab: LabOption = None,
     directory = resolve_results(topology, lab, results, topology_option)
     file = topology or topology_option
     name = lab or (load_or_exit(file).name if file else directory.name)
+    auth_file = _exporter_auth(name) if basic_auth else None
     try:
-        server, _ = serve(build_registry([directory], lab=name), address, port)
+        server, _ = serve(build_registry([directory], lab=name), address, port, auth_file)
     except OSError as exc:
         raise fail(f"cannot listen on {address}:{port}: {exc.strerror}") from None
     console.print(f"exporter for lab {name}: http://{address}:{server.server_port}/metrics "
@@ -110,6 +114,16 @@ def exporter(topology: OptionalTopology = None, lab: LabOption = None,
         pass
     finally:
         server.shutdown()
+
+
+def _exporter_auth(name: str) -> Path:
+    """The lab's exporter htpasswd (made by `lab up`, rotated by `lab secrets rotate exporter`)."""
+    from lab.ops.secrets import exporter_htpasswd_path
+
+    path = exporter_htpasswd_path(name)
+    if not path.exists():
+        raise fail(f"--basic-auth: lab {name} has no exporter secret ({path}); run `lab up` first")
+    return path
 
 
 def dashboards(out_dir: Annotated[Path | None, typer.Option("--out", help="Output dir")] = None,

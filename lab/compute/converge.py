@@ -192,18 +192,24 @@ def _to_boot(run: _Run, vm: EndpointPlan, dom: libvirt.virDomain | None,
         holder.append(Change(vm.server, "create", "vm", name, lambda: define(holder)))
         changes += holder
 
-    def start() -> None:
-        domain = libvirt_driver.lookup(run.conn, name)
-        running = lambda d: libvirt_driver.is_running(run.conn, d)  # noqa: E731
-        for disk in vm_disks(run.lab_dir, vm):
-            disks.acquire_lease(run.lab_dir, disk.path, vm.name, name, running)
-        paths.agent_socket(run.lab_dir, vm.name).unlink(missing_ok=True)
-        try:
-            domain.create()
-        except libvirt.libvirtError as exc:
-            raise libvirt_driver.ComputeError(f"VM {vm.name}: cannot start domain {name}: {exc}") from exc
+    return changes, [Change(vm.server, "update", "vm", f"{name} started",
+                            lambda: start_domain(run.conn, run.lab_dir, vm, name))]
 
-    return changes, [Change(vm.server, "update", "vm", f"{name} started", start)]
+
+def start_domain(conn: libvirt.virConnect, lab_dir: Path, vm: EndpointPlan, name: str) -> None:
+    """Start a defined VM's domain: its disks leased to it, a stale agent
+    socket removed first (`up`, and a BMC powering the VM on)."""
+    domain = libvirt_driver.lookup(conn, name)
+    if domain is None:
+        raise libvirt_driver.ComputeError(f"VM {vm.name}: domain {name} is not defined")
+    running = lambda d: libvirt_driver.is_running(conn, d)  # noqa: E731
+    for disk in vm_disks(lab_dir, vm):
+        disks.acquire_lease(lab_dir, disk.path, vm.name, name, running)
+    paths.agent_socket(lab_dir, vm.name).unlink(missing_ok=True)
+    try:
+        domain.create()
+    except libvirt.libvirtError as exc:
+        raise libvirt_driver.ComputeError(f"VM {vm.name}: cannot start domain {name}: {exc}") from exc
 
 
 def _disks(run: _Run, vm: EndpointPlan) -> list[Change]:

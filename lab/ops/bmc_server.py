@@ -1,74 +1,45 @@
-"""The lab's Redfish BMC: sushy-tools' emulator with its libvirt driver,
-narrowed to the lab's own domains.
+"""The lifecycle host's Redfish emulator: sushy-tools' emulator with its
+libvirt driver, one BMC endpoint per server (lab.ops.bmc_driver says what
+each serves). The process runs in the host's namespace (where libvirtd makes
+the taps a power-on plugs); only its listening sockets are opened inside the
+lifecycle host's namespace, the out-of-band network.
 
-`SUSHY_EMULATOR_ALLOWED_INSTANCES` only filters the Systems collection and
-system resources: Managers, Chassis and VirtualMedia still enumerate or
-reach every domain on the host. So the systems driver itself is narrowed:
-a domain exists for this emulator only if its name is `<lab>.<vm>` and its
-stacklab metadata carries the lab's ownership mark. Every other resource is
-derived from the driver, and a gate before every request refuses a
-Systems/Managers path (VirtualMedia included, which does not ask the
-driver) naming a domain the driver does not see. Run as
-`python -m lab.ops.bmc_server CONFIG.json`; it serves on 127.0.0.1 only.
+`SUSHY_EMULATOR_ALLOWED_INSTANCES` only filters the Systems collection:
+Managers, Chassis and VirtualMedia would still reach every domain on the
+host. So the driver itself is narrowed, every other resource derives from
+it, and a gate before every request refuses a Systems/Managers path
+(VirtualMedia included, which does not ask the driver) naming a system this
+BMC does not serve. Run as `python -m lab.ops.bmc_server CONFIG.json MARK`
+(the mark in the command line is how `lab down` finds the process, even
+when `up` died before writing its pid file).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import signal
+import socket
 import sys
+import threading
 from pathlib import Path
 
-import libvirt
 from sushy_tools import error
+from sushy_tools.emulator import auth_basic
 from sushy_tools.emulator import main as emulator
 from sushy_tools.emulator.resources.systems import libvirtdriver
+from werkzeug.serving import make_server
 
-from lab.compute.domain_xml import read_metadata
+from lab.apply.netns import inside
+from lab.ops import htpasswd
+from lab.ops.bmc_driver import BmcManagers, Context, lab_driver
+from lab.plan.model import Plan
 
-LISTEN = "127.0.0.1"
 SCOPED_PATH = re.compile(r"^/redfish/v1/(?:Systems|Managers)/([^/]+)")
 
 
-def _owned(dom: libvirt.virDomain, lab: str, mark: str) -> bool:
-    if not dom.name().startswith(f"{lab}."):
-        return False
-    try:
-        meta = read_metadata(dom.XMLDesc())
-    except libvirt.libvirtError:
-        return False
-    return bool(meta) and meta.get("mark") == mark
-
-
-def lab_only_driver(lab: str, mark: str) -> type:
-    class LabOnlyDriver(libvirtdriver.LibvirtDriver):
-        """The libvirt systems driver, seeing only the lab's domains."""
-
-        @property
-        def systems(self) -> list[str]:
-            with libvirtdriver.libvirt_open(self._uri, readonly=True) as conn:
-                return [d.UUIDString() for d in conn.listAllDomains() if _owned(d, lab, mark)]
-
-        def _get_domain(self, identity, readonly=False):
-            # the parent's memo keys on keyword names, not values: call it as its own callers do
-            parent = super()._get_domain
-            try:
-                dom = parent(identity, readonly=True) if readonly else parent(identity)
-            except error.AliasAccessError as alias:
-                with libvirtdriver.libvirt_open(self._uri, readonly=True) as conn:
-                    dom = conn.lookupByUUIDString(str(alias))
-                if not _owned(dom, lab, mark):
-                    raise error.NotFound(f"no system {identity}") from None
-                raise
-            if not _owned(dom, lab, mark):
-                raise error.NotFound(f"no system {identity}")
-            return dom
-
-    return LabOnlyDriver
-
-
 def _gate():
-    """404 for any per-system path of a domain that is not the lab's."""
+    """404 for any per-system path naming a system this BMC does not serve."""
     import flask
 
     m = SCOPED_PATH.match(flask.request.path)
@@ -77,24 +48,64 @@ def _gate():
     try:
         emulator.app.systems.uuid(m.group(1))
     except error.AliasAccessError:
-        return None  # named by its domain name: owned (the driver checked)
+        return None  # named by its name: served here (the driver checked)
     except error.NotFound:
         return flask.Response(json.dumps({"error": {"message": f"no system {m.group(1)}"}}), status=404,
                               content_type="application/json")
     return None
 
 
-def serve(config: dict) -> None:
-    libvirtdriver.LibvirtDriver = lab_only_driver(config["lab"], config["mark"])
+def _authenticate(auth_file: str, username: str, password: bytes) -> dict:
+    """sushy-tools' check, but any line of the user counts (a rotation's overlap)."""
+    if htpasswd.check(auth_file, username, password):
+        return {"HTTP_X_USER": username, "HTTP_X_USER_NAME": username}
+    auth_basic.unauthorized()
+    return {}
+
+
+def configure(config: dict) -> Context:
+    ctx = Context(Plan.model_validate(config["plan"]))
+    auth_basic.authenticate = _authenticate
+    libvirtdriver.LibvirtDriver = lab_driver(ctx)
     emulator.app.before_request(_gate)
     emulator.app.configure(extra_config={
         "SUSHY_EMULATOR_LIBVIRT_URI": config["uri"],
         "SUSHY_EMULATOR_AUTH_FILE": config["auth_file"],
-        "SUSHY_EMULATOR_LISTEN_IP": LISTEN,
-        "SUSHY_EMULATOR_LISTEN_PORT": config["port"],
         "SUSHY_EMULATOR_FEATURE_SET": "full",
     })
-    emulator.app.run(host=LISTEN, port=config["port"], threaded=True)
+    app = emulator.app
+    managers = BmcManagers(app.config, app.logger, app.systems, app.chassis, ctx)
+    type(app).managers = property(lambda _self: managers)
+    return ctx
+
+
+def _listening(namespace: str, address: str, port: int) -> socket.socket:
+    """A listening socket inside `namespace` (it stays there for its life)."""
+    with inside(namespace):
+        sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((address, port))
+    sock.listen(128)
+    return sock
+
+
+def serve(config: dict) -> None:
+    ctx = configure(config)
+    assert ctx.plan.lifecycle_host is not None
+    servers = []
+    for b in ctx.plan.lifecycle_host.bmcs:
+        with _listening(config["namespace"], b.address, b.port) as sock:  # werkzeug keeps a duplicate
+            servers.append(make_server(b.address, b.port, emulator.app, threaded=True, fd=sock.fileno()))
+    threads = [threading.Thread(target=s.serve_forever, name=f"bmc-{s.server_address[1]}", daemon=True)
+               for s in servers]
+    for t in threads:
+        t.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(f"serving {len(servers)} BMC endpoints", flush=True)
+    stop.wait()
+    for s in servers:
+        s.shutdown()
 
 
 if __name__ == "__main__":  # pragma: no cover - the emulator process

@@ -1,8 +1,12 @@
 """The lifecycle host's part of `lab up` / `lab down` / `lab status` (see
-lab.providers.hooks): the lab's secrets are created on the first `up` (a
-later `up` keeps them and their age: only `lab secrets rotate` renews
-them), and the lab's Redfish BMC is started. `down` stops the BMC; the
-secrets go with the lab directory."""
+lab.providers.hooks): its namespace, the lab's secrets (made on the first
+`up`; a later `up` keeps them and their age: only `lab secrets rotate`
+renews them) and the Redfish emulator serving every server's BMC. `up`
+also powers on again a server its BMC powered off (the fabric and compute
+phases before it have already brought its links, routes and VMs back; this
+clears the BMC's record). `down` stops the emulator; the provider removes
+the namespace (journalled and marked) and the secrets go with the lab
+directory."""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ from typing import Any
 
 from lab.apply.changes import Change
 from lab.apply.journal import Journal
-from lab.ops import bmc, secrets
+from lab.apply.netns import Sockets, create_namespace, namespace_exists
+from lab.ops import bmc, power, secrets
 from lab.ops.secret_store import secrets_dir
 from lab.plan.model import Plan
 
@@ -19,24 +24,38 @@ Progress = Callable[[str], None]
 
 
 def diff(plan: Plan, journal: Journal | None = None) -> list[Change]:
-    """The secrets not yet made and the BMC if it is not running, each with
-    its action; `up` applies exactly these (the BMC's port is its outcome)."""
+    """Exactly what `up` applies, in order (the BMC's ports are its outcome)."""
+    record = journal.record if journal is not None else (lambda *_: None)
+    hlh = plan.lifecycle_host
+    changes: list[Change] = []
+    if hlh is None:
+        return changes
+    if not namespace_exists(hlh.namespace):
+        def make_namespace() -> None:
+            record("netns", hlh.namespace, "the lifecycle host (out-of-band network of the BMCs)")
+            with Sockets() as sockets:
+                create_namespace(hlh.namespace, plan.mark, sockets)
+
+        changes.append(Change("hlh", "create", "netns", hlh.namespace, make_namespace))
     missing = secrets.missing(plan.lab)
+    if missing:
+        def make_secrets() -> None:
+            record("dir", str(secrets_dir(plan.lab)), "the lab's secrets (0600 files)")
+            secrets.ensure(plan.lab)
 
-    def make_secrets() -> None:
-        if journal is not None:
-            journal.record("dir", str(secrets_dir(plan.lab)), "the lab's secrets (0600 files)")
-        secrets.ensure(plan.lab)
-
-    changes = [Change("hlh", "create", "secret", ", ".join(missing), make_secrets)] if missing else []
-    if not bmc.running(plan.lab):
+        changes.append(Change("hlh", "create", "secret", ", ".join(missing), make_secrets))
+    if not bmc.running(plan.lab) or bmc.config(plan.lab) != bmc.desired_config(plan):
         def start() -> None:
-            if journal is not None:
-                journal.record("process", f"bmc:{plan.lab}", "sushy-emulator of the lab")
-            change.outcome = f"(port {bmc.start(plan)})"
+            record("process", f"bmc:{plan.lab}", f"Redfish emulator of the lab ({bmc.MODULE}, {plan.mark})")
+            change.outcome = "(ports " + ", ".join(map(str, bmc.start(plan))) + ")"
 
-        change = Change("hlh", "create", "bmc", "Redfish emulator on 127.0.0.1", start)
+        action = "update" if bmc.running(plan.lab) else "create"
+        change = Change("hlh", action, "bmc", f"Redfish emulator in {hlh.namespace}: {len(hlh.bmcs)} BMC(s)", start)
         changes.append(change)
+    off = sorted(power.records(plan.lab))
+    if off:
+        changes.append(Change("hlh", "update", "power", "on: " + ", ".join(off) + " (powered off through the BMC)",
+                              lambda: power.clear_records(plan.lab)))
     return changes
 
 
@@ -55,4 +74,6 @@ def down(lab: str, progress: Progress) -> list[str]:
 
 def status(lab: str) -> dict[str, Any]:
     rows = secrets.status(lab)
-    return {"secrets": rows, "bmc": bmc.endpoint_status(lab)} if rows else {}
+    if not rows:
+        return {}
+    return {"secrets": rows, "bmc": bmc.endpoint_status(lab) | {"powered_off": sorted(power.records(lab))}}

@@ -68,19 +68,19 @@ def _read(item: Item, window: Window, redactor: Redactor) -> tuple[bytes | None,
         return redactor.text(text).encode(), {**entry, "selected_by": "snapshot", "taken_at": time.time()}
     assert item.path is not None
     if redactor.is_secret_path(item.path):
-        return None, {**entry, "source": str(item.path), "missing": "secret file: never collected"}
+        return None, {**entry, "source": item.origin or str(item.path), "missing": "secret file: never collected"}
     try:
         raw, mtime = item.path.read_bytes(), item.path.stat().st_mtime
     except FileNotFoundError:
-        return None, {**entry, "source": str(item.path), "missing": "file does not exist"}
+        return None, {**entry, "source": item.origin or str(item.path), "missing": "file does not exist"}
     except OSError as exc:
-        return None, {**entry, "source": str(item.path), "missing": f"unreadable: {exc.strerror}"}
+        return None, {**entry, "source": item.origin or str(item.path), "missing": f"unreadable: {exc.strerror}"}
     text = raw.decode(errors="replace")
     if item.only_lines_with:
         text = "".join(line for line in text.splitlines(keepends=True)
                        if any(key in line for key in item.only_lines_with))
     kept, how = window.filter_text(text, mtime)
-    entry = {**entry, "source": str(item.path), "selected_by": how,
+    entry = {**entry, "source": item.origin or str(item.path), "selected_by": how,
              **({"only_lines_naming": "the lab's domains"} if item.only_lines_with else {})}
     if kept is None:
         return None, {**entry, "missing": "nothing within the window"
@@ -95,15 +95,20 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def collect(inv: Inventory, roles: set[str], window: Window, output: Path,
-            snapshot: Callable[[str], object], bpf_summary: Callable[[], object]) -> Collected:
-    redactor = Redactor(secret_values(inv.lab), [secrets_dir(inv.lab)])
+            snapshot: Callable[[str], object], bpf_summary: Callable[[], object],
+            bmc_inventory: Callable[[str], object] | None = None,
+            found: list[Item] | None = None, secrets: tuple[str, ...] = ()) -> Collected:
+    """`found`: the items to take, when they do not come from this machine
+    (real servers, fetched through Ansible); else they are listed here.
+    `secrets`: values to mask beside the lab's store (the inventory's)."""
+    redactor = Redactor([*secret_values(inv.lab), *secrets], [secrets_dir(inv.lab)])
     output = Path(output)
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     taken, missing = [], []
     try:
         with open(tmp, "wb") as raw, zstandard.ZstdCompressor(level=ZSTD_LEVEL).stream_writer(raw) as zst, \
                 tarfile.open(fileobj=zst, mode="w|") as tar:
-            for item in items(inv, snapshot, bpf_summary):
+            for item in found if found is not None else items(inv, snapshot, bpf_summary, bmc_inventory):
                 if not _wanted(item, roles):
                     continue
                 data, entry = _read(item, window, redactor)

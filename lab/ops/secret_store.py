@@ -65,6 +65,9 @@ def all_secrets(lab: str) -> list[Secret]:
     return [s for p in sorted(root.glob("*.json")) if (s := load(lab, p.stem)) is not None]
 
 
+PUBLIC_FIELDS = ("username",)  # a user name is no secret, and masking it would mask ordinary words
+
+
 def secret_values(lab: str) -> list[str]:
     """Every secret value the store holds (what a log archive must never contain)."""
-    return [v for s in all_secrets(lab) for v in s.value.values() if isinstance(v, str)]
+    return [v for s in all_secrets(lab) for k, v in s.value.items() if isinstance(v, str) and k not in PUBLIC_FIELDS]

@@ -2,15 +2,20 @@
 their age against `specs.secret_max_age_h` (the seed: internal secrets
 rotated every 24 h).
 
-A lab has the credentials of its lifecycle host's Redfish BMC (`bmc`). The
-embedded guests have no SSH (run-command goes over virtio-serial) and the
-Prometheus exporter has no authentication, so neither has a secret to
+A lab has the credentials of its lifecycle host's Redfish BMCs (`bmc`) and
+the basic-auth credentials of its Prometheus exporter (`exporter`, used
+when `lab exporter --basic-auth` serves). The embedded guests have no sshd
+(run-command goes over virtio-serial), so no guest SSH key exists to
 rotate; a kind added here is created by `up` and rotated like the others.
 
-Rotation writes the new value and its derived files (the BMC's bcrypt
-htpasswd, which the emulator reads on every request) atomically and touches
-nothing else: no namespace, link, program or process, so the data path
-cannot notice it.
+Rotation overlaps old and new so that no client is ever refused: the
+verifier (a bcrypt htpasswd the server reads per request) first accepts the
+new value beside the current one, then the new value is saved and published
+where clients read it. The previous value stays accepted until the next
+rotation, so a client that read it just before the switch can finish (a
+second rotation revokes it); older ones are gone. Each step is an atomic
+file write; nothing else is touched (no namespace, link, program or
+process), so the data path cannot notice it.
 """
 
 from __future__ import annotations
@@ -20,9 +25,9 @@ import secrets as token
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-import bcrypt
-
+from lab.ops import htpasswd
 from lab.ops.secret_store import Secret, all_secrets, load, save, secrets_dir, write_private
 from lab.paths import lab_dir
 
@@ -32,23 +37,40 @@ DEFAULT_MAX_AGE_H = 24.0
 @dataclass(frozen=True)
 class Kind:
     make: Callable[[], dict[str, str]]
-    derive: Callable[[str, Secret], None]  # (lab, secret): files other components read
+    verifier: Callable[[str], Path]  # (lab) -> the htpasswd the server reads
+    publish: Callable[[str, Secret], None] = lambda lab, secret: None  # files clients read
 
 
-def _bmc_value() -> dict[str, str]:
-    return {"username": "stacklab-admin", "password": token.token_urlsafe(24)}
+def _credentials(user: str) -> Callable[[], dict[str, str]]:
+    return lambda: {"username": user, "password": token.token_urlsafe(24)}
 
 
-def htpasswd_path(lab: str):
+def htpasswd_path(lab: str) -> Path:
     return secrets_dir(lab) / "bmc.htpasswd"
 
 
-def _bmc_derive(lab: str, secret: Secret) -> None:
-    digest = bcrypt.hashpw(secret.value["password"].encode(), bcrypt.gensalt(rounds=8)).decode()
-    write_private(htpasswd_path(lab), f"{secret.value['username']}:{digest}\n")
+def exporter_htpasswd_path(lab: str) -> Path:
+    return secrets_dir(lab) / "exporter.htpasswd"
 
 
-KINDS: dict[str, Kind] = {"bmc": Kind(_bmc_value, _bmc_derive)}
+def exporter_password_path(lab: str) -> Path:
+    """The scrape password alone, for Prometheus' `basic_auth.password_file` (re-read per scrape)."""
+    return secrets_dir(lab) / "exporter.password"
+
+
+def _publish_exporter(lab: str, secret: Secret) -> None:
+    write_private(exporter_password_path(lab), secret.value["password"])
+
+
+KINDS: dict[str, Kind] = {
+    "bmc": Kind(_credentials("stacklab-admin"), htpasswd_path),
+    "exporter": Kind(_credentials("prometheus"), exporter_htpasswd_path, _publish_exporter),
+}
+
+
+def _verify(lab: str, kind: Kind, accepted: list[Secret]) -> None:
+    write_private(kind.verifier(lab), htpasswd.entries((s.value["username"], s.value["password"])
+                                                       for s in accepted))
 
 
 def max_age_h(lab: str) -> float:
@@ -72,8 +94,9 @@ def ensure(lab: str) -> list[str]:
     created = []
     for name in missing(lab):
         secret = Secret(name, name, time.time(), KINDS[name].make())
+        _verify(lab, KINDS[name], [secret])
         save(lab, secret)
-        KINDS[name].derive(lab, secret)
+        KINDS[name].publish(lab, secret)
         created.append(name)
     return created
 
@@ -82,9 +105,11 @@ def rotate(lab: str, name: str) -> Secret:
     old = load(lab, name)
     if old is None or name not in KINDS:
         raise UnknownSecret(name)
-    new = Secret(name, old.kind, time.time(), KINDS[name].make(), old.rotations + 1)
-    save(lab, new)
-    KINDS[name].derive(lab, new)
+    kind = KINDS[name]
+    new = Secret(name, old.kind, time.time(), kind.make(), old.rotations + 1)
+    _verify(lab, kind, [new, old])  # 1. the server accepts both; the one before `old` no more
+    save(lab, new)  # 2. clients switch; `old` stays accepted until the next rotation
+    kind.publish(lab, new)
     return new
 
 

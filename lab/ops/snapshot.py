@@ -2,7 +2,9 @@
 routes, bridge/VXLAN forwarding entries, neighbours and the nftables
 ruleset. Read through netlink (pyroute2) and libnftables inside the
 namespace, never by parsing `ip` output, so a snapshot is the kernel's own
-view at collection time."""
+view at collection time. `python -m lab.ops.snapshot` prints the snapshot
+of the namespace it runs in (a real server's own, for the Ansible
+log_collect role, through the host's stacklab bundle)."""
 
 from __future__ import annotations
 
@@ -60,8 +62,8 @@ def _tables(ipr: IPRoute, names: dict[int, str]) -> dict[str, list[dict]]:
 
 
 def namespace_snapshot(namespace: str) -> dict[str, Any]:
-    """The namespace's tables; raises LookupError when it does not exist."""
-    if not namespace_exists(namespace):
+    """The namespace's tables ("" = this process's own); LookupError when it does not exist."""
+    if namespace and not namespace_exists(namespace):
         raise LookupError(f"namespace {namespace} does not exist")
     with inside(namespace):
         ipr = IPRoute()
@@ -78,3 +80,10 @@ def nft_ruleset(namespace: str) -> list[dict] | str:
         return nft_run(namespace, [{"list": {"ruleset": None}}]).get("nftables", [])
     except (RuntimeError, OSError) as exc:
         return f"unreadable: {exc}"
+
+
+if __name__ == "__main__":  # pragma: no cover - run on a host by the log_collect role
+    import json
+    import sys
+
+    json.dump(namespace_snapshot(""), sys.stdout, default=str)

@@ -21,7 +21,6 @@ from lab.plan.model import Plan
 ROLES = ("compute", "mux", "tor", "gateway", "client", "vm")
 LIBVIRT_LOG = Path("/var/log/libvirt/libvirtd.log")
 QEMU_LOG_DIR = Path("/var/log/libvirt/qemu")
-FRR_LOG_DIR = Path("/var/log/frr")
 SKIP_SUFFIXES = (".qcow2", ".img", ".sock", ".pid", ".lock", ".tmp")
 
 
@@ -44,6 +43,7 @@ class Inventory:
     source: str  # saved plan, topology, journal
     hosts: list[Host] = field(default_factory=list)
     vms: list[Vm] = field(default_factory=list)
+    routing: str = "unknown"  # bgp (FRR on the ToR and MUXes), static, or unknown (journal only)
 
 
 @dataclass
@@ -58,13 +58,14 @@ class Item:
     produce: Callable[[], object] | None = None
     only_lines_with: tuple[str, ...] = ()  # machine-wide logs: keep the lab's lines
     missing: str = ""
+    origin: str = ""  # where the file was written, when `path` is a copy (fetched from a real host)
 
 
 def inventory(lab: str, plan: Plan | None, source: str) -> Inventory:
     if plan is not None:
         hosts = [Host(h.name, "vm" if h.role == "endpoint" else h.role, h.namespace) for h in plan.hosts]
         vms = [Vm(e.name, f"{lab}.{e.name}") for e in plan.endpoints if e.kind == "vm"]
-        return Inventory(lab, source, hosts, vms)
+        return Inventory(lab, source, hosts, vms, "bgp" if plan.bgp is not None else "static")
     journal = Journal(lab)
     prefix = f"{lab}."
     hosts = [Host(r.name.removeprefix(prefix), "unknown", r.name) for r in journal.resources("netns")]
@@ -72,7 +73,12 @@ def inventory(lab: str, plan: Plan | None, source: str) -> Inventory:
     return Inventory(lab, "journal", hosts, vms)
 
 
-def items(inv: Inventory, snapshot: Callable[[str], object], bpf_summary: Callable[[], object]) -> list[Item]:
+SERVER_ROLES = ("compute", "mux")
+
+
+def items(inv: Inventory, snapshot: Callable[[str], object], bpf_summary: Callable[[], object],
+          bmc_inventory: Callable[[str], object] | None = None) -> list[Item]:
+    """`bmc_inventory(server)`: what the server's BMC reports (a snapshot, like the kernel's)."""
     base = lab_dir(inv.lab)
     found = [Item("lab/resources.jsonl", "lab", "journal", base / "resources.jsonl"),
              Item("lab/plan.json", "lab", "plan", base / "plan.json")]
@@ -80,6 +86,9 @@ def items(inv: Inventory, snapshot: Callable[[str], object], bpf_summary: Callab
     for host in inv.hosts:
         found.append(Item(f"hosts/{host.name}/kernel.json", host.role, "snapshot",
                           produce=lambda ns=host.namespace: snapshot(ns)))
+        if bmc_inventory is not None and host.role in SERVER_ROLES:
+            found.append(Item(f"hosts/{host.name}/bmc.json", host.role, "bmc-inventory",
+                              produce=lambda name=host.name: bmc_inventory(name)))
     found += _mux_items(base, bpf_summary)
     found += _vm_items(inv, base)
     found += _daemon_items(inv)
@@ -125,12 +134,22 @@ def _daemon_items(inv: Inventory) -> list[Item]:
         found.append(Item("daemons/libvirtd.log", "compute", "daemon-log", LIBVIRT_LOG,
                           only_lines_with=tuple(f"'{vm.domain}'" for vm in inv.vms)
                           + tuple(vm.domain + " " for vm in inv.vms)))
-    frr = [p for p in sorted(FRR_LOG_DIR.glob(f"{inv.lab}.*.log"))] if FRR_LOG_DIR.is_dir() else []
-    found += [Item(f"daemons/frr/{p.name}", "tor", "daemon-log", p) for p in frr]
-    if not frr:
-        found.append(Item("daemons/frr/", "tor", "daemon-log",
-                          missing="no FRR log of this lab: the embedded ToR routes statically"))
+    found += frr_items(inv)
     return found
+
+
+def frr_items(inv: Inventory) -> list[Item]:
+    """FRR of the ToR and each MUX writes `<lab_dir>/frr/<host>/frr.log` (lab.lb.frr)."""
+    root = lab_dir(inv.lab) / "frr"  # lab.lb.frr.frr_root (a sibling layer: not imported)
+    role = {h.name: h.role for h in inv.hosts}
+    found = [item for d in sorted(root.iterdir()) if d.is_dir()
+             for item in _files(d, role.get(d.name, "unknown"), "daemon-log", f"daemons/frr/{d.name}")
+             ] if root.is_dir() else []
+    if found:
+        return found
+    why = {"static": "no FRR in this lab: the ToR routes statically (no BGP planned)",
+           "bgp": f"BGP is planned but {root} holds no FRR files: its daemons never started"}
+    return [Item("daemons/frr/", "tor", "daemon-log", missing=why.get(inv.routing, f"no FRR directory {root}"))]
 
 
 def _ops_items(base: Path) -> list[Item]:

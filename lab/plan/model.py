@@ -167,6 +167,31 @@ class TenantPlan(PlanModel):
     gateway_underlay_ip: str
 
 
+class BmcPlan(PlanModel):
+    """One server's Redfish BMC, an endpoint of the lifecycle host's emulator
+    on the out-of-band network (the lifecycle host's own namespace). Its
+    Redfish Systems: the server itself (a namespace: power modelled, see
+    docs/ops.md) and the server's VMs (libvirt domains)."""
+
+    server: str
+    address: str
+    port: int
+    namespace: str  # the server's namespace, where its power model acts
+    vms: list[str] = Field(default_factory=list)
+
+
+class LifecycleHostPlan(PlanModel):
+    """The hardware lifecycle host: a namespace of its own, not routed to the
+    data network (as BMC ports sit on a separate management switch), running
+    one Redfish emulator with one BMC endpoint per server."""
+
+    namespace: str
+    bmcs: list[BmcPlan] = Field(default_factory=list)
+
+    def bmc(self, server: str) -> BmcPlan:
+        return next(b for b in self.bmcs if b.server == server)
+
+
 class Plan(PlanModel):
     lab: str
     mark: str  # ownership mark set as ifalias on every link and on each namespace's lo
@@ -183,6 +208,7 @@ class Plan(PlanModel):
     muxes: list[MuxSpec] = Field(default_factory=list)  # what lab.lb installs, per MUX
     bgp: TorBgpSpec | None = None  # the ToR's BGP to the MUXes (tor.routing: bgp and an LB planned)
     specs: Specs = Field(default_factory=Specs)  # the targets `lab verify` checks against
+    lifecycle_host: LifecycleHostPlan | None = None  # the BMCs (lab.plan.hlh)
 
     def host(self, name: str) -> HostPlan:
         return next(h for h in self.hosts if h.name == name)

@@ -141,6 +141,8 @@ def _diff_namespaces(plan: Plan, sockets: Sockets) -> list[Change]:
 
         changes.append(Change(host.name, "create", "netns", host.namespace, create))
     wanted = {h.namespace for h in plan.hosts}
+    if plan.lifecycle_host is not None:  # the ops feature makes it (lab.ops.lifecycle)
+        wanted.add(plan.lifecycle_host.namespace)
     for ns in sorted(set(marked_namespaces(plan.mark)) - wanted):
         changes.append(Change(ns, "delete", "netns", ns, lambda n=ns: remove_namespace(n, sockets)))
     return changes

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import statistics
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -164,6 +165,21 @@ def build_registry(lab_dirs: Sequence[str | Path], lab: str | None = None,
 
 
 def serve(registry: CollectorRegistry, address: str = DEFAULT_ADDRESS,
-          port: int = DEFAULT_PORT):
-    """Start the HTTP endpoint in a daemon thread; returns (server, thread)."""
-    return start_http_server(port, addr=address, registry=registry)
+          port: int = DEFAULT_PORT, auth_file: Path | None = None):
+    """Start the HTTP endpoint in a daemon thread; returns (server, thread).
+    With `auth_file` (a bcrypt htpasswd, lab.ops.secrets' `exporter`), every
+    scrape needs basic auth, checked against the file as it is at that moment,
+    so a rotation needs no restart."""
+    if auth_file is None:
+        return start_http_server(port, addr=address, registry=registry)
+    from wsgiref.simple_server import make_server
+
+    from prometheus_client.exposition import ThreadingWSGIServer, _SilentHandler, make_wsgi_app
+
+    from lab.ops.htpasswd import BasicAuth
+
+    httpd = make_server(address, port, BasicAuth(make_wsgi_app(registry), auth_file), ThreadingWSGIServer,
+                        handler_class=_SilentHandler)
+    thread = threading.Thread(target=httpd.serve_forever, name="exporter", daemon=True)
+    thread.start()
+    return httpd, thread

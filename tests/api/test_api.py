@@ -48,7 +48,8 @@ def test_a_dry_run_lists_what_up_would_do_and_creates_no_lab(home):
     plan = stacklab.plan(stacklab.load(_copy(home, "apidry")))
     changes = stacklab.up(plan, dry_run=True)
     created = {c.target for c in changes if str(c).startswith("create netns")}
-    assert created == {h.namespace for h in plan.hosts}
+    lifecycle = {plan.lifecycle_host.namespace} if plan.lifecycle_host else set()
+    assert created == {h.namespace for h in plan.hosts} | lifecycle
     assert all(c.to_json()["host"] for c in changes)
     assert stacklab.labs() == []
     with pytest.raises(stacklab.NoSuchLabError, match="no lab apidry; labs here: none"):

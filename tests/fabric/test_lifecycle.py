@@ -33,8 +33,9 @@ def test_up_status_up_again_down_leaves_nothing(tmp_path):
     topo = default_topology_as(tmp_path, "lc1")
     try:
         first = lab_json("up", str(topo))
-        hosts = build_plan(load_topology(topo)).hosts
-        assert first["changed"] and sorted(lab_namespaces("lc1")) == sorted(h.namespace for h in hosts)
+        plan = build_plan(load_topology(topo))
+        planned = [h.namespace for h in plan.hosts] + [plan.lifecycle_host.namespace]  # + the BMCs' (ops)
+        assert first["changed"] and sorted(lab_namespaces("lc1")) == sorted(planned)
         status = lab_json("status", str(topo))
         assert status["state"] == "up"
         hv1 = next(s for s in status["servers"] if s["name"] == "hv1")

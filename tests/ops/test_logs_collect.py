@@ -48,7 +48,14 @@ def test_all_roles_take_snapshots_journal_lb_state_and_bpf_maps(ops_lab, tmp_pat
     maps = json.loads(members[f"{LAB}/mux/bpf-maps.json"])
     assert maps[0]["xdp_attached"] and {b["name"] for b in maps[0]["backends"]} == {"web1", "web2"}
     assert manifest["inventory_from"] == "saved plan"
-    assert {m["name"] for m in manifest["missing"]} >= {"daemons/frr/"}
+    for host in ("tor", "mux1"):  # BGP to the MUX: FRR on both, logging under <lab_dir>/frr/<host>/
+        log = members[f"{LAB}/daemons/frr/{host}/frr.log"].decode()
+        assert "BGP" in log or "bgp" in log, log[:300]
+        assert f"{LAB}/daemons/frr/{host}/frr.conf" in members
+    assert not [m for m in manifest["missing"] if m["name"].startswith("daemons/frr")]
+    hv1_bmc = json.loads(members[f"{LAB}/hosts/hv1/bmc.json"])
+    assert hv1_bmc["answered"] and {s["name"] for s in hv1_bmc["systems"]} == {"hv1", "vm1"}
+    assert f"{LAB}/hosts/tor/bmc.json" not in members  # the ToR has no BMC in the plan
 
 
 def test_a_role_takes_only_its_hosts(ops_lab, tmp_path):
@@ -122,6 +129,7 @@ def test_collects_the_evidence_of_a_failed_verify(ops_lab, tmp_path):
 def test_collects_from_the_journal_after_kill_9_of_up(tmp_path):
     data = yaml.safe_load(TOPOLOGY.read_text())
     data["name"] = "opsk"
+    data["vms"] = [v for v in data["vms"] if v.get("kind") == "netns"]
     topo = tmp_path / "opsk.yaml"
     topo.write_text(yaml.safe_dump(data))
     proc = subprocess.Popen([sys.executable, "-m", "lab", "up", str(topo)], cwd=ROOT,
@@ -145,8 +153,15 @@ def test_collects_from_the_journal_after_kill_9_of_up(tmp_path):
     assert lab_namespaces("opsk") == []
 
 
-def test_vm_serial_and_provisioning_logs_are_taken_for_journaled_domains(ops_lab, tmp_path):
-    """The VM's files as compute leaves them (no guest is booted here)."""
+def test_vm_serial_qemu_and_provisioning_logs_are_taken(ops_lab, tmp_path):
+    manifest, members = collect(tmp_path, "--lab", LAB, "--role", "vm")
+    assert b"Linux version" in members[f"{LAB}/vms/vm1/serial.log"]
+    assert f"{LAB}/vms/vm1/provision.json" in members
+    assert f"{LAB}.vm1" in members[f"{LAB}/vms/vm1/qemu.log"].decode()  # QEMU's own log of the domain
+
+
+def test_journaled_domains_are_taken_without_a_plan(ops_lab, tmp_path):
+    """After kill -9 of up the journal names the domains; their files are taken."""
     vm_dir = lab_dir(LAB) / "compute" / "vmx"
     vm_dir.mkdir(parents=True)
     journal = Journal(LAB)
@@ -169,7 +184,6 @@ def test_vm_serial_and_provisioning_logs_are_taken_for_journaled_domains(ops_lab
         for p in vm_dir.iterdir():
             p.unlink()
         vm_dir.rmdir()
-        vm_dir.parent.rmdir()
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [

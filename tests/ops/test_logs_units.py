@@ -7,6 +7,7 @@ import time
 import pytest
 
 from lab.ops.redact import MASK, Redactor
+from lab.ops.sources import Host, Inventory, frr_items
 from lab.ops.window import Window, WindowError, line_time, parse_time
 
 NOW = 1_700_000_000.0
@@ -73,3 +74,26 @@ def test_secret_files_are_recognised_by_place_and_name(tmp_path):
 def test_window_includes_now_only_when_it_has_not_ended():
     assert Window(None, None).includes_now()
     assert not Window(None, time.time() - 60).includes_now()
+
+
+@pytest.mark.parametrize(("routing", "why"), [
+    ("static", "the ToR routes statically (no BGP planned)"),
+    ("bgp", "holds no FRR files: its daemons never started"),
+    ("unknown", "no FRR directory"),
+])
+def test_an_absent_frr_log_says_why_from_the_plan(tmp_path, monkeypatch, routing, why):
+    monkeypatch.setenv("STACKLAB_HOME", str(tmp_path))
+    found = frr_items(Inventory("nolab", "test", routing=routing))
+    assert [(i.arcname, why in i.missing) for i in found] == [("daemons/frr/", True)]
+
+
+def test_frr_files_are_taken_per_host_with_its_role(tmp_path, monkeypatch):
+    monkeypatch.setenv("STACKLAB_HOME", str(tmp_path))
+    for host in ("tor", "mux1"):
+        d = tmp_path / "labs" / "frl" / "frr" / host
+        d.mkdir(parents=True)
+        (d / "frr.log").write_text("2024-05-01T12:00:00Z bgpd started\n")
+        (d / "bgpd.pid").write_text("1")
+    inv = Inventory("frl", "test", [Host("tor", "tor", "frl.tor"), Host("mux1", "mux", "frl.mux1")], routing="bgp")
+    assert [(i.arcname, i.role) for i in frr_items(inv)] == [
+        ("daemons/frr/mux1/frr.log", "mux"), ("daemons/frr/tor/frr.log", "tor")]

@@ -1,7 +1,8 @@
 """Lifecycle-host checks: the lab's secrets are younger than
-`specs.secret_max_age_h` (baseline.secret_age), and the lab's BMC answers
-Redfish with the lab's credentials and shows exactly the lab's own domains
-(hlh.bmc.reachable)."""
+`specs.secret_max_age_h` (baseline.secret_age); every server's BMC answers
+Redfish with the lab's credentials and lists exactly that server and its VMs
+(hlh.bmc.reachable); a VM power-cycled through its server's BMC comes back
+healthy in the lab (hlh.bmc.power_cycle)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from functools import partial
 
 from lab.ops import redfish, secrets
 from lab.plan.model import Plan
+from lab.verify.ops.cycle import check_power_cycle
 from lab.verify.result import CheckResult
 from lab.verify.runner import Check, named_check
 
@@ -32,24 +34,36 @@ def check_secret_age(plan: Plan) -> CheckResult:
                        metrics={"secret_age_h_max": [float(oldest["age_h"])]})
 
 
-def _vm_names(plan: Plan) -> set[str]:
-    return {e.name for e in plan.endpoints if e.kind == "vm"}
-
-
 def check_bmc_reachable(plan: Plan) -> CheckResult:
-    target = "the lab's BMC answers Redfish and lists exactly the lab's VMs"
+    """Never vacuous: every server has a BMC, and the server is one of its systems."""
+    name = "hlh.bmc.reachable"
+    hlh = plan.lifecycle_host
+    target = "every server's BMC answers Redfish and lists exactly the server and its VMs"
+    if hlh is None or not hlh.bmcs:
+        return CheckResult(name, "hlh", target, "no BMC planned", "fail",
+                           evidence="the plan has no lifecycle host or no server: nothing to reach")
     try:
-        listed = {s["name"] for s in redfish.systems(plan.lab)}
+        rows = redfish.survey(plan.lab)
     except redfish.BmcError as exc:
-        return CheckResult("hlh.bmc.reachable", "hlh", target, "no answer", "fail", evidence=str(exc))
-    wanted = _vm_names(plan)
-    ok = listed == wanted
-    return CheckResult("hlh.bmc.reachable", "hlh", target, f"{len(listed)} systems", "pass" if ok else "fail",
-                       evidence="systems: " + (", ".join(sorted(listed)) or "none (no VM in this lab)")
-                       + ("" if ok else f"; expected: {', '.join(sorted(wanted)) or 'none'}"))
+        return CheckResult(name, "hlh", target, "no BMC", "fail", evidence=str(exc))
+    bad = []
+    for row in rows:
+        listed = sorted(s["name"] for s in row["systems"])
+        if not row["answered"]:
+            bad.append(f"{row['server']}: {row['error']}")
+        elif listed != row["expected"]:
+            bad.append(f"{row['server']}: lists {', '.join(listed) or 'nothing'}, expected "
+                       f"{', '.join(row['expected'])}")
+    answered = sum(r["answered"] for r in rows)
+    evidence = "; ".join(bad) if bad else "; ".join(
+        f"{r['server']}: {', '.join(s['name'] + ' ' + str(s['power']) for s in r['systems'])}" for r in rows)
+    return CheckResult(name, "hlh", target, f"{answered}/{len(rows)} BMCs answered", "fail" if bad else "pass",
+                       evidence=evidence, metrics={"bmc_unanswered": [float(len(rows) - answered)]})
 
 
 def verify_checks(plan: Plan) -> list[Check]:
     return [named_check("baseline.secret_age", "baseline", partial(check_secret_age, plan),
                         f"<= {plan.specs.secret_max_age_h:g} h"),
-            named_check("hlh.bmc.reachable", "hlh", partial(check_bmc_reachable, plan), "Redfish answers")]
+            named_check("hlh.bmc.reachable", "hlh", partial(check_bmc_reachable, plan), "Redfish answers"),
+            named_check("hlh.bmc.power_cycle", "hlh", partial(check_power_cycle, plan),
+                        "a VM cycled through its BMC comes back healthy")]

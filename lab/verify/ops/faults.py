@@ -1,6 +1,7 @@
 """Lifecycle-host faults for `lab fault inject`: a secret past its maximum
-age (stale-secret), the BMC emulator killed (bmc-down). `clear` rotates
-stale secrets and restarts the BMC."""
+age (stale-secret), the BMC emulator killed (bmc-down: every server's BMC
+goes silent, so hlh.bmc.reachable and hlh.bmc.power_cycle fail). `clear`
+rotates stale secrets and restarts the BMC."""
 
 from __future__ import annotations
 
@@ -16,18 +17,19 @@ def stale_secret(plan: Plan, **_: str) -> str:
 
 
 def bmc_down(plan: Plan, **_: str) -> str:
-    """Kill the lab's BMC emulator (SIGKILL): Redfish stops answering."""
+    """Kill the lifecycle host's BMC emulator (SIGKILL): no server's BMC answers."""
     pid = bmc.kill(plan.lab)
     if pid is None:
         raise TypeError(f"lab {plan.lab} has no running BMC emulator")
-    return f"BMC emulator of lab {plan.lab} (pid {pid}) killed"
+    return f"BMC emulator of lab {plan.lab} (pid {pid}) killed: every server's BMC is silent"
 
 
 def clear(plan: Plan) -> list[str]:
     repaired = [f"secret {s['name']} rotated" for s in secrets.status(plan.lab, plan.specs.secret_max_age_h)
                 if s["stale"] and secrets.rotate(plan.lab, s["name"])]
     if not bmc.running(plan.lab):
-        repaired.append(f"BMC emulator restarted on port {bmc.start(plan)}")
+        ports = bmc.start(plan)
+        repaired.append(f"BMC emulator restarted (ports {', '.join(map(str, ports))})")
     return repaired
 
 

@@ -15,3 +15,13 @@ attributes:
   diff_mode:
     support: full
 """
+
+    # `stacklab.lab.attributes.read_only`: the module reads and reports, so check
+    # mode runs it as is and there is no change to show as a diff
+    READ_ONLY = r"""
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+"""
