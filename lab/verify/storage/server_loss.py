@@ -1,0 +1,133 @@
+"""storage.<vm>/<disk>.survives_server_loss: break the servers under a
+mirrored disk, one then two, and measure what the guest sees.
+
+1. The guest writes a fresh 4 MiB pattern (A).
+2. First loss: the storage daemon of the second leg's server is killed
+   (SIGKILL, a server losing power; the VM's own server keeps its leg). The
+   guest must read A back intact and keep writing: a second pattern (B) is
+   written and read back.
+3. Second loss: the third leg's server is killed too. The seed's S2D
+   three-way mirror survives two server failures; this mirror votes 2 of 3
+   (the plan's vote_threshold), so with one copy left nothing can be voted
+   and I/O must stop. The check measures a read of A and a write (C) and
+   says what happened. How the verdict treats it: I/O stopping with an error
+   (or a timeout) is the expected, correct behaviour of a 2-of-3 vote and
+   does not fail the check, but the measured text states that the seed's
+   promise (two losses) is not met by the embedded mirror (one loss). A read
+   or write that *succeeds* with one copy left fails the check: the quorum
+   would then be answering without a vote.
+4. Both servers return (started as `lab up` starts them, without its
+   automatic resync). The resync is a scrub through the quorum, timed and
+   reported in seconds per GiB (metric resync_s_per_gib); it must leave the
+   three legs identical. Then A and B must read back intact, and the failed
+   write C must not have left a torn copy behind (legs identical).
+
+Losses are always undone, also when the check breaks half way.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from lab.apply.journal import Journal
+from lab.compute import mirror, mirror_io
+from lab.compute.mirror_status import mirror_state
+from lab.plan.model import DiskPlan, EndpointPlan, Plan
+from lab.verify.result import CheckResult
+from lab.verify.storage import guest_io
+from lab.verify.storage.mirror import placement_problems, target_of
+
+A_MIB, B_MIB, C_MIB, PATTERN_MIB = 16, 24, 32, 4
+RESYNC_ATTEMPTS = 3
+
+
+def _result(vm: EndpointPlan, disk: DiskPlan, verdict: str, measured: str,
+            metrics: dict | None = None) -> CheckResult:
+    return CheckResult(name=f"storage.{vm.name}/{disk.name}.survives_server_loss", group="storage",
+                       target=target_of(vm, disk), measured=measured, verdict=verdict,  # type: ignore[arg-type]
+                       metrics=metrics or {})
+
+
+def check_server_loss(plan: Plan, lab_dir: Path, vm: EndpointPlan, disk: DiskPlan) -> CheckResult:
+    problems = placement_problems(disk) + mirror_state(lab_dir, disk).problems()
+    if problems:
+        return _result(vm, disk, "fail", "the mirror is degraded before any loss: " + "; ".join(problems))
+    io = _Guest(plan.lab, lab_dir, vm, disk)
+    a = io.write(A_MIB)
+    if not a.ok:
+        return _result(vm, disk, "fail", f"the guest could not write its pattern: {a.describe()}")
+    first, second = disk.legs[1].server, disk.legs[2].server
+    stopped: list[str] = []
+    try:
+        mirror.stop_server(lab_dir, first)
+        stopped.append(first)
+        one = {"read A": io.read(A_MIB), "write B": io.write(B_MIB)}
+        one["read B"] = io.read(B_MIB)
+        mirror.stop_server(lab_dir, second)
+        stopped.append(second)
+        two = {"read A": io.read(A_MIB), "write C": io.write(C_MIB)}
+    finally:
+        for server in reversed(stopped):
+            mirror.start_server(plan, lab_dir, server, Journal(plan.lab).record, resync=False)
+    seconds, identical = _resync(plan, lab_dir, disk, stopped)
+    back = {"read A": io.read(A_MIB), "read B": io.read(B_MIB)}
+    return _judge(vm, disk, (first, second), io, one, two, back, seconds, identical)
+
+
+class _Guest:
+    def __init__(self, lab: str, lab_dir: Path, vm: EndpointPlan, disk: DiskPlan):
+        self.args = (lab, lab_dir, vm.name, disk.dev)
+        self.written: dict[int, str] = {}
+
+    def write(self, offset: int) -> guest_io.GuestIo:
+        done = guest_io.write_pattern(*self.args, offset, PATTERN_MIB if offset != C_MIB else 1)
+        if done.ok:
+            self.written[offset] = done.sha256
+        return done
+
+    def read(self, offset: int) -> guest_io.GuestIo:
+        return guest_io.read_region(*self.args, offset, PATTERN_MIB)
+
+    def intact(self, offset: int, io: guest_io.GuestIo) -> bool:
+        return io.ok and io.sha256 == self.written.get(offset)
+
+
+def _resync(plan: Plan, lab_dir: Path, disk: DiskPlan, returned: list[str]) -> tuple[float, bool]:
+    """Scrub until the legs are identical (a returned leg reconnects on the
+    first I/O that needs it); the total scrub time and whether they are."""
+    total = 0.0
+    for _ in range(RESYNC_ATTEMPTS):
+        total += mirror_io.scrub(lab_dir, disk)
+        digests = {mirror_io.leg_content(Path(lab_dir) / leg.path).digest for leg in disk.legs}
+        if len(digests) == 1:
+            break
+        time.sleep(mirror.RECONNECT_DELAY_S)
+    for server in returned:  # other mirrors with a leg there
+        mirror.resync_server(plan, lab_dir, server, skip=(disk.quorum_socket,))
+    return total, len(digests) == 1
+
+
+def _judge(vm: EndpointPlan, disk: DiskPlan, servers: tuple[str, str], io: _Guest,
+           one: dict[str, guest_io.GuestIo], two: dict[str, guest_io.GuestIo],
+           back: dict[str, guest_io.GuestIo], resync_s: float, identical: bool) -> CheckResult:
+    ok_one = io.intact(A_MIB, one["read A"]) and one["write B"].ok and io.intact(B_MIB, one["read B"])
+    stopped_two = not two["read A"].ok and not two["write C"].ok
+    ok_back = io.intact(A_MIB, back["read A"]) and io.intact(B_MIB, back["read B"])
+    survivable = len(disk.legs) - disk.vote_threshold
+    per_gib = resync_s / disk.size_gb
+    first = (f"1st server loss ({servers[0]}): pattern read back "
+             f"{'intact' if io.intact(A_MIB, one['read A']) else 'WRONG or failed'} "
+             f"({one['read A'].describe()}, the first I/O waits out the leg's reconnect delay), writes "
+             f"{'continue' if one['write B'].ok else 'FAILED'} ({one['write B'].describe()})")
+    second = (f"2nd server loss ({servers[1]}): read {two['read A'].describe()}, write {two['write C'].describe()}: "
+              + (f"I/O stops, as a vote of {disk.vote_threshold} of {len(disk.legs)} must with one copy left "
+                 f"(this mirror survives {survivable} server loss; the seed's S2D three-way mirror survives 2)"
+                 if stopped_two else "I/O went on with one copy left: the quorum answered without a vote"))
+    back_text = (f"both back: resync {per_gib:.1f} s per GiB, three legs "
+                 f"{'identical' if identical else 'STILL DIFFERENT'}, data written before and during the loss "
+                 f"{'intact' if ok_back else 'NOT intact'} ({back['read A'].describe()})")
+    verdict = "pass" if ok_one and stopped_two and ok_back and identical else "fail"
+    metrics = {"resync_s_per_gib": [round(per_gib, 3)], "first_loss_read_s": [round(one["read A"].seconds, 2)],
+               "second_loss_io_stopped": [float(stopped_two)], "survivable_losses": [float(survivable)]}
+    return _result(vm, disk, verdict, "; ".join((first, second, back_text)), metrics)
