@@ -30,8 +30,9 @@ need shared guest memory for every VM; NBD needs nothing of the VM.
 
 A quorum does not open while a leg is unreachable, so server daemons and
 their exports come before the quorums, and quorums before the VMs. A storage
-daemon that returns after a loss holds stale legs: starting it is followed
-by a scrub of each mirror it serves (lab.compute.mirror_io), the resync.
+daemon that returns after a loss holds stale legs: once every server is
+back, each mirror it serves is scrubbed until its legs agree (the resync,
+lab.compute.mirror_io).
 Everything is journaled before it is created and lives under
 <lab>/compute/ (lab.compute.paths); `remove_storage` stops every daemon
 found by pid file, after the VMs and before the directory goes.
@@ -142,16 +143,15 @@ def exports(lab_dir: Path, server: str) -> set[str]:
     return {e["id"] for e in qmp.execute(paths.storage_qmp(lab_dir, server), "query-block-exports")}
 
 
-def start_server(plan: Plan, lab_dir: Path, name: str, record: Record, resync: bool = True) -> list[str]:
-    """Start a server's storage daemon with every planned export, then (with
-    `resync`) scrub the running mirrors it serves; what the resync did."""
+def start_server(plan: Plan, lab_dir: Path, name: str, record: Record) -> None:
+    """Start a server's storage daemon with every planned export. Its legs
+    may be stale: the caller resyncs the mirrors it serves (`resync_server`)."""
     server = storage_servers(plan)[name]
     pidfile = paths.storage_pidfile(lab_dir, name)
     record("process", str(pidfile), f"{QSD} of {name}: NBD {server.address}:{server.port}")
     storage_daemon.start(server.namespace, server_argv(lab_dir, server), pidfile, f"storage daemon of {name}")
     for leg, _ in server.legs:
         add_export(lab_dir, name, leg)
-    return resync_server(plan, lab_dir, name) if resync else []
 
 
 def stop_server(lab_dir: Path, name: str) -> bool:
@@ -168,8 +168,7 @@ def resync_server(plan: Plan, lab_dir: Path, name: str, skip: tuple[str, ...] = 
         if disk.quorum_socket in skip:
             continue
         if any(leg.server == name for leg in disk.legs) and quorum_running(lab_dir, disk):
-            seconds = mirror_io.scrub(lab_dir, disk)
-            done.append(f"{vm.name}/{disk.name} resynced in {seconds:.1f} s")
+            done.append(f"{vm.name}/{disk.name} resynced in {mirror_io.resync(lab_dir, disk):.1f} s")
     return done
 
 

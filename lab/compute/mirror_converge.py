@@ -1,8 +1,9 @@
 """Diff the lab's mirrored-disk daemons against the plan, in the order they
 must be applied (lab.compute.mirror says why): quorums the plan dropped,
 then per server the leg files, the storage daemon and its exports, then the
-quorums. `lab up --dry-run` lists exactly these; reading state (pid files,
-QMP queries) changes nothing. `remove_storage` is `lab down`'s part."""
+quorums, then the resync of every mirror whose server came back. `lab up
+--dry-run` lists exactly these; reading state (pid files, QMP queries)
+changes nothing. `remove_storage` is `lab down`'s part."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from pathlib import Path
 
 from lab.apply.changes import Change
 from lab.apply.journal import Journal
-from lab.compute import mirror, paths, storage_daemon
+from lab.compute import mirror, mirror_io, paths, storage_daemon
 from lab.compute.mirror import Record, StorageServer
-from lab.plan.model import Plan
+from lab.plan.model import DiskPlan, EndpointPlan, Plan
 
 
 def diff_storage(plan: Plan, lab_dir: Path, record: Record) -> list[Change]:
@@ -22,6 +23,7 @@ def diff_storage(plan: Plan, lab_dir: Path, record: Record) -> list[Change]:
     changes = _unplanned_quorums(plan, lab_dir) + _unplanned_servers(lab_dir, set(servers))
     for server in servers.values():
         changes += _server(plan, lab_dir, server, record)
+    started = {c.host for c in changes if c.kind == "qsd" and c.action != "delete"}
     for vm, disk in mirror.mirrored(plan):
         pidfile = paths.quorum_pidfile(lab_dir, disk.quorum_socket)
         have, want = storage_daemon.running_argv(pidfile), mirror.quorum_argv(lab_dir, disk)
@@ -37,7 +39,27 @@ def diff_storage(plan: Plan, lab_dir: Path, record: Record) -> list[Change]:
         changes.append(Change(vm.server, "update" if have else "create", "quorum",
                               f"{vm.name}/{disk.name} over legs on {legs} (vote {disk.vote_threshold} of "
                               f"{len(disk.legs)})", start))
+    return changes + _resyncs(plan, lab_dir, started)
+
+
+def _resyncs(plan: Plan, lab_dir: Path, started: set[str]) -> list[Change]:
+    """A mirror with a leg on a server (re)started here may hold a stale copy
+    there: once every server and quorum runs, scrub it until its legs agree."""
+    changes = []
+    for vm, disk in mirror.mirrored(plan):
+        returned = sorted({leg.server for leg in disk.legs} & started)
+        if returned and any((lab_dir / leg.path).exists() for leg in disk.legs):  # a new disk's empty legs agree
+            changes.append(_resync_change(lab_dir, vm, disk, returned))
     return changes
+
+
+def _resync_change(lab_dir: Path, vm: EndpointPlan, disk: DiskPlan, returned: list[str]) -> Change:
+    def resync() -> None:
+        change.outcome = f"({mirror_io.resync(lab_dir, disk):.1f} s)"
+
+    change = Change(vm.server, "update", "resync", f"{vm.name}/{disk.name} (legs on {', '.join(returned)} returned)",
+                    resync)
+    return change
 
 
 def _unplanned_quorums(plan: Plan, lab_dir: Path) -> list[Change]:
@@ -77,8 +99,7 @@ def _server(plan: Plan, lab_dir: Path, server: StorageServer, record: Record) ->
         def start() -> None:
             if have is not None:
                 storage_daemon.stop(pidfile)
-            resynced = mirror.start_server(plan, lab_dir, server.name, record)
-            change.outcome = "; ".join(resynced)
+            mirror.start_server(plan, lab_dir, server.name, record)
 
         change = Change(server.name, "update" if have else "create", "qsd",
                         f"storage daemon NBD {server.address}:{server.port}, {len(server.legs)} leg(s)", start)

@@ -4,7 +4,8 @@ A scrub reads every byte of the disk through its quorum's NBD socket. Every
 read is voted (read-pattern quorum) and, with rewrite-corrupted on, a leg
 whose data differs from the majority is rewritten with it: this is how a
 leg that was corrupted, or stale after its server came back, is repaired.
-Its duration over the disk's size is the resync speed the checks report.
+A resync (`resync`) scrubs until the legs are identical; its duration over
+the disk's size is the resync speed the checks report.
 
 A leg's content hash treats holes and written zeros alike (the quorum may
 write zeros where another leg has a hole): the leg file is read region by
@@ -28,6 +29,8 @@ from lab.plan.model import DiskPlan
 REGION = 1 << 20
 GIB = 1 << 30
 SCRUB_TIMEOUT_S = 600.0
+RESYNC_ATTEMPTS = 5
+RESYNC_PAUSE_S = 0.5
 _ZERO = bytes(REGION)
 
 
@@ -110,3 +113,26 @@ def flip_bytes(path: Path, offset: int, length: int) -> None:
         data = os.pread(f.fileno(), length, offset)
         os.pwrite(f.fileno(), bytes(b ^ 0xFF for b in data), offset)
         os.fsync(f.fileno())
+
+
+def legs_identical(lab_dir: Path, disk: DiskPlan) -> bool:
+    return len({leg_content(Path(lab_dir) / leg.path).digest for leg in disk.legs}) == 1
+
+
+def resync(lab_dir: Path, disk: DiskPlan, attempts: int = RESYNC_ATTEMPTS) -> float:
+    """Scrub until the three legs are identical; the seconds from the start to
+    that point. A leg whose server came back reconnects in the background
+    once an I/O finds it gone (QEMU's NBD client), so the first scrub may pass
+    it by (or, with two legs returning, fail for want of a vote): the legs are
+    compared after each scrub and the scrub repeated."""
+    started, failed = time.monotonic(), ""
+    for attempt in range(attempts):
+        try:
+            scrub(lab_dir, disk)
+            if legs_identical(lab_dir, disk):
+                return time.monotonic() - started
+        except ScrubError as exc:  # too few legs connected yet to vote: they are reconnecting
+            failed = f"; the last scrub: {exc}"
+        time.sleep(RESYNC_PAUSE_S * (attempt + 1))
+    raise ScrubError(f"the legs of {disk.name} still differ after {attempts} scrubs through the quorum "
+                     f"(a leg that cannot reconnect, or no two legs agree){failed}")

@@ -69,12 +69,15 @@ def leg_corrupt(plan: Plan, server: str | None = None, **_: str) -> str:
 
 def clear(plan: Plan) -> list[str]:
     """Every data disk back to the cap its tier gives (None = uncapped), and
-    every running mirror scrubbed (an out-voted copy is rewritten)."""
+    every running mirror scrubbed until its legs agree (an out-voted copy is rewritten)."""
     repaired = []
     for vm, disk in mirror.mirrored(plan):
         if mirror.quorum_running(lab_dir(plan.lab), disk):
-            seconds = mirror_io.scrub(lab_dir(plan.lab), disk)
-            repaired.append(f"{vm.name}/{disk.name} scrubbed in {seconds:.1f} s")
+            try:
+                seconds = mirror_io.resync(lab_dir(plan.lab), disk)
+                repaired.append(f"{vm.name}/{disk.name} scrubbed in {seconds:.1f} s")
+            except mirror_io.ScrubError as exc:
+                repaired.append(f"{vm.name}/{disk.name} NOT repaired: {exc}")
     for e in plan.endpoints:
         if e.kind != "vm":
             continue

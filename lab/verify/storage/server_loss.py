@@ -17,9 +17,10 @@ mirrored disk, one then two, and measure what the guest sees.
    or write that *succeeds* with one copy left fails the check: the quorum
    would then be answering without a vote.
 4. Both servers return (started as `lab up` starts them, without its
-   automatic resync). The resync is a scrub through the quorum, timed and
-   reported in seconds per GiB (metric resync_s_per_gib); it must leave the
-   three legs identical. Then A and B must read back intact, and the failed
+   automatic resync). The resync (lab.compute.mirror_io.resync: scrubs
+   through the quorum until the legs are identical) is timed from the
+   servers' return and reported in seconds per GiB (metric
+   resync_s_per_gib); it must leave the three legs identical. Then A and B must read back intact, and the failed
    write C must not have left a torn copy behind (legs identical).
 
 Losses are always undone, also when the check breaks half way.
@@ -39,7 +40,6 @@ from lab.verify.storage import guest_io
 from lab.verify.storage.mirror import placement_problems, target_of
 
 A_MIB, B_MIB, C_MIB, PATTERN_MIB = 16, 24, 32, 4
-RESYNC_ATTEMPTS = 3
 
 
 def _result(vm: EndpointPlan, disk: DiskPlan, verdict: str, measured: str,
@@ -94,18 +94,18 @@ class _Guest:
 
 
 def _resync(plan: Plan, lab_dir: Path, disk: DiskPlan, returned: list[str]) -> tuple[float, bool]:
-    """Scrub until the legs are identical (a returned leg reconnects on the
-    first I/O that needs it); the total scrub time and whether they are."""
-    total = 0.0
-    for _ in range(RESYNC_ATTEMPTS):
-        total += mirror_io.scrub(lab_dir, disk)
-        digests = {mirror_io.leg_content(Path(lab_dir) / leg.path).digest for leg in disk.legs}
-        if len(digests) == 1:
-            break
-        time.sleep(mirror.RECONNECT_DELAY_S)
-    for server in returned:  # other mirrors with a leg there
+    """The resync of this disk, timed from the servers' return to three
+    identical legs, then the other mirrors with a leg on those servers."""
+    started = time.monotonic()
+    try:
+        mirror_io.resync(lab_dir, disk)
+        identical = True
+    except mirror_io.ScrubError:
+        identical = False
+    seconds = time.monotonic() - started
+    for server in returned:
         mirror.resync_server(plan, lab_dir, server, skip=(disk.quorum_socket,))
-    return total, len(digests) == 1
+    return seconds, identical
 
 
 def _judge(vm: EndpointPlan, disk: DiskPlan, servers: tuple[str, str], io: _Guest,
