@@ -28,6 +28,14 @@ protocol='nbd'><host transport='unix'/>) that keeps its <iotune> cap
 (measured: the 500-IOPS cap holds on a mirrored disk). vhost-user-blk would
 need shared guest memory for every VM; NBD needs nothing of the VM.
 
+Measured limits of QEMU 7.2 / libvirt 9.0 here: libvirt cannot give the
+VM's NBD disk a reconnect delay, and the storage daemon's NBD server closes
+a client's connection when a read it serves fails (the quorum with one leg
+left): the VM's client then reconnects on its next request and fails that
+one, so after the whole mirror failed the guest sees one more I/O error
+once it is back (the server-loss check counts it). A read the vote answers,
+and any failed write, keep the connection.
+
 A quorum does not open while a leg is unreachable, so server daemons and
 their exports come before the quorums, and quorums before the VMs. A storage
 daemon that returns after a loss holds stale legs: once every server is
@@ -47,7 +55,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.compute import mirror_io, paths, qmp, storage_daemon
+from lab.compute import mirror_scrub, paths, qmp, storage_daemon
 from lab.compute.storage_daemon import QSD, monitor_args
 from lab.plan.model import DiskPlan, EndpointPlan, MirrorLegPlan, Plan
 
@@ -168,7 +176,7 @@ def resync_server(plan: Plan, lab_dir: Path, name: str, skip: tuple[str, ...] = 
         if disk.quorum_socket in skip:
             continue
         if any(leg.server == name for leg in disk.legs) and quorum_running(lab_dir, disk):
-            done.append(f"{vm.name}/{disk.name} resynced in {mirror_io.resync(lab_dir, disk):.1f} s")
+            done.append(f"{vm.name}/{disk.name} resynced in {mirror_scrub.resync(lab_dir, disk).seconds:.1f} s")
     return done
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lab.apply.changes import Change
 from lab.apply.journal import Journal
-from lab.compute import mirror, mirror_io, paths, storage_daemon
+from lab.compute import mirror, mirror_scrub, paths, storage_daemon
 from lab.compute.mirror import Record, StorageServer
 from lab.plan.model import DiskPlan, EndpointPlan, Plan
 
@@ -55,7 +55,8 @@ def _resyncs(plan: Plan, lab_dir: Path, started: set[str]) -> list[Change]:
 
 def _resync_change(lab_dir: Path, vm: EndpointPlan, disk: DiskPlan, returned: list[str]) -> Change:
     def resync() -> None:
-        change.outcome = f"({mirror_io.resync(lab_dir, disk):.1f} s)"
+        done = mirror_scrub.resync(lab_dir, disk)
+        change.outcome = f"({done.seconds:.1f} s, {done.scrubs} scrub(s))"
 
     change = Change(vm.server, "update", "resync", f"{vm.name}/{disk.name} (legs on {', '.join(returned)} returned)",
                     resync)

@@ -1,11 +1,4 @@
-"""Mirrored disks seen from the host: scrub through the quorum, hash the legs.
-
-A scrub reads every byte of the disk through its quorum's NBD socket. Every
-read is voted (read-pattern quorum) and, with rewrite-corrupted on, a leg
-whose data differs from the majority is rewritten with it: this is how a
-leg that was corrupted, or stale after its server came back, is repaired.
-A resync (`resync`) scrubs until the legs are identical; its duration over
-the disk's size is the resync speed the checks report.
+"""A mirrored disk's legs seen from the host: their content, compared.
 
 A leg's content hash treats holes and written zeros alike (the quorum may
 write zeros where another leg has a hole): the leg file is read region by
@@ -18,24 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.compute import paths
 from lab.plan.model import DiskPlan
 
 REGION = 1 << 20
-GIB = 1 << 30
-SCRUB_TIMEOUT_S = 600.0
-RESYNC_ATTEMPTS = 5
-RESYNC_PAUSE_S = 0.5
 _ZERO = bytes(REGION)
-
-
-class ScrubError(RuntimeError):
-    """The scrub could not read the disk through its quorum."""
 
 
 @dataclass(frozen=True)
@@ -89,24 +71,6 @@ def region_digest(path: Path, offset: int, length: int) -> str:
         return hashlib.sha256(os.pread(f.fileno(), length, offset)).hexdigest()
 
 
-def nbd_uri(lab_dir: Path, disk: DiskPlan) -> str:
-    return f"nbd+unix:///{disk.name}?socket={paths.quorum_socket(lab_dir, disk.quorum_socket)}"
-
-
-def scrub(lab_dir: Path, disk: DiskPlan, timeout_s: float = SCRUB_TIMEOUT_S) -> float:
-    """Read the whole disk through its quorum (qemu-img into a null target);
-    the seconds it took. Each read is voted and an out-voted leg rewritten."""
-    size = disk.size_gb * GIB
-    argv = ["qemu-img", "convert", "-n", "-f", "raw", nbd_uri(lab_dir, disk),
-            "--target-image-opts", f"driver=null-co,size={size}"]
-    started = time.monotonic()
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False)
-    if done.returncode != 0:
-        raise ScrubError(f"scrub of {disk.name} through {nbd_uri(lab_dir, disk)} failed "
-                         f"({done.returncode}): {done.stderr.strip()[-400:]}")
-    return time.monotonic() - started
-
-
 def flip_bytes(path: Path, offset: int, length: int) -> None:
     """Invert `length` bytes of a leg file in place (silent corruption of one copy)."""
     with open(path, "r+b", buffering=0) as f:
@@ -117,22 +81,3 @@ def flip_bytes(path: Path, offset: int, length: int) -> None:
 
 def legs_identical(lab_dir: Path, disk: DiskPlan) -> bool:
     return len({leg_content(Path(lab_dir) / leg.path).digest for leg in disk.legs}) == 1
-
-
-def resync(lab_dir: Path, disk: DiskPlan, attempts: int = RESYNC_ATTEMPTS) -> float:
-    """Scrub until the three legs are identical; the seconds from the start to
-    that point. A leg whose server came back reconnects in the background
-    once an I/O finds it gone (QEMU's NBD client), so the first scrub may pass
-    it by (or, with two legs returning, fail for want of a vote): the legs are
-    compared after each scrub and the scrub repeated."""
-    started, failed = time.monotonic(), ""
-    for attempt in range(attempts):
-        try:
-            scrub(lab_dir, disk)
-            if legs_identical(lab_dir, disk):
-                return time.monotonic() - started
-        except ScrubError as exc:  # too few legs connected yet to vote: they are reconnecting
-            failed = f"; the last scrub: {exc}"
-        time.sleep(RESYNC_PAUSE_S * (attempt + 1))
-    raise ScrubError(f"the legs of {disk.name} still differ after {attempts} scrubs through the quorum "
-                     f"(a leg that cannot reconnect, or no two legs agree){failed}")

@@ -20,7 +20,7 @@ from mirror_support import lab_processes, require_mirror_host
 
 from lab.apply.journal import Journal
 from lab.apply.netns import list_namespaces
-from lab.compute import mirror, mirror_converge, mirror_io
+from lab.compute import mirror, mirror_converge, mirror_io, mirror_scrub
 from lab.compute.paths import default_lab_dir
 from lab.model.topology import Topology
 from lab.plan.planner import build_plan
@@ -67,7 +67,7 @@ def _disk(plan):
 
 def _io(plan, lab_dir: Path, *commands: str) -> subprocess.CompletedProcess:
     argv = ["qemu-io", "-f", "raw"] + [a for c in commands for a in ("-c", c)]
-    return subprocess.run(argv + [mirror_io.nbd_uri(lab_dir, _disk(plan))], capture_output=True, text=True,
+    return subprocess.run(argv + [mirror_scrub.nbd_uri(lab_dir, _disk(plan))], capture_output=True, text=True,
                           timeout=60, check=False)
 
 
@@ -103,19 +103,21 @@ def test_one_server_lost_io_goes_on_and_up_restarts_it_with_a_resync(stor):
     assert len(set(_legs(plan, lab_dir).values())) == 2  # hv2 missed the write
     changes = _apply(plan, lab_dir)
     assert [(c.action, c.kind, c.host) for c in changes] == [("create", "qsd", "hv2"), ("update", "resync", "hv1")]
-    assert changes[1].target == "db/data (legs on hv2 returned)" and changes[1].outcome.endswith(" s)")
+    assert changes[1].target == "db/data (legs on hv2 returned)" and "scrub(s))" in changes[1].outcome
     assert len(set(_legs(plan, lab_dir).values())) == 1
 
 
 def test_a_corrupted_copy_is_outvoted_and_a_scrub_repairs_it(stor):
     plan, lab_dir, _ = stor
     before = _legs(plan, lab_dir)
-    mirror_io.flip_bytes(lab_dir / _disk(plan).legs[1].path, 3 * MIB, 64)
+    for offset in (3 * MIB, 5 * MIB):  # one read back below, one left for the scrub
+        mirror_io.flip_bytes(lab_dir / _disk(plan).legs[1].path, offset, 64)
     assert _legs(plan, lab_dir)["hv2"] != before["hv1"]
     done = _io(plan, lab_dir, "read -P 0x5a 3M 4k")  # the majority's bytes, not hv2's
     assert done.returncode == 0 and "Pattern verification failed" not in done.stdout, done.stdout
-    mirror_io.scrub(lab_dir, _disk(plan))
+    scrubbed = mirror_scrub.scrub(lab_dir, _disk(plan))
     assert _legs(plan, lab_dir) == before
+    assert set(scrubbed.leg_reports(_disk(plan))) == {"hv2"}  # the quorum reported the out-voted copy
 
 
 def test_a_second_server_loss_stops_io_until_the_servers_return(stor):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lab.compute import mirror, mirror_io
+from lab.compute import mirror, mirror_io, mirror_scrub
 from lab.compute.operations import set_disk_cap
 from lab.paths import lab_dir
 from lab.plan.model import DiskPlan, EndpointPlan, MirrorLegPlan, Plan
@@ -74,9 +74,9 @@ def clear(plan: Plan) -> list[str]:
     for vm, disk in mirror.mirrored(plan):
         if mirror.quorum_running(lab_dir(plan.lab), disk):
             try:
-                seconds = mirror_io.resync(lab_dir(plan.lab), disk)
+                seconds = mirror_scrub.resync(lab_dir(plan.lab), disk).seconds
                 repaired.append(f"{vm.name}/{disk.name} scrubbed in {seconds:.1f} s")
-            except mirror_io.ScrubError as exc:
+            except mirror_scrub.ScrubError as exc:
                 repaired.append(f"{vm.name}/{disk.name} NOT repaired: {exc}")
     for e in plan.endpoints:
         if e.kind != "vm":

@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from lab.compute import mirror_io
+from lab.compute import mirror_io, mirror_scrub
 from lab.compute.mirror_status import mirror_state
 from lab.plan.model import DiskPlan, EndpointPlan, Plan
 from lab.verify import evidence
@@ -95,19 +95,20 @@ def _repair(plan: Plan, lab_dir: Path, vm: EndpointPlan, disk: DiskPlan,
     read = guest_io.read_region(plan.lab, lab_dir, vm.name, disk.dev, first // MIB, 1)
     voted = read.ok and read.sha256 == record["divergence"]["majority_sha256"]
     try:
-        seconds = mirror_io.scrub(lab_dir, disk)
-    except mirror_io.ScrubError as exc:
+        scrubbed = mirror_scrub.scrub(lab_dir, disk)
+    except mirror_scrub.ScrubError as exc:
         return len(regions), f"leg on {', '.join(odd)} differed in {len(regions)} MiB region(s); {exc}"
     after = {s: mirror_io.leg_content(p).digest for s, p in paths.items()}
     record["after_scrub"] = after
+    record["scrub_reports"] = scrubbed.leg_reports(disk)
     repaired = set(after.values()) == {majority}
     guest = ("the guest read the majority's bytes there (out-voted)" if voted else
              f"the guest read {'other bytes' if read.ok else read.describe()} there (NOT out-voted)")
     return len(regions), (
         f"leg on {', '.join(odd)} differed from the other two in {len(regions)} MiB region(s) "
-        f"(first at {first // MIB} MiB); {guest}; after a scrub through the quorum ({seconds:.1f} s) the three "
-        + ("legs are identical and equal the majority's copy: the vote repaired it" if repaired
-           else "legs still differ: NOT repaired"))
+        f"(first at {first // MIB} MiB); {guest}; after a scrub through the quorum ({scrubbed.seconds:.1f} s) "
+        "the three " + ("legs are identical and equal the majority's copy: the vote repaired it" if repaired
+                        else "legs still differ: NOT repaired"))
 
 
 def _marker(plan: Plan, lab_dir: Path, vm: EndpointPlan, disk: DiskPlan, record: dict) -> tuple[bool, str]:
