@@ -29,12 +29,15 @@ protocol='nbd'><host transport='unix'/>) that keeps its <iotune> cap
 need shared guest memory for every VM; NBD needs nothing of the VM.
 
 Measured limits of QEMU 7.2 / libvirt 9.0 here: libvirt cannot give the
-VM's NBD disk a reconnect delay, and the storage daemon's NBD server closes
-a client's connection when a read it serves fails (the quorum with one leg
-left): the VM's client then reconnects on its next request and fails that
-one, so after the whole mirror failed the guest sees one more I/O error
-once it is back (the server-loss check counts it). A read the vote answers,
-and any failed write, keep the connection.
+VM's NBD disk a reconnect delay, so the VM's NBD client, once its
+connection is gone, fails the I/O that finds it gone and reconnects on a
+later one. The connection goes when the quorum daemon dies (`lab up`
+restarts it: the guest then sees two failed I/Os, measured, and the disk
+answers again) and when a read the daemon serves fails (its NBD server
+closes a connection whose structured read fails: after the whole mirror
+failed, the guest sees one more I/O error once it is back; the server-loss
+check counts it). A read the vote answers, and any failed write, keep the
+connection.
 
 A quorum does not open while a leg is unreachable, so server daemons and
 their exports come before the quorums, and quorums before the VMs. A storage

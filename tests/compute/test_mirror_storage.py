@@ -130,6 +130,25 @@ def test_a_second_server_loss_stops_io_until_the_servers_return(stor):
     assert done.returncode == 0 and "Pattern verification failed" not in done.stdout, done.stdout + done.stderr
 
 
+def test_a_mirror_added_and_dropped_changes_exports_not_daemons(stor):
+    plan, lab_dir, _ = stor
+    disks = [{"name": "data", "size_gb": 1, "resiliency": "mirror3"},
+             {"name": "more", "size_gb": 1, "resiliency": "mirror3"}]
+    two = build_plan(Topology.model_validate(
+        {**TOPOLOGY, "vms": [{**TOPOLOGY["vms"][0], "data_disks": disks}]}))
+    added = sorted((c.action, c.kind) for c in _apply(two, lab_dir))
+    assert added == [("create", "export")] * 3 + [("create", "leg")] * 3 + [("create", "quorum")], added
+    dropped = sorted((c.action, c.kind) for c in _apply(plan, lab_dir))
+    assert dropped == [("delete", "export")] * 3 + [("delete", "leg")] * 3 + [("delete", "quorum")], dropped
+    assert {s: mirror.exports(lab_dir, s) for s in ("hv1", "hv2", "hv3")} == {
+        leg.server: {leg.node} for leg in _disk(plan).legs}
+    assert not (lab_dir / "compute/mirror/db/more.pid").exists()
+    assert not list((lab_dir / "compute/storage").glob("*/db/more.raw"))
+    assert mirror_converge.diff_storage(plan, lab_dir, Journal(LAB).record) == []
+    done = _io(plan, lab_dir, "read -P 0x5a 0 8M")  # the mirror that stayed never stopped
+    assert done.returncode == 0 and "Pattern verification failed" not in done.stdout, done.stdout + done.stderr
+
+
 CRASH = """
 import os, signal, sys
 from lab.apply.journal import Journal

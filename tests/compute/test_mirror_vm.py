@@ -77,6 +77,22 @@ def test_the_mirrored_disk_keeps_its_tiers_iops_cap(lab):
     assert mirrored.verdict in ("pass", "inconclusive"), mirrored.measured  # above the cap is always a fail
 
 
+def test_a_quorum_killed_under_the_running_vm_is_restarted_by_up_and_the_disk_answers_again(lab):
+    from lab.compute import paths, storage_daemon
+    from lab.providers import embedded
+    from lab.verify.storage import guest_io
+
+    disk = lab.endpoint("db1").data_disks[0]
+    assert storage_daemon.stop(paths.quorum_pidfile(default_lab_dir(LAB), disk.quorum_socket), crash=True)
+    changes = embedded.up(lab).changes
+    assert [(c.action, c.kind, c.target.split()[0]) for c in changes] == [("create", "quorum", "db1/data")]
+    reads = [guest_io.read_region(LAB, default_lab_dir(LAB), "db1", disk.dev, 0, 1) for _ in range(3)]
+    print(f"\nreads after the quorum's restart: {[r.describe() for r in reads]}")
+    # the VM's NBD client finds its connection gone on one I/O and reconnects on a later one
+    assert reads[-1].ok and sum(not r.ok for r in reads) <= 2
+    assert _run(lab, ".mirror")["storage.db1/data.mirror"].verdict == "pass"
+
+
 def test_leg_down_fails_both_mirror_checks_until_cleared(lab):
     from lab.providers import embedded
 

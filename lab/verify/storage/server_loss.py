@@ -9,22 +9,23 @@ mirrored disk, one then two, and measure what the guest sees.
 3. Second loss: the third leg's server is killed too. The seed's S2D
    three-way mirror survives two server failures; this mirror votes 2 of 3
    (the plan's vote_threshold), so with one copy left nothing can be voted
-   and I/O must stop. The check measures a write (C) and a read of A and
-   says what happened (the write first: a failed read also cuts the VM's
-   disk connection, see _Guest.reconnect). How the verdict treats it: I/O stopping with an error
-   (or a timeout) is the expected, correct behaviour of a 2-of-3 vote and
-   does not fail the check, but the measured text states that the seed's
-   promise (two losses) is not met by the embedded mirror (one loss). A read
-   or write that *succeeds* with one copy left fails the check: the quorum
-   would then be answering without a vote.
+   and I/O must stop. The check measures a write (C), then a read of A (the
+   write first: a failed read also cuts the VM's disk connection, see
+   _Guest.reconnect), and says what happened.
+   How the verdict treats it: I/O stopping with an error (or a timeout) is
+   the expected, correct behaviour of a 2-of-3 vote and does not fail the
+   check, but the measured text states that the seed's promise (two losses)
+   is not met by the embedded mirror (one loss). A read or write that
+   *succeeds* with one copy left fails the check: the quorum would then be
+   answering without a vote.
 4. Both servers return (started as `lab up` starts them, without its
    automatic resync). The resync (lab.compute.mirror_scrub.resync: scrubs
-   through the quorum until the legs are identical) is timed from the
+   through the quorum until every leg answers and agrees) is timed from the
    servers' return and reported in seconds per GiB (metric
-   resync_s_per_gib; scrub_s_per_gib is its last scrub alone, the copy
-   without the wait for the legs to reconnect); it must leave the three legs
-   identical, so the failed write C left no torn copy behind. Then A and B
-   must read back intact.
+   resync_s_per_gib; scrub_s_per_gib is its last, clean scrub alone: a full
+   read through the quorum without the wait for the legs to reconnect). It
+   must leave the three legs identical, so the failed write C left no torn
+   copy behind. Then A and B must read back intact.
 
 Losses are always undone, also when the check breaks half way.
 """
@@ -100,9 +101,10 @@ class _Guest:
         """Read until the VM's disk answers again. QEMU 7.2's NBD server closes
         a client's connection when a read it serves in structured replies
         fails (the quorum's read with one leg left), and the VM's NBD client,
-        which libvirt 9.0 cannot give a reconnect delay, reconnects on its next
-        request and fails that one: after a failed read the guest sees one
-        more I/O error once the mirror is back. `reconnect_errors` counts them."""
+        which libvirt 9.0 cannot give a reconnect delay, fails the request that
+        finds the connection gone and reconnects on a later one: after a failed
+        read the guest sees an I/O error more once the mirror is back (one,
+        measured). `reconnect_errors` counts them."""
         self.reconnect_errors = 0
         for _ in range(RECONNECT_READS):
             done = self.read(offset)
@@ -140,8 +142,9 @@ def _judge(vm: EndpointPlan, disk: DiskPlan, servers: tuple[str, str], io: _Gues
                  f"(this mirror survives {survivable} server loss; the seed's S2D three-way mirror survives 2)"
                  if stopped_two else "I/O went on with one copy left: the quorum answered without a vote"))
     resync = (f"resync {resynced.seconds / disk.size_gb:.1f} s per GiB until the three legs were identical "
-              f"({resynced.scrubs} scrub(s); the last one, the copy itself, {resynced.scrub_s / disk.size_gb:.1f} s "
-              "per GiB; the rest is the legs' NBD clients reconnecting)" if resynced else
+              f"({resynced.scrubs} scrub(s); a clean scrub of the whole disk takes "
+              f"{resynced.scrub_s / disk.size_gb:.1f} s per GiB, the rest is waiting for the legs' NBD clients "
+              "to reconnect)" if resynced else
               "the three legs STILL DIFFER after the resync's budget")
     errors = io.reconnect_errors
     back_text = (f"both back: {resync}, data written before and during the loss "
