@@ -160,6 +160,10 @@ def _print_status(data: dict) -> None:
               for e in data["endpoints"]])
     if data.get("vms"):
         _print_vms(data["vms"])
+    if data.get("storage_daemons"):
+        _section("storage daemons (mirrored disks)", ("daemon", "kind", "health", "exports"),
+                 [(d["daemon"], d["kind"], _health("ok" if d["running"] else "down"),
+                   Text(", ".join(d.get("exports", [])) or "-")) for d in data["storage_daemons"]])
     if data.get("load_balancers"):
         from lab.cli.lb_view import render
 

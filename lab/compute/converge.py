@@ -22,7 +22,7 @@ from pathlib import Path
 import libvirt
 
 from lab.apply.changes import Change
-from lab.compute import agent, disks, domain_xml, host_load, libvirt_driver, paths, provision
+from lab.compute import agent, disks, domain_xml, host_load, libvirt_driver, mirror_converge, paths, provision
 from lab.compute.daemons import connect
 from lab.compute.domain_xml import DomainSpec, domain_name
 from lab.compute.image import GuestImage, build_image, find_image
@@ -65,8 +65,12 @@ def planned_vms(plan: Plan) -> list[EndpointPlan]:
 
 
 def vm_disks(lab_dir: Path, vm: EndpointPlan) -> list[domain_xml.DiskSpec]:
+    """The OS disk, then the data disks: image files, or a mirrored disk's
+    quorum socket (lab.compute.mirror), each with its tier's cap."""
     specs = [domain_xml.DiskSpec("os", paths.os_disk(lab_dir, vm.name), "vda")]
-    specs += [domain_xml.DiskSpec(d.name, Path(lab_dir) / d.path, d.dev, d.iops_cap) for d in vm.data_disks]
+    specs += [domain_xml.DiskSpec(d.name, paths.quorum_socket(lab_dir, d.quorum_socket), d.dev, d.iops_cap,
+                                  export=d.name) if d.resiliency == "mirror3"
+              else domain_xml.DiskSpec(d.name, Path(lab_dir) / d.path, d.dev, d.iops_cap) for d in vm.data_disks]
     return specs
 
 
@@ -103,6 +107,7 @@ def _diff(plan: Plan, lab_dir: Path, record: JournalRecord, progress: Progress,
     run = _Run(plan, lab_dir, record, progress)
     existing = {meta["vm"]: dom for dom, meta in libvirt_driver.lab_domains(run.conn, plan.mark)}
     changes = _unplanned(run, existing, {vm.name for vm in vms})
+    changes += mirror_converge.diff_storage(plan, lab_dir, record)  # the mirrors before the VMs using them
     if vms and find_image() is None:
         changes.append(Change("host", "create", "image", "guest image (Debian packages)", run.image))
     booting: list[EndpointPlan] = []
@@ -223,8 +228,8 @@ def _disks(run: _Run, vm: EndpointPlan) -> list[Change]:
         changes.append(Change(vm.server, "create", "disk", f"{vm.name}/os", create_os))
     for d in vm.data_disks:
         path = Path(run.lab_dir) / d.path
-        if path.exists():
-            continue
+        if d.resiliency != "simple" or path.exists():
+            continue  # a mirrored disk's legs are lab.compute.mirror's
 
         def create(p: Path = path, size: int = d.size_gb, disk: str = d.name) -> None:
             run.record("disk", str(p), f"data disk {disk} of VM {vm.name}")

@@ -47,10 +47,14 @@ def embedded_memory_mib(size_memory_mb: int) -> int:
 
 @dataclass(frozen=True)
 class DiskSpec:
+    """A disk of the domain: an image file, or (with `export`) the NBD export
+    served on the unix socket `path` (a mirrored disk's quorum)."""
+
     name: str
     path: Path
     dev: str
     iops_cap: int | None = None
+    export: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,9 +98,14 @@ def _metadata(root: ET.Element, spec: DomainSpec) -> None:
 
 
 def _disk(devices: ET.Element, disk: DiskSpec) -> None:
-    el = _sub(devices, "disk", type="file", device="disk")
-    _sub(el, "driver", name="qemu", type="qcow2", cache="writeback")
-    _sub(el, "source", file=str(disk.path))
+    if disk.export is None:
+        el = _sub(devices, "disk", type="file", device="disk")
+        _sub(el, "driver", name="qemu", type="qcow2", cache="writeback")
+        _sub(el, "source", file=str(disk.path))
+    else:  # the quorum's NBD export: QEMU sends every write on at once (no host cache to flush)
+        el = _sub(devices, "disk", type="network", device="disk")
+        _sub(el, "driver", name="qemu", type="raw", cache="none")
+        _sub(_sub(el, "source", protocol="nbd", name=disk.export), "host", transport="unix", socket=str(disk.path))
     _sub(el, "target", dev=disk.dev, bus="virtio")
     _sub(el, "serial", disk.name)
     if disk.iops_cap is not None:
@@ -160,12 +169,15 @@ def read_metadata(xml: str) -> dict[str, str] | None:
 
 
 def attached_disks(xml: str) -> list[dict[str, object]]:
-    """Disks in a domain's XML: target dev, file, serial (our disk name), cap."""
+    """Disks in a domain's XML: target dev, file (an NBD disk's socket),
+    serial (our disk name), cap."""
     disks = []
     for el in ET.fromstring(xml).findall("devices/disk"):
         cap = el.findtext("iotune/total_iops_sec")
+        source = el.find("source")
+        host = source.find("host") if source is not None else None
         disks.append({"dev": el.find("target").get("dev"),
-                      "file": el.find("source").get("file"),
+                      "file": source.get("file") or (host.get("socket") if host is not None else None),
                       "name": el.findtext("serial") or "",
                       "iops_cap": int(cap) if cap and int(cap) > 0 else None})
     return disks

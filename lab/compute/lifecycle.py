@@ -1,6 +1,7 @@
 """Compute's part of the embedded provider's lifecycle (see lab.providers.hooks):
-VMs come up after the fabric (their taps join the tenant bridges) and go
-down before it."""
+VMs and the storage daemons of their mirrored disks come up after the fabric
+(taps join the tenant bridges, legs are served on the underlay) and go down
+before it (a daemon left in a namespace would keep it alive)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import Any
 
 from lab.apply.changes import Change
 from lab.apply.journal import Journal
+from lab.compute import mirror_status, vms
 from lab.compute import status as vm_state
-from lab.compute import vms
 from lab.compute.paths import default_lab_dir
 from lab.plan.model import Plan
 
@@ -35,4 +36,5 @@ def status(lab: str) -> dict[str, Any]:
     lab_dir = default_lab_dir(lab)
     if not (lab_dir / "compute").exists():
         return {"vms": []}
-    return {"vms": vm_state.vm_status(lab, lab_dir)}
+    daemons = mirror_status.daemons_status(lab_dir)
+    return {"vms": vm_state.vm_status(lab, lab_dir), **({"storage_daemons": daemons} if daemons else {})}

@@ -8,7 +8,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from lab.compute import daemons, libvirt_driver, paths
+from lab.compute import daemons, libvirt_driver, mirror_converge, paths
 from lab.compute.converge import BOOT_TIMEOUT_S, diff_vms, ensure_vms, planned_vms, vm_disks
 from lab.compute.daemons import connect
 from lab.plan.model import Plan
@@ -38,7 +38,8 @@ def lb_vips(plan: Plan) -> dict[str, list[str]]:
 
 def remove_vms(lab: str, lab_dir: Path, progress: Progress = _quiet) -> list[str]:
     """Destroy and undefine every domain marked for this lab (whatever its
-    name), then delete disks, logs, sockets and leases. Safe after a crash."""
+    name), stop its storage daemons, then delete disks, mirror legs, logs,
+    sockets and leases. Safe after a crash."""
     removed: list[str] = []
     if not paths.compute_dir(lab_dir).exists() and not daemons.libvirt_answers():
         return removed  # nothing was ever created: disks come before domains
@@ -50,6 +51,7 @@ def remove_vms(lab: str, lab_dir: Path, progress: Progress = _quiet) -> list[str
             removed.append(f"domain {dom.name()}")
     finally:
         conn.close()
+    removed += mirror_converge.remove_storage(lab, lab_dir)  # no VM uses the mirrors any more
     cdir = paths.compute_dir(lab_dir)
     if cdir.exists():
         removed += [f"disk {p}" for p in sorted(cdir.rglob("*.qcow2*"))]

@@ -178,6 +178,45 @@ def _vm_placement(t: Topology) -> Iterator[Problem]:
             )
 
 
+MIRROR_LEGS = 3
+
+
+@_needs("vms", "servers")
+def _mirror_placement(t: Topology) -> Iterator[Problem]:
+    """A mirror3 disk puts its three legs on three compute servers of its VM's
+    cluster: a cluster with fewer cannot hold it (S2D's three-way mirror)."""
+    if incomplete(t.servers):
+        return  # a dropped server may be the missing third one
+    servers = {s.name: s for s in t.servers}
+    members: dict[str, list[str]] = {}
+    for s in t.servers:
+        if s.role == "compute":
+            members.setdefault(s.cluster, []).append(s.name)
+    roomy = sorted(c for c, names in members.items() if len(names) >= MIRROR_LEGS)
+    for i, vm in indexed(t.vms):
+        server = servers.get(vm.server)
+        if vm.server == "auto":
+            if roomy:
+                continue
+            where, fix = f"no cluster has {MIRROR_LEGS} compute servers", "add compute servers to a cluster"
+        elif server is None or server.role != "compute":
+            continue  # an unknown or non-compute server is _vm_placement's error
+        elif len(members[server.cluster]) >= MIRROR_LEGS:
+            continue
+        else:
+            have = members[server.cluster]
+            where = (f"the cluster '{server.cluster}' of its server '{server.name}' has {len(have)} "
+                     f"compute server(s) ({', '.join(have)})")
+            fix = f"add compute servers to cluster '{server.cluster}'"
+            if roomy:
+                fix += f", pin the VM to a server of cluster {', '.join(repr(c) for c in roomy)} or use auto"
+        for j, disk in enumerate(vm.data_disks):
+            if disk.resiliency == "mirror3":
+                yield Problem(("vms", i, "data_disks", j, "resiliency"),
+                              f"mirror3 needs {MIRROR_LEGS} compute servers in the VM's cluster for its legs, "
+                              f"but {where}; {fix}, or use resiliency: simple")
+
+
 @_needs("vms", "tenants")
 def _vm_addresses(t: Topology) -> Iterator[Problem]:
     tenants = {x.name: x for x in t.tenants}

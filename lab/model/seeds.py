@@ -19,6 +19,8 @@ PROBES = f"{ARCH}: Azure LB health probes (interval 5 s, failures before down)"
 NO_IPV6 = f"{ARCH}: limitations (no IPv6)"
 SIZES = f"{ARCH} + {VM}: instance types A, D, Dv2 (Standard_DS1_v2: 1 core, 3.5 GB, 2 data disks)"
 DISKS = f"{ARCH} + {VM}: data disks (max 1 TB; a standard disk is capped at 500 IOPS by the hypervisor)"
+MIRROR = (f"{ARCH}: Storage Spaces Direct three-way mirror (each volume on three servers of its cluster, "
+          "survives two server failures)")
 CUSTOM_SCRIPT = f"{VM}: CustomScript extension, its exit code fails provisioning"
 DIP = f"{VM}: the VM's address (DIP) is handed out by the host"
 TENANT = f"{ARCH}: tenant virtual networks, isolated from each other"

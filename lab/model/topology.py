@@ -205,6 +205,12 @@ class DataDisk(Strict):
     tier: Annotated[Literal[tuple(DISK_TIERS)],  # type: ignore[valid-type]
                     about("standard: capped at 500 IOPS by the hypervisor; premium: uncapped (the control).",
                           seeds.DISKS)] = "standard"
+    resiliency: Annotated[
+        Literal["simple", "mirror3"],
+        about("simple: one image file on the VM's server; mirror3: three copies on three compute servers of "
+              "the VM's cluster, voted by a QEMU quorum (2 of 3) and exported to the VM (the tier's IOPS cap "
+              "still applies). The embedded mirror survives one server loss; the seed's survives two.",
+              seeds.MIRROR)] = "simple"
 
     @property
     def iops_cap(self) -> int | None:

@@ -122,13 +122,30 @@ class HostPlan(PlanModel):
     nics: list[NicPlan] = Field(default_factory=list)  # servers: as claimed by the topology
 
 
+class MirrorLegPlan(PlanModel):
+    """One copy of a mirrored disk: a raw file on a compute server, exported
+    by that server's storage daemon over NBD on its underlay address."""
+
+    server: str
+    namespace: str
+    address: str  # the server's underlay address the NBD server listens on
+    port: int
+    export: str  # NBD export name
+    node: str  # QEMU block node name of the leg (unique in the lab, <= 31 characters)
+    path: str  # leg file, relative to the lab directory
+
+
 class DiskPlan(PlanModel):
     name: str
     size_gb: int
     tier: str
     iops_cap: int | None
     dev: str = ""  # guest device (vdb, vdc, ...; vda is the OS disk)
-    path: str = ""  # image file, relative to the lab directory
+    path: str = ""  # image file, relative to the lab directory (simple disks)
+    resiliency: Literal["simple", "mirror3"] = "simple"
+    legs: list[MirrorLegPlan] = Field(default_factory=list)  # mirror3: three legs on three servers
+    vote_threshold: int = 0  # mirror3: legs that must agree for a read or write to succeed
+    quorum_socket: str = ""  # mirror3: the quorum's NBD unix socket the VM's disk opens, relative to the lab dir
 
 
 class EndpointPlan(PlanModel):

@@ -57,3 +57,15 @@ def data_disk_dev(index: int) -> str:
 def data_disk_relpath(vm: str, disk: str) -> str:
     """Where a data disk's image lives, relative to the lab directory."""
     return f"compute/{vm}/data-{disk}.qcow2"
+
+
+def mirror_leg_relpath(server: str, vm: str, disk: str) -> str:
+    """A mirror leg's raw file, relative to the lab directory: under the
+    server that holds it, so one server's copies are one directory."""
+    return f"compute/storage/{server}/{vm}/{disk}.raw"
+
+
+def quorum_socket_relpath(vm: str, disk: str) -> str:
+    """The NBD unix socket a mirrored disk's quorum serves its VM on (its
+    daemon's pid file and monitor socket sit beside it)."""
+    return f"compute/mirror/{vm}/{disk}.sock"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from lab.features import planners
 from lab.model.sizes import VM_SIZES
 from lab.model.topology import Topology, Vm
+from lab.plan.disks import mirror_capable, plan_disks
 from lab.plan.model import (
     AddressSpec,
     DiskPlan,
@@ -38,8 +39,6 @@ from lab.plan.model import (
 )
 from lab.plan.naming import (
     bridge_name,
-    data_disk_dev,
-    data_disk_relpath,
     mac_for,
     mark_for,
     namespace_for,
@@ -81,8 +80,9 @@ def build_plan(topo: Topology) -> Plan:
     lab = topo.name
     underlay_ips = _underlay_addresses(topo)
     placement = _place_vms(topo)
+    disks = plan_disks(topo, placement, underlay_ips)
     tenants = [_tenant_plan(topo, t.name, underlay_ips) for t in topo.tenants]
-    endpoints = [_endpoint(topo, vm, placement[vm.name], underlay_ips) for vm in topo.vms]
+    endpoints = [_endpoint(topo, vm, placement[vm.name], underlay_ips, disks[vm.name]) for vm in topo.vms]
     endpoints = _assign_addresses(topo, endpoints)
     hosts = [_tor(topo, underlay_ips), _client(topo)]
     hosts += [_server(topo, s.name, underlay_ips, endpoints) for s in topo.servers]
@@ -130,14 +130,17 @@ def _underlay_addresses(topo: Topology) -> dict[str, str]:
 
 
 def _place_vms(topo: Topology) -> dict[str, str]:
-    """Pinned VMs stay put; 'auto' goes to the least-loaded compute server."""
+    """Pinned VMs stay put; 'auto' goes to the least-loaded compute server (one
+    whose cluster can hold three mirror legs when the VM has a mirror3 disk)."""
     load: dict[str, int] = {s.name: 0 for s in topo.servers if s.role == "compute"}
     placement = {vm.name: vm.server for vm in topo.vms if vm.server != "auto"}
     for server in placement.values():
         load[server] = load.get(server, 0) + 1
     for vm in topo.vms:
         if vm.server == "auto":
-            server = min(load, key=lambda s: (load[s], s))
+            mirrored = any(d.resiliency == "mirror3" for d in vm.data_disks)
+            candidates = [s for s in load if not mirrored or mirror_capable(topo, s)] or list(load)
+            server = min(candidates, key=lambda s: (load[s], s))
             placement[vm.name] = server
             load[server] += 1
     return placement
@@ -156,7 +159,8 @@ def _tenant_plan(topo: Topology, name: str, underlay_ips: dict[str, str]) -> Ten
     )
 
 
-def _endpoint(topo: Topology, vm: Vm, server: str, underlay_ips: dict[str, str]) -> EndpointPlan:
+def _endpoint(topo: Topology, vm: Vm, server: str, underlay_ips: dict[str, str],
+              disks: list[DiskPlan]) -> EndpointPlan:
     tenant = topo.tenant(vm.tenant)
     subnet = next(s for s in tenant.subnets if s.name == (vm.subnet or tenant.subnets[0].name))
     size = VM_SIZES[vm.size]
@@ -181,9 +185,7 @@ def _endpoint(topo: Topology, vm: Vm, server: str, underlay_ips: dict[str, str])
         size=vm.size,
         cores=size.cores,
         memory_mb=size.memory_mb,
-        data_disks=[DiskPlan(name=d.name, size_gb=d.size_gb, tier=d.tier, iops_cap=d.iops_cap,
-                             dev=data_disk_dev(i), path=data_disk_relpath(vm.name, d.name))
-                    for i, d in enumerate(vm.data_disks)],
+        data_disks=disks,
         provision_script=vm.provision_script,
     )
 
