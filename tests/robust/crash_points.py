@@ -50,8 +50,14 @@ def read_trace(path: Path) -> list[tuple[float, str]]:
     return out
 
 
+# how long a guest takes decides whether these come at all: never a kill point
+# (the wait they report is part of the gap after "waiting for")
+UNSTEADY = "still booting"
+
+
 def markers(trace: list[tuple[float, str]]) -> list[tuple[Marker, float]]:
-    """Each marker with its occurrence number and the gap to the next one."""
+    """Each steady marker with its occurrence number and the gap to the next one."""
+    trace = [(t, label) for t, label in trace if UNSTEADY not in label]
     seen: dict[str, int] = {}
     out = []
     for i, (t, label) in enumerate(trace[:-1]):
@@ -60,24 +66,28 @@ def markers(trace: list[tuple[float, str]]) -> list[tuple[Marker, float]]:
     return out
 
 
-def _at(rng: random.Random, topology: str, why: str, choices: list[tuple[Marker, float]]) -> KillPoint:
+def _at(rng: random.Random, topology: str, why: str, choices: list[tuple[Marker, float]],
+        boundary: float = 0.3) -> KillPoint:
+    """A marker, and a fraction of the gap after it: 0 (the boundary itself)
+    with probability `boundary`, else inside the phase."""
     marker, gap = rng.choice(choices)
-    fraction = 0.0 if rng.random() < 0.3 else rng.random()
+    fraction = 0.0 if rng.random() < boundary else rng.uniform(0.05, 0.95)
     return KillPoint(topology, why, marker, round(fraction * gap, 3))
 
 
 def choose(seed: int, heavy: list[tuple[Marker, float]], light: list[tuple[Marker, float]]) -> list[KillPoint]:
     """20 points: 3 during VM boot and 1 anywhere in the VM lab; 2 while
     bpftool loads the XDP program, 2 just after the LB's pin is journaled,
-    12 anywhere (boundaries included) in the lighter lab."""
+    12 at distinct markers (boundaries included) in the lighter lab."""
     rng = random.Random(seed)
-    boot = [m for m in heavy if m[0][0].startswith(("phase VMs:", "journal domain"))]
+    # defined and started (after "journal domain"), guest booting (after "waiting for")
+    boot = [m for m in heavy if m[0][0].startswith(("phase VMs: waiting for", "journal domain"))]
     pin = [m for m in light if m[0][0].startswith("journal bpf-pin")]
     assert boot and pin, f"calibration saw no VM boot or BPF pin: {heavy} {light}"
-    points = [_at(rng, "heavy", "vm-boot", boot) for _ in range(3)] + [_at(rng, "heavy", "any", heavy)]
+    points = [_at(rng, "heavy", "vm-boot", boot, boundary=0) for _ in range(3)] + [_at(rng, "heavy", "any", heavy)]
     points += [KillPoint("light", "bpf-load", None, child="bpftool") for _ in range(2)]
     points += [_at(rng, "light", "bpf-load", pin) for _ in range(2)]
-    points += [_at(rng, "light", "any", light) for _ in range(12)]
+    points += [_at(rng, "light", "any", [m]) for m in rng.sample(light, min(12, len(light)))]  # 12 distinct
     return points
 
 
