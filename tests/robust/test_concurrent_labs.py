@@ -65,9 +65,11 @@ def _no_failed_checks(path: Path) -> list[str]:
     proc = lab_cli("verify", str(path), "--only", "fabric", "--only", "lb", "--format", "json",
                    check=False, timeout=900)
     report = json.loads(proc.stdout)
-    bad = [f"{r['name']}: {r['verdict']}: {r['measured']}" for r in report["results"]
+    bad = [f"{r['name']}: {r['verdict']}: {r['measured']}" for r in report["checks"]
            if r["verdict"] not in ("pass", "skipped", "inconclusive")]
     assert proc.returncode in (0, 4), proc.stderr
+    print("\n".join(f"{r['name']}: {r['verdict']} ({r['duration_s']:.1f} s): {r['measured']}"
+                    for r in report["checks"]))
     return bad
 
 
