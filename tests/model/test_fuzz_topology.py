@@ -152,6 +152,7 @@ def test_fuzzed_topologies_exit_2_naming_a_path_and_create_nothing(rig, raw):
     _no_crash(planned, "lab plan")
     assert planned.exit_code == 0, planned.stderr
     assert json.loads(planned.stdout)["lab"] == report["lab"]
+    assert not any(rig.home.iterdir()), "validate or plan wrote under STACKLAB_HOME"
 
 
 def test_fuzz_time_spent(rig):
