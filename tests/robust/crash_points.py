@@ -53,7 +53,8 @@ def read_trace(path: Path) -> list[tuple[float, str]]:
 # how long a guest takes decides whether these come at all: never a kill point
 # (the wait they report is part of the gap after "waiting for")
 UNSTEADY = "still booting"
-
+MAX_DELAY_S = 2.5
+BOOT_MARKERS = ("phase VMs:", "journal domain")  # the last marker before a kill during boot
 
 def markers(trace: list[tuple[float, str]]) -> list[tuple[Marker, float]]:
     """Each steady marker with its occurrence number and the gap to the next one."""
@@ -75,11 +76,21 @@ def _at(rng: random.Random, topology: str, why: str, choices: list[tuple[Marker,
     return KillPoint(topology, why, marker, round(fraction * gap, 3))
 
 
+def _bounded(found: list[tuple[Marker, float]]) -> list[tuple[Marker, float]]:
+    """Long phases (a VM's boot, the wait for BGP) last as long as the host's
+    load makes them, so a delay scaled to the calibration run could overshoot
+    the end of `up`: a kill lands within the first MAX_DELAY_S of a phase. A
+    TCG guest of this image needs ~3 s to boot even on an idle host
+    (ENVIRONMENT.md), so those seconds after "waiting for" are always mid-boot."""
+    return [(m, min(gap, MAX_DELAY_S)) for m, gap in found]
+
+
 def choose(seed: int, heavy: list[tuple[Marker, float]], light: list[tuple[Marker, float]]) -> list[KillPoint]:
     """20 points: 3 during VM boot and 1 anywhere in the VM lab; 2 while
     bpftool loads the XDP program, 2 just after the LB's pin is journaled,
     12 at distinct markers (boundaries included) in the lighter lab."""
     rng = random.Random(seed)
+    heavy, light = _bounded(heavy), _bounded(light)
     # defined and started (after "journal domain"), guest booting (after "waiting for")
     boot = [m for m in heavy if m[0][0].startswith(("phase VMs: waiting for", "journal domain"))]
     pin = [m for m in light if m[0][0].startswith("journal bpf-pin")]
