@@ -22,7 +22,13 @@ from lab.model.messages import describe, expected, is_ipv6, show
 from lab.model.partial import drop_typo_fallout, real_path, valid_sections
 from lab.model.topology import Topology
 
-__all__ = ["TopologyError", "TopologyIssue", "format_path", "load_topology", "parse_topology"]
+__all__ = ["DOCUMENT", "FILE", "TopologyError", "TopologyIssue", "format_path", "load_topology", "parse_topology"]
+
+
+# The path of a problem with the document as a whole (not valid YAML, not a
+# mapping, too big) or with the file (unreadable): every issue names a path,
+# so a script reading `lab validate --format json` never gets an empty one.
+DOCUMENT, FILE = "<document>", "<file>"
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,7 @@ class TopologyIssue:
 
     def __str__(self) -> str:
         where = f"line {self.line}: " if self.line else ""
-        return f"{where}{self.path or '<top>'}: {self.message}"
+        return f"{where}{self.path or DOCUMENT}: {self.message}"
 
 
 class TopologyError(Exception):
@@ -52,7 +58,7 @@ def load_topology(path: str | FsPath) -> Topology:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
-        raise TopologyError(str(path), [TopologyIssue("", None, f"cannot read file: {reason}")]) from None
+        raise TopologyError(str(path), [TopologyIssue(FILE, None, f"cannot read file: {reason}")]) from None
     return parse_topology(text, str(path))
 
 
@@ -60,11 +66,11 @@ def parse_topology(text: str, source: str = "<topology>") -> Topology:
     root, data = _read_yaml(text, source)
     too_big = _too_big(root)
     if too_big:
-        raise TopologyError(source, [TopologyIssue("", None, too_big)])
+        raise TopologyError(source, [TopologyIssue(DOCUMENT, 1, too_big)])
     lines: dict[Path, int] = {}
     issues = _map_lines(root, (), lines, set())
     if not isinstance(data, dict):
-        issues.append(TopologyIssue("", 1, "the topology must be a mapping with name, servers, ..."))
+        issues.append(TopologyIssue(DOCUMENT, 1, "the topology must be a mapping with name, servers, ..."))
         raise TopologyError(source, issues)
     try:
         topo, broken = Topology.model_validate(data), set[str]()
@@ -95,7 +101,7 @@ def _read_yaml(text: str, source: str) -> tuple[yaml.Node | None, Any]:
     except yaml.YAMLError as exc:
         raise TopologyError(source, [_yaml_issue(exc, source)]) from None
     except RecursionError:
-        raise TopologyError(source, [TopologyIssue("", None, "YAML nested too deeply")]) from None
+        raise TopologyError(source, [TopologyIssue(DOCUMENT, None, "YAML nested too deeply")]) from None
     return root, data
 
 
@@ -103,14 +109,14 @@ def _yaml_issue(exc: yaml.YAMLError, source: str) -> TopologyIssue:
     """One line naming the file, line and column, in the parser's words."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     if not isinstance(exc, yaml.MarkedYAMLError) or mark is None:
-        return TopologyIssue("", None, f"not valid YAML: {str(exc).replace('<unicode string>', source)}")
+        return TopologyIssue(DOCUMENT, None, f"not valid YAML: {str(exc).replace('<unicode string>', source)}")
     what = exc.problem or "syntax error"
     context = exc.context_mark
     if exc.context and context is not None:
         at = (context.line, context.column) != (mark.line, mark.column)
         what += f" ({exc.context}" + (f" at line {context.line + 1}, column {context.column + 1})" if at else ")")
     where = f"{source}, line {mark.line + 1}, column {mark.column + 1}"
-    return TopologyIssue("", mark.line + 1, f"not valid YAML ({where}): {what}")
+    return TopologyIssue(DOCUMENT, mark.line + 1, f"not valid YAML ({where}): {what}")
 
 
 MAX_VALUES, MAX_DEPTH = 100_000, 40
@@ -175,7 +181,7 @@ def _line_for(path: Path, lines: dict[Path, int]) -> int | None:
 
 
 def _issue(path: Path, message: str, lines: dict[Path, int]) -> TopologyIssue:
-    return TopologyIssue(format_path(path), _line_for(path, lines), message)
+    return TopologyIssue(format_path(path) or DOCUMENT, _line_for(path, lines), message)
 
 
 def _pydantic_issues(errors: list[Any], data: Any, lines: dict[Path, int]) -> list[TopologyIssue]:

@@ -51,7 +51,10 @@ def test_capped_disk_within_tolerance_and_uncapped_control_far_above(booted):
     assert capped.target == "cpt-a/std (/dev/vdb)" and control.target == "cpt-a/prem (/dev/vdc)"
     assert (capped.name, control.name) == ("storage.cpt-a/std.randread", "storage.cpt-a/prem.randread.control")
     assert capped.metrics["iops_target"] == [500.0]
-    assert len(capped.metrics["iops"]) >= 3 or capped.verdict == "inconclusive"  # a starved guest logs fewer seconds
+    # fio in a starved guest logs fewer 1-s samples in the same run time (seen: 2 of 5 at CPU pressure
+    # ~100%), with the steady rate still on the cap: fewer samples only on a busy host
+    assert len(capped.metrics["iops"]) >= 3 or capped.verdict == "inconclusive" or (
+        capped.metrics["iops"] and _host_was_busy(capped)), capped.metrics
     _pass_or_says_why(control, "host ")  # >= 2 x 500, or the host was busy and it says how busy
     if control.verdict == "inconclusive":
         assert _host_was_busy(control), control.metrics
