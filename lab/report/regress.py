@@ -274,7 +274,7 @@ def _inconclusive_side(baseline: CheckResult, current: CheckResult) -> str:
     about the lab: a comparison with them would page on the host's load."""
     for side, r in (("current", current), ("baseline", baseline)):
         if r.verdict == "inconclusive":
-            return f"{side} run's check was inconclusive: {r.measured}"
+            return f"{side} run inconclusive: {r.measured}"
     return ""
 
 
