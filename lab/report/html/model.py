@@ -46,8 +46,8 @@ class CheckRow:
 
     @property
     def anchor(self) -> str:
-        """An HTML id for the row: check names have spaces and slashes."""
-        return "check-" + _NOT_ID.sub("-", f"{self.result.group}.{self.result.name}")
+        """An HTML id for the row: check names (group first) have slashes and colons."""
+        return "check-" + _NOT_ID.sub("-", self.result.name)
 
 
 @dataclass

@@ -122,7 +122,7 @@ def check_mux_failover(lab: str, lb_name: str, flows: int = 200, spec_s: float =
     (`blackhole`: BFD must notice), and measure: how long new
     flows failed, whether the established ones still answer and how many
     changed backend; then bring it back and see it take new flows again."""
-    name, t0 = "lb.mux_failover", time.monotonic()
+    name, t0 = "lb.mux_pool.failover", time.monotonic()
     target = pool_target(lab, lb_name)
     if isinstance(target, str):
         return skipped(name, target)

@@ -14,5 +14,5 @@ from lab.verify.storage.iops import check_plan_disks
 def verify_checks(plan: Plan) -> list[Check]:
     if not any(e.kind == "vm" and e.data_disks for e in plan.endpoints):
         return []
-    return [named_check("storage.iops", "storage",
+    return [named_check("storage.all_disks.iops", "storage",
                         partial(check_plan_disks, plan, lab_dir(plan.lab), plan.specs.iops_tolerance_pct))]
