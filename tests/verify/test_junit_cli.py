@@ -5,15 +5,19 @@ properties, regressions as cases of their own and skip reasons in words."""
 from __future__ import annotations
 
 import json
+import platform
 import xml.etree.ElementTree as ET
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 import xmlschema
 
+from lab.model import load_topology
 from lab.paths import results_dir
+from lab.report.history import History, RunRecord
 from lab.verify.result import CheckResult
-from lab.verify.runner import named_check
+from lab.verify.runner import named_check, topology_hash
 
 from .cli_support import check, invoke, mark_up, tiny_topology
 
@@ -46,11 +50,49 @@ def test_verify_junit_goes_where_asked_with_properties(topo, use_checks, tmp_pat
     assert (results_dir("nx") / "verify" / "latest.xml").is_file()  # the default output stays
     root = ET.parse(target).getroot()
     assert root.get("skipped") is None
-    props = {p.get("name"): p.get("value") for p in root.find("testsuite").iter("property")}
-    assert {"kernel", "stacklab.version", "topology.hash", "provider", "host"} <= props.keys()
-    assert props["provider"] == "embedded" and props["kernel"] and props["host"]
+    _assert_real_properties(root, topo)
     skipped = _cases(root)["rdma/rdma.perftest"].find("skipped").get("message")
     assert skipped == "skipped: no RDMA device (ibv_devices empty)" and "{" not in skipped
+
+
+def _properties(root: ET.Element) -> list[dict[str, str]]:
+    """The <properties> of every testsuite (each carries its own, per the schema)."""
+    return [{p.get("name"): p.get("value") for p in suite.iter("property")}
+            for suite in root.iter("testsuite")]
+
+
+def _assert_real_properties(root: ET.Element, topology: Path) -> None:
+    """Every property of every suite has a value, and it is the rig's real one."""
+    expected = {"kernel": platform.release(), "stacklab.version": version("stacklab"),
+                "topology.hash": topology_hash(load_topology(topology)), "provider": "embedded",
+                "host": platform.node()}
+    assert all(expected.values()), expected
+    for props in _properties(root):
+        assert all(v for v in props.values()), f"empty property: {props}"
+        assert {k: props.get(k) for k in expected} == expected
+
+
+def test_regress_junit_properties_have_the_rigs_values(topo, use_checks, tmp_path):
+    use_checks([check("storage.d.iops", "pass", {"iops": STEADY})])
+    target = tmp_path / "regress.xml"
+    assert invoke("regress", topo, "--junit", target).exit_code == 0
+    root = ET.parse(target).getroot()
+    assert len(_properties(root)) == 2  # the check group's suite and the regress suite
+    _assert_real_properties(root, topo)
+    assert {p["run.id"] for p in _properties(root)} == {"1"}
+
+
+def test_a_recorded_run_without_rig_details_says_unknown_not_empty(home, tmp_path):
+    """A night recorded before the config had these fields (`lab regress --run`)."""
+    with History.for_lab(results_dir("nx")) as history:
+        run_id = history.record_run(RunRecord("nx", 1000.0, [
+            CheckResult("fabric.red.mtu", "fabric", "1450 B with DF", "delivered", "pass")]))
+    target = tmp_path / "old.xml"
+    assert invoke("regress", "--lab", "nx", "--run", run_id, "--junit", target).exit_code == 0
+    SCHEMA.validate(str(target))
+    for props in _properties(ET.parse(target).getroot()):
+        assert props["kernel"] == props["stacklab.version"] == props["provider"] == "unknown"
+        assert props["topology.hash"] == "unknown" and props["host"] == platform.node()
 
 
 def test_regress_junit_has_a_case_per_metric_and_fails_the_regression(topo, use_checks, tmp_path):
