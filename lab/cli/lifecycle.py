@@ -1,4 +1,8 @@
-"""`lab plan / up / down / status`: the lifecycle commands."""
+"""`lab plan / up / down / status`: the lifecycle commands.
+
+`up` and `down` exit 4 (lab.exitcodes: the rig could not act) when another
+run holds the lab's lock or a namespace the plan needs belongs to someone
+else: the topology is fine, this host is not ready for it now."""
 
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ from lab.cli.common import (
     load_or_exit,
     out,
 )
+from lab.cli.progress import steps
+from lab.exitcodes import HELP, ExitCode
 from lab.providers.state import LabBusyError, NoSuchLabError, known_labs, require_lab
 
 embedded = lazy("lab.providers.embedded")
@@ -35,8 +41,8 @@ VaultFile = Annotated[Path | None, typer.Option(help="ansible-vault password fil
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     app.command("plan")(plan)
-    app.command("up")(up)
-    app.command("down")(down)
+    app.command("up", epilog=HELP)(up)
+    app.command("down", epilog=HELP)(down)
     app.command("status")(status)
     app.command("apply-host")(apply_host)
     bench.command("fabric")(bench_fabric)
@@ -65,11 +71,11 @@ def up(topology: TopologyFile,
     _require_root()
     started = time.monotonic()
     try:
-        with console.status(f"lab {topo.name}: planning") as spinner:
-            report = embedded.up(planner.build_plan(topo), dry_run=dry_run,
-                                 progress=lambda phase: spinner.update(f"lab {topo.name}: {phase}"))
+        with steps(console, f"up {topo.name}") as step:
+            step("planning")
+            report = embedded.up(planner.build_plan(topo), dry_run=dry_run, progress=step)
     except (LabBusyError, embedded.OwnershipError) as exc:
-        raise fail(str(exc), 1) from None
+        raise fail(str(exc), ExitCode.CANNOT_MEASURE) from None  # the rig cannot act now
     elapsed = time.monotonic() - started
     if fmt == "json":
         emit({"lab": topo.name, "dry_run": dry_run, "changed": bool(report.changes),
@@ -105,10 +111,11 @@ def down(topology: Annotated[Path | None, typer.Argument(help="Topology file (or
     name = _lab_name(topology, lab)
     _require_root()
     try:
-        with console.status(f"lab {name}: tearing down") as spinner:
-            removed = embedded.down(name, progress=lambda phase: spinner.update(f"lab {name}: removing {phase}"))
+        with steps(console, f"down {name}") as step:
+            step("tearing down")
+            removed = embedded.down(name, progress=lambda phase: step(f"removing {phase}"))
     except LabBusyError as exc:
-        raise fail(str(exc), 1) from None
+        raise fail(str(exc), ExitCode.CANNOT_MEASURE) from None  # the rig cannot act now
     out.print(f"lab {name}: removed {len(removed)} objects" if removed else f"lab {name}: nothing to remove")
 
 

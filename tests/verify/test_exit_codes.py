@@ -168,3 +168,34 @@ def test_every_verb_is_guarded_a_crash_in_up_or_down_is_one_line_and_exits_4(top
     assert result.exit_code == 4, result.output
     assert "Traceback" not in result.output
     assert any("crashed" in ln and "RuntimeError: tap vanished" in ln for ln in result.stderr.splitlines())
+
+
+@pytest.mark.parametrize("argv", [["up", "{topo}"], ["up", "{topo}", "--dry-run"], ["down", "{topo}"],
+                                  ["down", "--lab", "nx"]])
+def test_a_lab_locked_by_another_run_exits_4_and_changes_nothing(topo, monkeypatch, argv):
+    """Another `up`/`down` holds the lab (an overlapping night): the rig could
+    not act; 1 would claim a spec was not met, 2 that the topology is wrong."""
+    from lab.providers.state import lab_lock
+
+    monkeypatch.setattr("lab.cli.common.require_root", lambda why: None)
+    with lab_lock("nx"):  # held by this process: the command's own lock attempt fails at once
+        result = invoke(*[a.format(topo=topo) for a in argv])
+    assert result.exit_code == ExitCode.CANNOT_MEASURE == 4, result.output
+    assert "is busy" in result.output and "Traceback" not in result.output
+
+
+def test_a_namespace_owned_by_someone_else_exits_4(topo, monkeypatch):
+    """The plan's namespace exists with another owner's mark: nothing is
+    created, exit 4 (the host is not ready; the same topology is valid)."""
+    monkeypatch.setattr("lab.cli.common.require_root", lambda why: None)
+    monkeypatch.setattr("lab.providers.embedded.namespace_exists", lambda name: True)
+    monkeypatch.setattr("lab.providers.embedded.namespace_mark", lambda name: "stacklab:other-lab")
+    result = invoke("up", topo)
+    assert result.exit_code == ExitCode.CANNOT_MEASURE == 4, result.output
+    assert "not owned by lab 'nx'" in result.output
+
+
+def test_up_and_down_help_explain_the_exit_statuses():
+    for verb in ("up", "down"):
+        text = " ".join(invoke(verb, "--help").stdout.split())
+        assert "4 the rig could not measure or act" in text and "locked by another run" in text
