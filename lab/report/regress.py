@@ -7,7 +7,9 @@ A metric regresses only when all three hold:
   2. the effect is large (Cliff's delta in the worse direction >= a floor),
      so a consistent but tiny shift does not page anyone;
   3. the median moved the wrong way by more than the metric's tolerance
-     (percent of the baseline median, or of the target for target metrics).
+     (percent of the baseline median, or of the target for target metrics;
+     IOPS: 3 % of an uncapped disk's median, the topology's
+     iops_tolerance_pct of a capped disk's cap).
 An improvement can never fail: every test looks only in the worse direction.
 When there are too few samples for the test to ever reach alpha, the decision
 falls back to the tolerance alone and says so. A check that was inconclusive
@@ -41,6 +43,9 @@ class MetricSpec:
     tolerance_pct: float = 5.0
     alpha: float = 0.01
     min_effect: float = 0.5  # Cliff's delta; ~0.47 is the usual "large" threshold
+    # tolerance when a sibling "<metric>_target" makes this a target metric
+    # (None: tolerance_pct); a cap's spec band is not a regression threshold
+    target_tolerance_pct: float | None = None
 
 
 @dataclass
@@ -93,7 +98,11 @@ class RegressionReport:
 # Metric names checks are expected to use (see lab/report/metrics.md for the
 # list); anything not listed falls back to its suffix, else is not compared.
 KNOWN_METRICS: dict[str, MetricSpec] = {
-    "iops": MetricSpec("higher_is_better"),
+    # an uncapped disk regresses when its median IOPS fell more than 3 %: a
+    # real 5 % drop is caught even with each night's median 1 % off by noise
+    # (at 5 % it would be caught half the time). A capped disk is compared by
+    # its distance from the cap, within the topology's iops_tolerance_pct band.
+    "iops": MetricSpec("higher_is_better", tolerance_pct=3.0, target_tolerance_pct=5.0),
     "latency_us": MetricSpec("lower_is_better", tolerance_pct=10.0),
     # in an emulated lab on shared cores RTT follows the scheduler: only a doubling
     # is attributable (a topology's spec can tighten it for real hardware)
@@ -227,16 +236,19 @@ def _spec_for(resolve: SpecResolver, check: str, metric: str,
     spec = resolve(check, metric)
     target = metrics.get(metric + TARGET_SUFFIX)
     if target:
-        return replace(spec or MetricSpec("target"), direction="target",
-                       target=float(statistics.median(target)))
+        spec = spec or MetricSpec("target")
+        return replace(spec, direction="target", target=float(statistics.median(target)),
+                       tolerance_pct=spec.target_tolerance_pct or spec.tolerance_pct)
     return spec
 
 
 def specs_from_topology(topology: Any) -> dict[str, MetricSpec]:
-    """Per-metric tolerances the topology's `specs` section sets."""
+    """Per-metric tolerances the topology's `specs` section sets: how far a
+    capped disk may sit from its cap (iops_tolerance_pct) bounds how far it
+    may drift from the baseline's distance before that is a regression."""
     specs = dict(KNOWN_METRICS)
     tol = float(topology.specs.iops_tolerance_pct)
-    specs["iops"] = replace(specs["iops"], tolerance_pct=tol)
+    specs["iops"] = replace(specs["iops"], target_tolerance_pct=tol)
     return specs
 
 
