@@ -18,9 +18,9 @@ LONG_TARGET = ("probes from hv1, hv2, hv3 and hv4 to 12 addresses of other tenan
 def _checks(iops: list[float], leak: bool = True):
     def isolation() -> CheckResult:
         if not leak:
-            return CheckResult("tenant.red.isolation", "fabric", LONG_TARGET,
+            return CheckResult("fabric.red.isolation", "fabric", LONG_TARGET,
                                "0 foreign endpoints reached", "pass")
-        return CheckResult("tenant.red.isolation", "fabric", LONG_TARGET,
+        return CheckResult("fabric.red.isolation", "fabric", LONG_TARGET,
                            "3 foreign endpoints reached (blue-web1, blue-web2, blue-app1)", "fail",
                            "blue-web1 answered; blue-web2 answered; blue-app1 answered")
 
@@ -30,8 +30,8 @@ def _checks(iops: list[float], leak: bool = True):
                             "5400 IOPS steady, expected >= 2 x 500 (uncapped)", "pass",
                             metrics={"iops": iops})]
 
-    return [named_check("tenant.red.isolation", "fabric", isolation),
-            named_check("storage.iops", "storage", disk)]
+    return [named_check("fabric.red.isolation", "fabric", isolation),
+            named_check("storage.all_disks.iops", "storage", disk)]
 
 
 @pytest.fixture
@@ -53,11 +53,11 @@ def test_verify_prints_one_line_per_check_at_80_columns(topo, use_checks, monkey
     assert code == 1
     _, wide, _ = _render(monkeypatch, 1000, "verify", topo)
     assert_reads_in_a_journal(narrow, wide)
-    [fail_line] = [ln for ln in narrow.splitlines() if "tenant.red.isolation" in ln]
+    [fail_line] = [ln for ln in narrow.splitlines() if "fabric.red.isolation" in ln]
     assert fail_line.startswith("FAIL") and "3 foreign endpoints reached" in fail_line
-    assert narrow.index("tenant.red.isolation") < narrow.index("storage.red-vm1")
-    assert progress.splitlines()[:2] == ["verify 1/2: fabric: tenant.red.isolation",
-                                         "verify 2/2: storage: storage.iops"]
+    assert narrow.index("fabric.red.isolation") < narrow.index("storage.red-vm1")
+    assert progress.splitlines()[:2] == ["verify 1/2: fabric: fabric.red.isolation",
+                                         "verify 2/2: storage: storage.all_disks.iops"]
 
 
 def test_wide_shows_evidence_and_targets_in_full(topo, use_checks, monkeypatch):

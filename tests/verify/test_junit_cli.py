@@ -27,7 +27,7 @@ STEADY = [5400.0, 5410.0, 5390.0, 5405.0, 5395.0, 5401.0, 5398.0, 5403.0]
 
 def _rdma_skipped() -> CheckResult:
     """As the RDMA check reports a lab without RDMA NICs: the collector's JSON as evidence."""
-    return CheckResult("rdma.perftest", "rdma", "RoCEv2 write bandwidth", "skipped: no RDMA device",
+    return CheckResult("rdma.nics.perftest", "rdma", "RoCEv2 write bandwidth", "skipped: no RDMA device",
                        "skipped", evidence=json.dumps({"skipped": "no RDMA device (ibv_devices empty)"}))
 
 
@@ -43,7 +43,7 @@ def _cases(root: ET.Element) -> dict[str, ET.Element]:
 
 
 def test_verify_junit_goes_where_asked_with_properties(topo, use_checks, tmp_path):
-    use_checks([check("fabric.a.ok", "pass"), named_check("rdma.perftest", "rdma", _rdma_skipped)])
+    use_checks([check("fabric.red.reachability", "pass"), named_check("rdma.nics.perftest", "rdma", _rdma_skipped)])
     target = tmp_path / "ci" / "stacklab.xml"
     assert invoke("verify", topo, "--junit", target).exit_code == 0
     SCHEMA.validate(str(target))
@@ -51,7 +51,7 @@ def test_verify_junit_goes_where_asked_with_properties(topo, use_checks, tmp_pat
     root = ET.parse(target).getroot()
     assert root.get("skipped") is None
     _assert_real_properties(root, topo)
-    skipped = _cases(root)["rdma/rdma.perftest"].find("skipped").get("message")
+    skipped = _cases(root)["rdma/rdma.nics.perftest"].find("skipped").get("message")
     assert skipped == "skipped: no RDMA device (ibv_devices empty)" and "{" not in skipped
 
 
@@ -73,7 +73,7 @@ def _assert_real_properties(root: ET.Element, topology: Path) -> None:
 
 
 def test_regress_junit_properties_have_the_rigs_values(topo, use_checks, tmp_path):
-    use_checks([check("storage.d.iops", "pass", {"iops": STEADY})])
+    use_checks([check("storage.red-vm1/data1.randread", "pass", {"iops": STEADY})])
     target = tmp_path / "regress.xml"
     assert invoke("regress", topo, "--junit", target).exit_code == 0
     root = ET.parse(target).getroot()
@@ -96,25 +96,25 @@ def test_a_recorded_run_without_rig_details_says_unknown_not_empty(home, tmp_pat
 
 
 def test_regress_junit_has_a_case_per_metric_and_fails_the_regression(topo, use_checks, tmp_path):
-    use_checks([check("storage.d.iops", "pass", {"iops": STEADY})])
+    use_checks([check("storage.red-vm1/data1.randread", "pass", {"iops": STEADY})])
     first = tmp_path / "first.xml"
     assert invoke("regress", topo, "--junit", first).exit_code == 0
     SCHEMA.validate(str(first))
     baseline = _cases(ET.parse(first).getroot())["regress/baseline"]
     assert "no baseline yet" in baseline.find("skipped").get("message")
-    use_checks([check("storage.d.iops", "pass", {"iops": [v * 0.8 for v in STEADY]})])
+    use_checks([check("storage.red-vm1/data1.randread", "pass", {"iops": [v * 0.8 for v in STEADY]})])
     second = tmp_path / "second.xml"
     assert invoke("regress", topo, "--junit", second).exit_code == 3
     SCHEMA.validate(str(second))
     root = ET.parse(second).getroot()
-    case = _cases(root)["regress/storage.d.iops:iops"]
+    case = _cases(root)["regress/storage.red-vm1/data1.randread:iops"]
     assert case.find("failure").get("type") == "Regression"
-    assert _cases(root)["fabric/storage.d.iops"].find("failure") is None  # the spec itself held
+    assert _cases(root)["storage/storage.red-vm1/data1.randread"].find("failure") is None  # the spec itself held
     assert root.get("failures") == "1"
 
 
 def test_an_unwritable_junit_path_is_bad_input(topo, use_checks, tmp_path):
-    use_checks([check("fabric.a.ok", "pass")])
+    use_checks([check("fabric.red.reachability", "pass")])
     blocker = tmp_path / "file"
     blocker.write_text("")
     result = invoke("verify", topo, "--junit", blocker / "x.xml")
