@@ -39,13 +39,14 @@ HELP = ("Exit status: 0 all good; 1 a spec not met; 2 bad input; 3 a regression 
         "locked by another run, a namespace it needs owned by someone else).")
 
 
-def for_verdicts(verdicts: Iterable[str], regressed: bool = False) -> ExitCode:
+def for_verdicts(verdicts: Iterable[str], regressed: bool = False, unjudged: bool = False) -> ExitCode:
     """The exit status of a run from its check verdicts and its regress outcome.
     Any verdict other than pass/skipped/fail (error, inconclusive, one this
-    code does not know yet) means the rig could not judge: 4."""
+    code does not know yet) means the rig could not judge: 4; so does a
+    metric regress could not compare (`unjudged`: measured on a busy host)."""
     seen = set(verdicts)
     if seen & NOT_MET:
         return ExitCode.SPEC_NOT_MET
-    if seen - MET - NOT_MET:
+    if seen - MET - NOT_MET or unjudged:
         return ExitCode.CANNOT_MEASURE
     return ExitCode.REGRESSION if regressed else ExitCode.OK

@@ -201,8 +201,8 @@ def metric_trends(runs: Sequence[RunRecord], path: Path, limit: int = 9) -> Plot
     for i, run in enumerate(runs):
         for r in run.results:
             for metric, samples in r.metrics.items():
-                if samples and not metric.startswith(("iops", FLOWS_PREFIX)) \
-                        and not metric.endswith("_target"):
+                if samples and not metric.startswith(("iops", FLOWS_PREFIX, "host_")) \
+                        and not metric.endswith("_target"):  # host_: the rig's load, not a trend
                     series[f"{r.name}: {metric}"].append((i, statistics.median(samples)))
     if not series:
         return None

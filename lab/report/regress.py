@@ -13,8 +13,9 @@ A metric regresses only when all three hold:
 An improvement can never fail: every test looks only in the worse direction.
 When there are too few samples for the test to ever reach alpha, the decision
 falls back to the tolerance alone and says so. A check that was inconclusive
-on either side (the rig could not judge, e.g. a host too busy) is shown but
-not compared: its samples measure the host, not the lab.
+on either side, or measured while the host was busy (the host load it
+recorded), is shown but not compared: its samples measure the host, not the
+lab, and `lab regress` exits 4 (the rig could not judge), not 0 or 3.
 """
 
 from __future__ import annotations
@@ -83,6 +84,11 @@ class RegressionReport:
     @property
     def passed(self) -> bool:
         return not self.regressions and not self.newly_failing
+
+    @property
+    def unjudged(self) -> list[MetricComparison]:
+        """Comparisons the rig could not make (inconclusive check, busy host)."""
+        return [c for c in self.comparisons if c.outcome == "not_compared"]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -227,11 +233,15 @@ def config_diff(baseline: RunRecord, current: RunRecord) -> dict[str, tuple[Any,
     return {k: (a.get(k), b.get(k)) for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)}
 
 
+HOST_PREFIX = "host_"  # the host's load while the check measured: the rig, not the lab
+
+
 def _spec_for(resolve: SpecResolver, check: str, metric: str,
               metrics: Mapping[str, list[float]]) -> MetricSpec | None:
     """A sibling metric "<metric>_target" (e.g. iops_target = the disk's cap)
-    turns <metric> into a target metric; target values themselves are not compared."""
-    if metric.endswith(TARGET_SUFFIX):
+    turns <metric> into a target metric; target values themselves are not
+    compared, nor is the host load a check recorded beside its samples."""
+    if metric.endswith(TARGET_SUFFIX) or metric.startswith(HOST_PREFIX):
         return None
     spec = resolve(check, metric)
     target = metrics.get(metric + TARGET_SUFFIX)
@@ -269,7 +279,7 @@ def compare_runs(baseline: RunRecord | None, current: RunRecord,
             continue
         if old.verdict == "pass" and r.verdict in ("fail", "error"):
             report.newly_failing.append(r.name)
-        unjudged = _inconclusive_side(old, r)
+        unjudged = _unjudged_side(old, r)
         for metric, samples in r.metrics.items():
             spec = _spec_for(resolve, r.name, metric, r.metrics)
             if spec is None or not old.metrics.get(metric) or not samples:
@@ -281,12 +291,20 @@ def compare_runs(baseline: RunRecord | None, current: RunRecord,
     return report
 
 
-def _inconclusive_side(baseline: CheckResult, current: CheckResult) -> str:
-    """Samples an inconclusive check took (e.g. on a host too busy) say nothing
-    about the lab: a comparison with them would page on the host's load."""
+def _unjudged_side(baseline: CheckResult, current: CheckResult) -> str:
+    """Samples an inconclusive check took, or any taken while the host was
+    busy (the load the check recorded, lab.compute.host_load), say nothing
+    about the lab: a comparison with them would page on the host's load (an
+    RTT of 0.15 ms measured 2.6 ms with CPU pressure at 99%)."""
+    from lab.compute.host_load import HostLoad
+
     for side, r in (("current", current), ("baseline", baseline)):
         if r.verdict == "inconclusive":
             return f"{side} run inconclusive: {r.measured}"
+    for side, r in (("current", current), ("baseline", baseline)):
+        load = HostLoad.from_metrics(r.metrics)
+        if load is not None and load.busy:
+            return f"{side} run on a busy host: {load.describe()}"
     return ""
 
 

@@ -182,3 +182,14 @@ def test_plotted_values_equal_the_values_in_the_tables(lab_dir):
     bars = tables.plotted("iops_vs_cap.png")
     assert {x: v for (s, x), v in bars.items() if s == "measured IOPS (median)"} == pytest.approx(
         latest, rel=1e-5)
+
+
+def test_only_absolute_paths_in_evidence_are_links():
+    """Evidence such as the MTU check's "ICMP 0/0 from ..." has slashes that
+    are not paths: the report must not show "/0 (missing)"."""
+    from lab.report.html.model import evidence_pieces
+
+    pieces = evidence_pieces("ICMP 0/0 from 100.64.1.11 via red-vm1/data2; pcap /tmp/nite/x.pcap, "
+                             "see http://lab1:8088/report", Path("/tmp"), Path("/tmp"))
+    assert [p.text for p in pieces if p.href] == ["/tmp/nite/x.pcap"]
+    assert "".join(p.text for p in pieces).startswith("ICMP 0/0 from 100.64.1.11 via red-vm1/data2; pcap ")

@@ -23,7 +23,8 @@ from lab.verify.result import CheckResult
 
 VERDICT_ORDER = {"error": 0, "fail": 1, "inconclusive": 2, "skipped": 3, "pass": 4}
 VERDICT_GLYPH = {"pass": "✓", "fail": "✗", "error": "!", "inconclusive": "?", "skipped": "–"}
-_PATH = re.compile(r"(/[^\s,;()\[\]]+)")
+# an absolute path starts a word: "ICMP 0/0" and "vm1/data2" are not paths
+_PATH = re.compile(r"(?<![\w./:-])(/[^\s,;()\[\]]+)")
 _NOT_ID = re.compile(r"[^A-Za-z0-9._-]+")
 
 

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from lab.apply.nsexec import run_collector
+from lab.compute import host_load
 from lab.plan.model import EndpointPlan, Plan
 from lab.verify import evidence
 from lab.verify.endpoints import endpoint, reach_from
@@ -95,16 +96,18 @@ def check_tenant_mtu(plan: Plan) -> list[CheckResult]:
             continue
         mtu = plan.specs.mtu or tenant.mtu
         src, dst = pairs[0]
-        result = _reach(src.namespace, [dst.address], "--size", str(mtu), "--df",
-                        "--samples", str(RTT_SAMPLES))[0]
+        with host_load.measuring() as window:  # RTT follows the scheduler: keep how busy it was
+            result = _reach(src.namespace, [dst.address], "--size", str(mtu), "--df",
+                            "--samples", str(RTT_SAMPLES))[0]
         reply = result.get("reply")
         answer = f"ICMP {reply['icmp_type']}/{reply['icmp_code']} from {reply['src']}" if reply else "no reply"
+        rtt = {"rtt_ms": result["rtt_samples_ms"], **window.result.to_metrics()} \
+            if result.get("rtt_samples_ms") else {}
         checks.append(CheckResult(
             name=f"fabric.{tenant.name}.mtu", group=GROUP,
             target=f"{mtu} B with DF from {src.name} to {dst.name} (+50 B VXLAN on the underlay)",
             measured="delivered" if result["reachable"] else "lost",
-            verdict=_verdict(result["reachable"]), evidence=answer,
-            metrics={"rtt_ms": result["rtt_samples_ms"]} if result.get("rtt_samples_ms") else {}))
+            verdict=_verdict(result["reachable"]), evidence=answer, metrics=rtt))
     return checks
 
 
