@@ -6,6 +6,12 @@ got worse (3), or the rig itself could not tell (4). When a run has several,
 the most definite finding wins: a spec not met (1) over "could not measure"
 (4) over a regression (3) -- a regression is only claimed when every check
 measured and met its spec.
+
+1 is a verdict about the lab, never about the run: `lab up`/`down` finding
+the lab locked by another run, or a namespace the plan needs owned by someone
+else, is 4 (the rig could not act: retry later, or clear the host), not 1
+(nothing was measured) and not 2 (the topology is valid; the same file works
+on a host that is ready for it).
 """
 
 from __future__ import annotations
@@ -28,17 +34,19 @@ MET = frozenset({"pass", "skipped"})
 NOT_MET = frozenset({"fail"})
 
 HELP = ("Exit status: 0 all good; 1 a spec not met; 2 bad input; 3 a regression "
-        "against the baseline (every spec met); 4 the rig could not measure (lab not up, "
-        "needs root, missing component, a check error or an inconclusive check).")
+        "against the baseline (every spec met); 4 the rig could not measure or act (lab not "
+        "up, needs root, missing component, a check error or an inconclusive check, the lab "
+        "locked by another run, a namespace it needs owned by someone else).")
 
 
-def for_verdicts(verdicts: Iterable[str], regressed: bool = False) -> ExitCode:
+def for_verdicts(verdicts: Iterable[str], regressed: bool = False, unjudged: bool = False) -> ExitCode:
     """The exit status of a run from its check verdicts and its regress outcome.
     Any verdict other than pass/skipped/fail (error, inconclusive, one this
-    code does not know yet) means the rig could not judge: 4."""
+    code does not know yet) means the rig could not judge: 4; so does a
+    metric regress could not compare (`unjudged`: measured on a busy host)."""
     seen = set(verdicts)
     if seen & NOT_MET:
         return ExitCode.SPEC_NOT_MET
-    if seen - MET - NOT_MET:
+    if seen - MET - NOT_MET or unjudged:
         return ExitCode.CANNOT_MEASURE
     return ExitCode.REGRESSION if regressed else ExitCode.OK

@@ -1,4 +1,8 @@
-"""`lab plan / up / down / status`: the lifecycle commands."""
+"""`lab plan / up / down / status`: the lifecycle commands.
+
+`up` and `down` exit 4 (lab.exitcodes: the rig could not act) when another
+run holds the lab's lock or a namespace the plan needs belongs to someone
+else: the topology is fine, this host is not ready for it now."""
 
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ from lab.cli.labs import (
     named_lab,
     no_such_lab,
 )
-from lab.exitcodes import ExitCode
+from lab.cli.progress import steps
+from lab.exitcodes import HELP, ExitCode
 
 embedded = lazy("lab.providers.embedded")
 planner = lazy("lab.plan.planner")
@@ -33,8 +38,8 @@ VaultFile = Annotated[Path | None, typer.Option(help="ansible-vault password fil
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     app.command("plan")(plan)
-    app.command("up")(up)
-    app.command("down")(down)
+    app.command("up", epilog=HELP)(up)
+    app.command("down", epilog=HELP)(down)
     app.command("status")(status)
     app.command("apply-host")(apply_host)
     bench.command("fabric")(bench_fabric)
@@ -79,11 +84,11 @@ def up(topology: TopologyArgument = None,
     name = named.name
     started = time.monotonic()
     try:
-        with console.status(f"lab {name}: planning") as spinner:
-            report = embedded.up(_plan_of(named), dry_run=dry_run,
-                                 progress=lambda phase: spinner.update(f"lab {name}: {phase}"))
+        with steps(console, f"up {name}") as step:
+            step("planning")
+            report = embedded.up(_plan_of(named), dry_run=dry_run, progress=step)
     except (state.LabBusyError, embedded.OwnershipError) as exc:
-        raise fail(str(exc), 1) from None
+        raise fail(str(exc), ExitCode.CANNOT_MEASURE) from None  # the rig cannot act now
     elapsed = time.monotonic() - started
     if fmt == "json":
         emit({"lab": name, "dry_run": dry_run, "changed": bool(report.changes),
@@ -123,10 +128,11 @@ def down(topology: TopologyArgument = None,
     labs = labs_here()
     _require_root()
     try:
-        with console.status(f"lab {name}: tearing down") as spinner:
-            removed = embedded.down(name, progress=lambda phase: spinner.update(f"lab {name}: removing {phase}"))
+        with steps(console, f"down {name}") as step:
+            step("tearing down")
+            removed = embedded.down(name, progress=lambda phase: step(f"removing {phase}"))
     except state.LabBusyError as exc:
-        raise fail(str(exc), 1) from None
+        raise fail(str(exc), ExitCode.CANNOT_MEASURE) from None  # the rig cannot act now
     if not removed and named.file is None and name not in labs:
         raise no_such_lab(name, labs)
     out.print(f"lab {name}: removed {len(removed)} objects" if removed else f"lab {name}: nothing to remove")

@@ -32,6 +32,14 @@ def _p(c: MetricComparison) -> str:
     return "n/a" if c.p_value is None else f"{c.p_value:.2g}"
 
 
+def _detail(c: MetricComparison) -> str:
+    """Medians, change and p; a metric not compared has no change or p worth
+    a column at 80: its line says why, before the cut."""
+    if c.outcome == "not_compared":
+        return f"{c.baseline:.4g} -> {c.current:.4g}; {c.reason}"
+    return f"{c.baseline:.4g} -> {c.current:.4g} ({c.change_pct:+.1f}%) p={_p(c)}; {c.reason}"
+
+
 def _table(report: RegressionReport, title: str) -> Table:
     table = Table(title=title)
     for column in ("check", "metric", "target", "baseline", "current", "change", "p", "outcome",
@@ -49,9 +57,7 @@ def _lines(report: RegressionReport, console: Console, title: str) -> None:
     so a long check name never crowds out the numbers."""
     console.print(title, markup=False, highlight=False)
     ordered = _ordered(report)
-    rows = [("", _outcome(c), Text(c.metric),
-             Text(f"{c.baseline:.4g} -> {c.current:.4g} ({c.change_pct:+.1f}%) p={_p(c)}; {c.reason}"))
-            for c in ordered]
+    rows = [("", _outcome(c), Text(c.metric), Text(_detail(c))) for c in ordered]
     previous = None
     for c, line in zip(ordered, lines(rows, console.width), strict=True):
         if c.check != previous:

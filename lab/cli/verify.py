@@ -148,7 +148,8 @@ def regress(topology: Annotated[Path | None, typer.Argument(
     else:
         views.render_summary(run, out, wide=wide)
         regress_views.render_regressions(report, out, wide=wide)
-    raise typer.Exit(for_verdicts((r.verdict for r in run.results), regressed=not report.passed))
+    raise typer.Exit(for_verdicts((r.verdict for r in run.results), regressed=not report.passed,
+                                  unjudged=bool(report.unjudged)))
 
 
 def _recorded(topology: Path | None, lab: str | None, run_id: int):

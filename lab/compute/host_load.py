@@ -57,8 +57,20 @@ class HostLoad:
     def to_metrics(self) -> dict[str, list[float]]:
         """For the history (`lab report` can plot it beside the IOPS)."""
         values = {"host_cpu_pressure_pct": self.cpu_pct, "host_io_pressure_pct": self.io_pct,
-                  "host_load_per_cpu": self.load_per_cpu}
+                  "host_load_per_cpu": self.load_per_cpu, "host_window_s": self.window_s}
         return {k: [round(v, 2)] for k, v in values.items() if v is not None}
+
+    @classmethod
+    def from_metrics(cls, metrics: dict[str, list[float]]) -> HostLoad | None:
+        """The host load a check recorded with to_metrics(); None if it recorded none
+        (`lab regress` does not compare timings taken on a busy host)."""
+        def first(key: str) -> float | None:
+            return metrics[key][0] if metrics.get(key) else None
+        values = {k: first(f"host_{k}") for k in ("cpu_pressure_pct", "io_pressure_pct", "load_per_cpu")}
+        if all(v is None for v in values.values()):
+            return None
+        return cls(first("host_window_s") or 0.0, cpu_pct=values["cpu_pressure_pct"],
+                   io_pct=values["io_pressure_pct"], load_per_cpu=values["load_per_cpu"])
 
 
 def _some_total_us(resource: str, root: Path) -> int | None:

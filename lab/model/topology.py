@@ -350,7 +350,7 @@ class Specs(Strict):
                                                                "flows spread evenly over backends.")] = 0.001
     secret_max_age_h: Annotated[float, Field(gt=0, le=8760),
                                 about("Hours a lab secret (BMC credentials...) may live before `lab secrets "
-                                      "rotate`; `baseline.secret_age` fails past it (the seed rotates every 24 h).",
+                                      "rotate`; `baseline.secrets.age` fails past it (the seed rotates every 24 h).",
                                       seeds.SECRETS)] = 24.0
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from lab.paths import results_dir
+from lab.verify.names import current_name, names_of
 from lab.verify.result import CheckResult
 
 __all__ = ["History", "MetricPoint", "RunRecord", "RunSummary", "history_path", "known_result_labs",
@@ -121,7 +122,8 @@ def known_result_labs() -> list[str]:
 
 
 class History:
-    """The history store of one lab directory. Use as a context manager."""
+    """The history store of one lab directory. Use as a context manager.
+    Checks read back under their current names (lab.verify.names.RENAMED)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -278,12 +280,14 @@ class History:
         )
 
     def metric_series(self, lab: str, check: str, metric: str) -> list[MetricPoint]:
-        """The samples of one check's metric in every run that has it, oldest first."""
+        """The samples of one check's metric in every run that has it, oldest
+        first; runs from before a rename count (lab.verify.names)."""
+        names = names_of(current_name(check))
         rows = self._db.execute(
             "SELECT r.id, r.started_at, s.value FROM runs r JOIN checks c ON c.run_id = r.id"
             " JOIN samples s ON s.check_id = c.id"
-            " WHERE r.lab = ? AND c.name = ? AND s.metric = ? ORDER BY r.id, s.seq",
-            (lab, check, metric)).fetchall()
+            f" WHERE r.lab = ? AND c.name IN ({', '.join('?' * len(names))}) AND s.metric = ?"
+            " ORDER BY r.id, s.seq", (lab, *names, metric)).fetchall()
         points: dict[int, MetricPoint] = {}
         for row in rows:
             point = points.setdefault(row[0], MetricPoint(row[0], row[1], []))
@@ -305,7 +309,7 @@ class History:
             " ORDER BY r.id, c.id", (lab, limit)).fetchall()
         runs: dict[int, dict[tuple[str, str], str]] = {}
         for run_id, group, name, verdict in rows:
-            runs.setdefault(run_id, {})[(group, name)] = verdict
+            runs.setdefault(run_id, {})[(group, current_name(name))] = verdict
         return list(runs.items())
 
     def regress_report_of_run(self, run_id: int) -> dict[str, Any] | None:
@@ -331,7 +335,7 @@ class History:
                     (c["id"],)):
                 metrics.setdefault(s[0], []).append(s[1])
             results.append(CheckResult(
-                name=c["name"], group=c["grp"], target=c["target"], measured=c["measured"],
+                name=current_name(c["name"]), group=c["grp"], target=c["target"], measured=c["measured"],
                 verdict=c["verdict"], evidence=c["evidence"], metrics=metrics,
                 duration_s=c["duration_s"]))
         return RunRecord(

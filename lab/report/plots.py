@@ -115,7 +115,7 @@ def iops_vs_cap(run: RunRecord, path: Path, tolerance_pct: float = 5.0) -> Plot 
                              if capped and free else None)
     panels = [(capped, "capped disks: measured vs cap"), (free, "uncapped (control) disks")]
     for ax, (group, title) in zip(axes[0], [p for p in panels if p[0]], strict=True):
-        names = [d[0].removeprefix("iops ") for d in group]
+        names = [d[0].removeprefix("storage.") for d in group]
         medians = [statistics.median(d[1]) for d in group]
         low = [m - min(d[1]) for m, d in zip(medians, group, strict=True)]
         high = [max(d[1]) - m for m, d in zip(medians, group, strict=True)]
@@ -145,7 +145,7 @@ def iops_over_time(runs: Sequence[RunRecord], path: Path) -> Plot | None:
     series: dict[str, list[tuple[int, float, float | None]]] = defaultdict(list)
     for i, run in enumerate(runs):
         for name, samples, cap in _disks(run):
-            series[name.removeprefix("iops ")].append((i, statistics.median(samples), cap))
+            series[name.removeprefix("storage.")].append((i, statistics.median(samples), cap))
     if not series:
         return None
     fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(runs) + 2), 3.8))
@@ -201,8 +201,8 @@ def metric_trends(runs: Sequence[RunRecord], path: Path, limit: int = 9) -> Plot
     for i, run in enumerate(runs):
         for r in run.results:
             for metric, samples in r.metrics.items():
-                if samples and not metric.startswith(("iops", FLOWS_PREFIX)) \
-                        and not metric.endswith("_target"):
+                if samples and not metric.startswith(("iops", FLOWS_PREFIX, "host_")) \
+                        and not metric.endswith("_target"):  # host_: the rig's load, not a trend
                     series[f"{r.name}: {metric}"].append((i, statistics.median(samples)))
     if not series:
         return None

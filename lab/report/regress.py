@@ -7,12 +7,15 @@ A metric regresses only when all three hold:
   2. the effect is large (Cliff's delta in the worse direction >= a floor),
      so a consistent but tiny shift does not page anyone;
   3. the median moved the wrong way by more than the metric's tolerance
-     (percent of the baseline median, or of the target for target metrics).
+     (percent of the baseline median, or of the target for target metrics;
+     IOPS: 3 % of an uncapped disk's median, the topology's
+     iops_tolerance_pct of a capped disk's cap).
 An improvement can never fail: every test looks only in the worse direction.
 When there are too few samples for the test to ever reach alpha, the decision
 falls back to the tolerance alone and says so. A check that was inconclusive
-on either side (the rig could not judge, e.g. a host too busy) is shown but
-not compared: its samples measure the host, not the lab.
+on either side, or measured while the host was busy (the host load it
+recorded), is shown but not compared: its samples measure the host, not the
+lab, and `lab regress` exits 4 (the rig could not judge), not 0 or 3.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ class MetricSpec:
     tolerance_pct: float = 5.0
     alpha: float = 0.01
     min_effect: float = 0.5  # Cliff's delta; ~0.47 is the usual "large" threshold
+    # tolerance when a sibling "<metric>_target" makes this a target metric
+    # (None: tolerance_pct); a cap's spec band is not a regression threshold
+    target_tolerance_pct: float | None = None
 
 
 @dataclass
@@ -79,6 +85,11 @@ class RegressionReport:
     def passed(self) -> bool:
         return not self.regressions and not self.newly_failing
 
+    @property
+    def unjudged(self) -> list[MetricComparison]:
+        """Comparisons the rig could not make (inconclusive check, busy host)."""
+        return [c for c in self.comparisons if c.outcome == "not_compared"]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "passed": self.passed, "lab": self.lab, "current_run_id": self.current_run_id,
@@ -93,7 +104,11 @@ class RegressionReport:
 # Metric names checks are expected to use (see lab/report/metrics.md for the
 # list); anything not listed falls back to its suffix, else is not compared.
 KNOWN_METRICS: dict[str, MetricSpec] = {
-    "iops": MetricSpec("higher_is_better"),
+    # an uncapped disk regresses when its median IOPS fell more than 3 %: a
+    # real 5 % drop is caught even with each night's median 1 % off by noise
+    # (at 5 % it would be caught half the time). A capped disk is compared by
+    # its distance from the cap, within the topology's iops_tolerance_pct band.
+    "iops": MetricSpec("higher_is_better", tolerance_pct=3.0, target_tolerance_pct=5.0),
     "latency_us": MetricSpec("lower_is_better", tolerance_pct=10.0),
     # in an emulated lab on shared cores RTT follows the scheduler: only a doubling
     # is attributable (a topology's spec can tighten it for real hardware)
@@ -218,25 +233,32 @@ def config_diff(baseline: RunRecord, current: RunRecord) -> dict[str, tuple[Any,
     return {k: (a.get(k), b.get(k)) for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)}
 
 
+HOST_PREFIX = "host_"  # the host's load while the check measured: the rig, not the lab
+
+
 def _spec_for(resolve: SpecResolver, check: str, metric: str,
               metrics: Mapping[str, list[float]]) -> MetricSpec | None:
     """A sibling metric "<metric>_target" (e.g. iops_target = the disk's cap)
-    turns <metric> into a target metric; target values themselves are not compared."""
-    if metric.endswith(TARGET_SUFFIX):
+    turns <metric> into a target metric; target values themselves are not
+    compared, nor is the host load a check recorded beside its samples."""
+    if metric.endswith(TARGET_SUFFIX) or metric.startswith(HOST_PREFIX):
         return None
     spec = resolve(check, metric)
     target = metrics.get(metric + TARGET_SUFFIX)
     if target:
-        return replace(spec or MetricSpec("target"), direction="target",
-                       target=float(statistics.median(target)))
+        spec = spec or MetricSpec("target")
+        return replace(spec, direction="target", target=float(statistics.median(target)),
+                       tolerance_pct=spec.target_tolerance_pct or spec.tolerance_pct)
     return spec
 
 
 def specs_from_topology(topology: Any) -> dict[str, MetricSpec]:
-    """Per-metric tolerances the topology's `specs` section sets."""
+    """Per-metric tolerances the topology's `specs` section sets: how far a
+    capped disk may sit from its cap (iops_tolerance_pct) bounds how far it
+    may drift from the baseline's distance before that is a regression."""
     specs = dict(KNOWN_METRICS)
     tol = float(topology.specs.iops_tolerance_pct)
-    specs["iops"] = replace(specs["iops"], tolerance_pct=tol)
+    specs["iops"] = replace(specs["iops"], target_tolerance_pct=tol)
     return specs
 
 
@@ -257,7 +279,7 @@ def compare_runs(baseline: RunRecord | None, current: RunRecord,
             continue
         if old.verdict == "pass" and r.verdict in ("fail", "error"):
             report.newly_failing.append(r.name)
-        unjudged = _inconclusive_side(old, r)
+        unjudged = _unjudged_side(old, r)
         for metric, samples in r.metrics.items():
             spec = _spec_for(resolve, r.name, metric, r.metrics)
             if spec is None or not old.metrics.get(metric) or not samples:
@@ -269,12 +291,20 @@ def compare_runs(baseline: RunRecord | None, current: RunRecord,
     return report
 
 
-def _inconclusive_side(baseline: CheckResult, current: CheckResult) -> str:
-    """Samples an inconclusive check took (e.g. on a host too busy) say nothing
-    about the lab: a comparison with them would page on the host's load."""
+def _unjudged_side(baseline: CheckResult, current: CheckResult) -> str:
+    """Samples an inconclusive check took, or any taken while the host was
+    busy (the load the check recorded, lab.compute.host_load), say nothing
+    about the lab: a comparison with them would page on the host's load (an
+    RTT of 0.15 ms measured 2.6 ms with CPU pressure at 99%)."""
+    from lab.compute.host_load import HostLoad
+
     for side, r in (("current", current), ("baseline", baseline)):
         if r.verdict == "inconclusive":
-            return f"{side} run's check was inconclusive: {r.measured}"
+            return f"{side} run inconclusive: {r.measured}"
+    for side, r in (("current", current), ("baseline", baseline)):
+        load = HostLoad.from_metrics(r.metrics)
+        if load is not None and load.busy:
+            return f"{side} run on a busy host: {load.describe()}"
     return ""
 
 

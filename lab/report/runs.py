@@ -87,15 +87,21 @@ def record_run(run: VerifyRun, results_dir: str | Path, history: bool = True,
     return run
 
 
+UNKNOWN = "unknown"
+
+
 def junit_properties(run: VerifyRun | RunRecord) -> dict[str, str]:
-    """What a CI page shows about the rig next to the results."""
+    """What a CI page shows about the rig next to the results. Never an empty
+    value: a run recorded before a field existed says "unknown" (an empty
+    property reads as a bug in the report, not as missing data)."""
     config = run.config or {}
     run_id = run.run_id if isinstance(run, VerifyRun) else run.id
-    return {"lab": run.lab, "run.id": "" if run_id is None else str(run_id),
-            "kernel": str(config.get("kernel", "")),
-            "stacklab.version": str(config.get("versions", {}).get("stacklab", "")),
-            "topology.hash": run.topology_hash, "provider": str(config.get("provider", "")),
-            "host": str(config.get("host") or socket.gethostname())}
+    props = {"lab": run.lab, "run.id": "" if run_id is None else str(run_id),
+             "kernel": config.get("kernel"),
+             "stacklab.version": (config.get("versions") or {}).get("stacklab"),
+             "topology.hash": run.topology_hash, "provider": config.get("provider"),
+             "host": config.get("host") or socket.gethostname()}
+    return {k: str(v) if v not in (None, "") else UNKNOWN for k, v in props.items()}
 
 
 def write_outputs(run: VerifyRun, results_dir: Path) -> None:

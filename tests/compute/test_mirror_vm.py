@@ -70,7 +70,7 @@ def test_the_mirrored_disk_keeps_its_tiers_iops_cap(lab):
     disks = {d["name"]: d for d in vm_status(LAB, default_lab_dir(LAB))[0]["disks"]}
     assert (disks["data"]["iops_cap"], disks["log"]["iops_cap"]) == (500, None)  # live, from QEMU
     assert disks["data"]["file"].endswith("compute/mirror/db1/data.sock") and disks["data"]["lease"] == "held"
-    results = run_one(_checks(lab, "storage.iops")[0])
+    results = run_one(_checks(lab, "storage.all_disks.iops")[0])
     mirrored = next(r for r in results if r.target.startswith("db1/data"))
     print(f"\n{mirrored.name} {mirrored.verdict}: {mirrored.measured}")
     assert mirrored.metrics["iops_target"] == [500.0]

@@ -69,7 +69,7 @@ def plan():
 def _verdicts(plan) -> dict[str, tuple[str, str]]:
     from lab.verify.lb.checks import verify_checks
 
-    wanted = ("lb.bgp.sessions", "lb.bgp.routes", "lb.ecmp.spread", "lb.mux_failover")
+    wanted = ("lb.bgp.sessions", "lb.bgp.routes", "lb.ecmp.spread", "lb.mux_pool.failover")
     out = {}
     for check in verify_checks(plan):
         if check.check_name in wanted:
@@ -89,7 +89,7 @@ def _repair(plan) -> None:
 @pytest.mark.root
 def test_every_pool_check_passes(plan):
     verdicts = _verdicts(plan)
-    assert set(verdicts) == {"lb.bgp.sessions", "lb.bgp.routes", "lb.ecmp.spread", "lb.mux_failover"}
+    assert set(verdicts) == {"lb.bgp.sessions", "lb.bgp.routes", "lb.ecmp.spread", "lb.mux_pool.failover"}
     assert all(v == "pass" for v, _ in verdicts.values()), verdicts
 
 
@@ -118,7 +118,7 @@ def test_advertisement_follows_the_program_and_the_health(plan):
 @pytest.mark.root
 @pytest.mark.parametrize("fault, check", [
     ("mux-down", "lb.bgp.sessions"), ("bgp-flap", "lb.bgp.sessions"),
-    ("ecmp-l3-hash", "lb.ecmp.spread"), ("ring-diverge", "lb.mux_failover")])
+    ("ecmp-l3-hash", "lb.ecmp.spread"), ("ring-diverge", "lb.mux_pool.failover")])
 def test_each_pool_fault_fails_its_check(plan, fault, check):
     detail = pool_faults.FAULTS[fault](plan)
     try:
@@ -131,7 +131,7 @@ def test_each_pool_fault_fails_its_check(plan, fault, check):
         _repair(plan)
     assert verdicts[check][0] == "fail", (detail, verdicts)
     if check != "lb.bgp.sessions":
-        others = {n: v for n, (v, _) in verdicts.items() if n not in (check, "lb.mux_failover")}
+        others = {n: v for n, (v, _) in verdicts.items() if n not in (check, "lb.mux_pool.failover")}
         assert all(v == "pass" for v in others.values()), (detail, verdicts)
     assert bgp_checks.check_sessions(plan).verdict == "pass"
 

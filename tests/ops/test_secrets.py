@@ -203,4 +203,4 @@ def test_secret_age_check_catches_a_stale_secret(ops_lab):
     def shows_stale() -> None:
         assert lab_json("secrets", "status", "--lab", LAB)["secrets"][0]["stale"]
 
-    fault_flips_check("stale-secret", "baseline", "baseline.secret_age", shows_stale)
+    fault_flips_check("stale-secret", "baseline", "baseline.secrets.age", shows_stale)

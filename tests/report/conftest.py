@@ -31,28 +31,29 @@ def _storage(rng: np.random.Generator, night: int) -> list[CheckResult]:
         iops = [round(float(v), 1) for v in rng.normal(mean, mean * 0.015, 5)]
         metrics = {"iops": iops, **({"iops_target": [float(cap)]} if cap else {})}
         target = f"{cap} IOPS ±5%" if cap else "uncapped (control disk)"
-        out.append(CheckResult(f"iops {disk}", "storage", target, f"{np.median(iops):.0f} IOPS",
-                               "pass", f"/lab/demo/fio/{disk.replace('/', '-')}.json", metrics))
+        name = f"storage.{disk}.randread" + ("" if cap else ".control")
+        fio = f"/lab/demo/fio/{disk.replace('/', '-')}.json"
+        out.append(CheckResult(name, "storage", target, f"{np.median(iops):.0f} IOPS", "pass", fio, metrics))
     return out
 
 
 def _lb(rng: np.random.Generator, night: int) -> list[CheckResult]:
     flows = rng.multinomial(1000, [0.5, 0.5])
-    dist = CheckResult("distribution web 192.0.2.10:80", "lb", "chi-square p >= 0.001",
+    dist = CheckResult("lb.mux1.dsr_distribution", "lb", "chi-square p >= 0.001",
                        f"{flows[0]}/{flows[1]} flows", "pass", "/lab/demo/pcap/lb-dist.pcap",
                        {f"backend_flows:{b}": [float(n)] for b, n in zip(BACKENDS, flows, strict=True)})
-    failover = CheckResult("failover web", "lb", "<= 15 s", "6.1 s", "pass", "",
+    failover = CheckResult("lb.mux1.failover", "lb", "<= 15 s", "6.1 s", "pass", "",
                            {"failover_s": [float(v) for v in rng.normal(6 + night * 0.1, 0.3, 3)]})
     return [dist, failover]
 
 
 def _fabric(last: bool) -> list[CheckResult]:
     return [
-        CheckResult("mtu hv1->hv4", "fabric", "1500 DF + VXLAN", "1500", "pass"),
-        CheckResult("no unknown-unicast flooding", "fabric", "0 frames",
+        CheckResult("fabric.red.mtu", "fabric", "1500 DF + VXLAN", "1500", "pass"),
+        CheckResult("fabric.bridges.no_flooding", "fabric", "0 frames",
                     "14 frames" if last else "0 frames", "fail" if last else "pass",
                     "/lab/demo/pcap/flood.pcap" if last else ""),
-        CheckResult("rdma hv1", "rdma", "ib_write_bw", "n/a", "skipped", "no RDMA device"),
+        CheckResult("rdma.nics.perftest", "rdma", "ib_write_bw", "n/a", "skipped", "no RDMA device"),
     ]
 
 

@@ -43,6 +43,14 @@ def test_promtool_unit_tests_of_every_alert_pass():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_summaries_show_the_check_name_once():
+    """The `check` label is the whole name, group first (fabric.red.mtu): a
+    summary that puts `group.` in front says "fabric.fabric.red.mtu"."""
+    for rule in _rules():
+        for text in rule.get("annotations", {}).values():
+            assert "$labels.group }}.{{ $labels.check" not in text, rule["alert"]
+
+
 def test_promtool_unit_tests_fail_when_an_alert_threshold_is_wrong(tmp_path):
     """The unit tests can fail: the same tests against rules with N=2 instead of 3."""
     broken = tmp_path / "dashboards" / "alerts.yml"

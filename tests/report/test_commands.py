@@ -35,7 +35,7 @@ def test_history_lists_runs_and_pins_a_baseline(home):
     rows = json.loads(result.stdout)
     assert [r["id"] for r in rows] == [1, 2, 3, 4, 5, 6]
     assert [r["id"] for r in rows if r["pinned"]] == [2]
-    assert rows[-1]["failed"] == ["no unknown-unicast flooding"]
+    assert rows[-1]["failed"] == ["fabric.bridges.no_flooding"]
     table = runner.invoke(app, ["history", "--unpin"])  # the only lab with results
     assert table.exit_code == 0 and "pinned" not in table.stdout
 

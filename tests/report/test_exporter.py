@@ -42,14 +42,14 @@ def test_exposition_passes_promtool_check_metrics(lab_dir, traffic):
 def test_latest_run_and_history_summary_are_exported(lab_dir):
     text = generate_latest(build_registry([lab_dir], use_registered=False)).decode()
     s = _samples(text)
-    flood = (("check", "no unknown-unicast flooding"), ("group", "fabric"), ("lab", LAB))
+    flood = (("check", "fabric.bridges.no_flooding"), ("group", "fabric"), ("lab", LAB))
     assert s[("stacklab_check_verdict", tuple(sorted((*flood, ("verdict", "fail")))))] == 1
     assert s[("stacklab_check_passed", flood)] == 0
     assert s[("stacklab_verify_runs_total", (("lab", LAB),))] == 6
     assert s[("stacklab_verify_pass_ratio", (("lab", LAB),))] == pytest.approx(5 / 6)
     assert s[("stacklab_verify_last_run_passed", (("lab", LAB),))] == 0
     assert s[("stacklab_regress_runs_total", (("lab", LAB),))] == 5
-    cap = (("check", "iops red-web1/data1"), ("group", "storage"), ("lab", LAB), ("metric", "iops_target"))
+    cap = (("check", "storage.red-web1/data1.randread"), ("group", "storage"), ("lab", LAB), ("metric", "iops_target"))
     assert s[("stacklab_check_metric", cap)] == 500
 
 

@@ -25,8 +25,8 @@ def test_report_has_every_plot_and_the_failing_check(lab_dir, tmp_path):
     for name in images:
         data = (index.parent / name).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 5000
-    assert "FAILED" in html and "no unknown-unicast flooding" in html
-    assert "Newly failing: no unknown-unicast flooding" in html
+    assert "FAILED" in html and "fabric.bridges.no_flooding" in html
+    assert "Newly failing: fabric.bridges.no_flooding" in html
     assert "last good baseline" in html
 
 
@@ -86,7 +86,7 @@ def test_index_leads_with_the_verdict_and_failing_checks_then_trends(lab_dir):
     positions = [html.index(marker) for marker in order]
     assert positions == sorted(positions)
     failing = html[positions[1]:positions[2]]
-    assert "no unknown-unicast flooding" in failing and "mtu hv1-&gt;hv4" not in failing
+    assert "fabric.bridges.no_flooding" in failing and "fabric.red.mtu" not in failing
 
 
 def test_every_run_has_a_page_linked_from_the_index(lab_dir):
@@ -101,7 +101,7 @@ def test_every_run_has_a_page_linked_from_the_index(lab_dir):
         assert ("PASSED" if run.passed else "FAILED") in text and 'href="../index.html"' in text
     last = (index.parent / run_page(runs[-1].id)).read_text()
     assert last.index("<h2>Failing checks</h2>") < last.index("<h2>All checks</h2>")
-    assert "Newly failing: no unknown-unicast flooding" in last
+    assert "Newly failing: fabric.bridges.no_flooding" in last
 
 
 def _flapping_history(directory: Path, nights: int = 10) -> None:
@@ -109,9 +109,10 @@ def _flapping_history(directory: Path, nights: int = 10) -> None:
         for night in range(nights):
             flap = "fail" if night % 3 == 1 else "pass"
             history.record_run(RunRecord("demo", 1000.0 * night, [
-                CheckResult("failover web", "lb", "<= 15 s", "6 s", flap),
-                CheckResult("mtu hv1->hv4", "fabric", "1500", "1500", "pass"),
-                CheckResult("broken", "storage", "x", "y", "fail" if night >= nights - 3 else "pass")]))
+                CheckResult("lb.mux1.failover", "lb", "<= 15 s", "6 s", flap),
+                CheckResult("fabric.red.mtu", "fabric", "1500", "1500", "pass"),
+                CheckResult("storage.red-vm1/data1.randread", "storage", "500 IOPS", "31 IOPS",
+                            "fail" if night >= nights - 3 else "pass")]))
 
 
 def _matrix(html: str) -> dict[str, str]:
@@ -122,12 +123,13 @@ def _matrix(html: str) -> dict[str, str]:
 def test_a_flapping_check_is_marked_flaky_and_stable_ones_are_not(tmp_path):
     _flapping_history(tmp_path)
     rows = _matrix(render_report(tmp_path).read_text())
-    assert "flaky" in rows["lb.failover web"]
-    assert "flaky" not in rows["fabric.mtu hv1->hv4"]
-    assert "flaky" not in rows["storage.broken"] and "failing 3 runs in a row" in rows["storage.broken"]
-    assert list(rows)[0] == "storage.broken"  # failing first, then flaky, then the rest
+    assert "flaky" in rows["lb.mux1.failover"]
+    assert "flaky" not in rows["fabric.red.mtu"]
+    broken = rows["storage.red-vm1/data1.randread"]
+    assert "flaky" not in broken and "failing 3 runs in a row" in broken
+    assert list(rows)[0] == "storage.red-vm1/data1.randread"  # failing first, then flaky, then the rest
     strict = _matrix(render_report(tmp_path, flaky_changes=7, flaky_runs=10).read_text())
-    assert "flaky" not in strict["lb.failover web"]
+    assert "flaky" not in strict["lb.mux1.failover"]
 
 
 def test_evidence_paths_are_links_that_reach_the_files(tmp_path):
@@ -164,7 +166,7 @@ def test_plotted_values_equal_the_values_in_the_tables(lab_dir):
     tables = _Tables(render_report(lab_dir).read_text())
     with History.for_lab(lab_dir) as history:
         runs = history.runs("demo")
-    iops = {(r.name.removeprefix("iops "), f"#{run.id}"): statistics.median(r.metrics["iops"])
+    iops = {(r.name.removeprefix("storage."), f"#{run.id}"): statistics.median(r.metrics["iops"])
             for run in runs for r in run.results if "iops" in r.metrics}
     drawn = tables.plotted("iops_over_time.png")
     assert {k: v for k, v in drawn.items() if not k[0].endswith(" cap")} == pytest.approx(iops, rel=1e-5)
@@ -175,8 +177,19 @@ def test_plotted_values_equal_the_values_in_the_tables(lab_dir):
     verdicts = {(v, f"#{run.id}"): float(sum(r.verdict == v for r in run.results))
                 for run in runs for v in ("pass", "skipped", "fail")}
     assert tables.plotted("pass_fail_history.png") == verdicts
-    latest = {r.name.removeprefix("iops "): statistics.median(r.metrics["iops"])
+    latest = {r.name.removeprefix("storage."): statistics.median(r.metrics["iops"])
               for r in runs[-1].results if "iops" in r.metrics}
     bars = tables.plotted("iops_vs_cap.png")
     assert {x: v for (s, x), v in bars.items() if s == "measured IOPS (median)"} == pytest.approx(
         latest, rel=1e-5)
+
+
+def test_only_absolute_paths_in_evidence_are_links():
+    """Evidence such as the MTU check's "ICMP 0/0 from ..." has slashes that
+    are not paths: the report must not show "/0 (missing)"."""
+    from lab.report.html.model import evidence_pieces
+
+    pieces = evidence_pieces("ICMP 0/0 from 100.64.1.11 via red-vm1/data2; pcap /tmp/nite/x.pcap, "
+                             "see http://lab1:8088/report", Path("/tmp"), Path("/tmp"))
+    assert [p.text for p in pieces if p.href] == ["/tmp/nite/x.pcap"]
+    assert "".join(p.text for p in pieces).startswith("ICMP 0/0 from 100.64.1.11 via red-vm1/data2; pcap ")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -155,3 +157,44 @@ def test_rendered_regression_names_values_p_and_config_change():
     text = console.file.getvalue()
     assert "disk hv1/data1" in text and "500" in text and "5390" in text
     assert "kernel: 6.1 -> 6.2" in text and "1 regression(s)" in text
+
+
+def _uncapped(run_id: int, iops: list[float], cap: float | None = None) -> RunRecord:
+    metrics = {"iops": iops, **({"iops_target": [cap]} if cap else {})}
+    disk = CheckResult("storage.red-vm1/fast1.randread.control", "storage", "uncapped", "ok", "pass",
+                       metrics=metrics)
+    return RunRecord(lab="demo", started_at=1000.0 + run_id, results=[disk], id=run_id)
+
+
+def test_a_five_percent_iops_drop_is_a_regression_at_the_default_tolerances():
+    """The acceptance's "real 5 % regression": caught every time with the
+    defaults (a topology's iops_tolerance_pct of 5 included), with ~0.5 %
+    run-to-run noise in the samples; a 1.5 % drop never is."""
+    from lab.model import load_topology
+    from lab.report.regress import specs_from_topology
+
+    topology = load_topology(Path(__file__).parents[2] / "topologies" / "minimal.yaml")
+    assert topology.specs.iops_tolerance_pct == 5.0  # the model's default
+    specs = specs_from_topology(topology)
+    rng = np.random.default_rng(9)
+    for drop, expected in ((0.05, "regression"), (0.015, "ok")):
+        outcomes = set()
+        for _ in range(100):
+            base = _uncapped(1, noisy(rng, 5400, 27))
+            cur = _uncapped(2, noisy(rng, 5400 * (1 - drop), 27))
+            outcomes |= {c.outcome for c in compare_runs(base, cur, specs).comparisons}
+        assert outcomes == {expected}, drop
+
+
+def test_a_capped_disk_is_judged_by_its_distance_from_the_cap_within_the_topologys_band():
+    from types import SimpleNamespace
+
+    from lab.report.regress import specs_from_topology
+
+    rng = np.random.default_rng(10)
+    base = _uncapped(1, noisy(rng, 503, 2), cap=500.0)
+    drift = _uncapped(2, noisy(rng, 520, 2), cap=500.0)  # 3.4 % further from the cap
+    loose = specs_from_topology(SimpleNamespace(specs=SimpleNamespace(iops_tolerance_pct=5.0)))
+    tight = specs_from_topology(SimpleNamespace(specs=SimpleNamespace(iops_tolerance_pct=2.0)))
+    assert [c.outcome for c in compare_runs(base, drift, loose).comparisons] == ["ok"]
+    assert [c.outcome for c in compare_runs(base, drift, tight).comparisons] == ["regression"]

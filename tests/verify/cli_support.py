@@ -53,10 +53,13 @@ def invoke(*args: str):
 
 def check(name: str, verdict: str, metrics: dict[str, list[float]] | None = None,
           evidence: str = "") -> Callable[[], CheckResult]:
+    """A check named like the real ones (<group>.<subject>.<what>) that reports `verdict`."""
+    group = name.split(".", 1)[0]
+
     def measure() -> CheckResult:
-        return CheckResult(name, "fabric", "spec", f"{verdict} measured", verdict, evidence,
+        return CheckResult(name, group, "spec", f"{verdict} measured", verdict, evidence,
                            dict(metrics or {}))
-    return named_check(name, "fabric", measure)
+    return named_check(name, group, measure)
 
 
 # differ between two renders of the same command: paths, run ids, timings

@@ -27,7 +27,7 @@ def _capture() -> list[CheckResult]:
     """Like the VNI check: one pcap through evidence.new_path, two results name it."""
     pcap = evidence.new_path(LAB, "vni", ".pcap")
     pcap.write_bytes(b"\xd4\xc3\xb2\xa1")
-    return [CheckResult(f"tenant.{t}.vni_on_wire", "fabric", "VNI", "ok", "pass", str(pcap))
+    return [CheckResult(f"fabric.{t}.vni_on_wire", "fabric", "VNI", "ok", "pass", str(pcap))
             for t in ("red", "blue")]
 
 
@@ -37,11 +37,12 @@ def _old_style() -> list[CheckResult]:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"\xd4\xc3\xb2\xa1")
     return [CheckResult(n, "fabric", "0 frames", "0 frames", "pass", str(path))
-            for n in ("fabric.no_flooding", "fabric.no_flooding.again")]
+            for n in ("fabric.bridges.no_flooding", "fabric.blue.no_flooding")]
 
 
-CHECKS = [named_check("fabric.vni", "fabric", _capture), named_check("fabric.flood", "fabric", _old_style),
-          check("fabric.text", "pass", evidence="all answered")]
+CHECKS = [named_check("fabric.all_tenants.vni_on_wire", "fabric", _capture),
+          named_check("fabric.bridges.no_flooding", "fabric", _old_style),
+          check("fabric.underlay.reachability_mtu", "pass", evidence="all answered")]
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ from lab.verify.catalog import checks_for
 from lab.verify.runner import check_identity, run_checks
 from tests.fabric.helpers import ROOT
 
+OPTIONAL_NAMES = ("fabric.all_tenants.isolation", "fabric.bridges.no_flooding")
+
 
 def _plan(**specs: bool):
     data = load_topology(ROOT / "topologies" / "three-tenants.yaml").model_dump(mode="json")
@@ -26,12 +28,12 @@ def _plan(**specs: bool):
 
 def test_switched_off_checks_are_reported_as_not_run(tmp_path):
     plan = _plan(isolation=False, no_flooding=False)
-    switched = [c for c in checks_for(plan) if check_identity(c)[0] in ("isolation", "no_flooding")]
+    switched = [c for c in checks_for(plan) if check_identity(c)[0] in OPTIONAL_NAMES]
     assert len(switched) == 2
     run = run_checks(switched, plan.lab, "h", {}, console=Console(file=open("/dev/null", "w")))
     assert {(r.name, r.verdict, r.measured) for r in run.results} == {
-        ("fabric.isolation", "skipped", "not run: specs.isolation is false in the topology"),
-        ("fabric.no_flooding", "skipped", "not run: specs.no_flooding is false in the topology")}
+        ("fabric.all_tenants.isolation", "skipped", "not run: specs.isolation is false in the topology"),
+        ("fabric.bridges.no_flooding", "skipped", "not run: specs.no_flooding is false in the topology")}
     junit = ET.parse(write_junit(run.results, tmp_path / "j.xml", suite=plan.lab)).getroot()
     messages = {s.get("message") for s in junit.iter("skipped")}
     assert "not run: specs.isolation is false in the topology" in messages
@@ -40,6 +42,6 @@ def test_switched_off_checks_are_reported_as_not_run(tmp_path):
 def test_by_default_every_fabric_check_is_planned_to_run():
     on = {check_identity(c)[0]: c for c in checks_for(_plan())}
     off = {check_identity(c)[0]: c for c in checks_for(_plan(isolation=False))}
-    assert set(on) == set(off) >= {"isolation", "no_flooding", "tenant_reachability"}
-    assert on["isolation"].func.__name__ == "check_isolation"
-    assert off["isolation"].func.__name__ == "_not_run"
+    assert set(on) == set(off) >= {*OPTIONAL_NAMES, "fabric.all_tenants.reachability"}
+    assert on["fabric.all_tenants.isolation"].func.__name__ == "check_isolation"
+    assert off["fabric.all_tenants.isolation"].func.__name__ == "_not_run"

@@ -74,9 +74,14 @@ def test_fault_fails_exactly_its_check(topo, kind, group, expected):
 
 def test_regress_compares_with_the_last_good_run_and_report_renders(topo):
     proc = lab_cli("regress", str(topo), "--only", "fabric", "--format", "json", check=False, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-2000:]
     data = json.loads(proc.stdout)
     assert data["regress"]["baseline_run_id"] is not None
+    if proc.returncode == 4:  # RTTs sampled on a busy host are not compared: the rig says so
+        unjudged = [c for c in data["regress"]["comparisons"] if c["outcome"] == "not_compared"]
+        assert unjudged and all("on a busy host" in c["reason"] for c in unjudged), proc.stdout[-2000:]
+        assert data["regress"]["passed"] and data["verify"]["passed"], proc.stdout[-2000:]
+    else:
+        assert proc.returncode == 0, proc.stdout[-2000:]
     lab_cli("report", str(topo))
     assert (results_dir(LAB) / "report" / "index.html").exists()
 

@@ -23,7 +23,8 @@ from lab.verify.result import CheckResult
 
 VERDICT_ORDER = {"error": 0, "fail": 1, "inconclusive": 2, "skipped": 3, "pass": 4}
 VERDICT_GLYPH = {"pass": "✓", "fail": "✗", "error": "!", "inconclusive": "?", "skipped": "–"}
-_PATH = re.compile(r"(/[^\s,;()\[\]]+)")
+# an absolute path starts a word: "ICMP 0/0" and "vm1/data2" are not paths
+_PATH = re.compile(r"(?<![\w./:-])(/[^\s,;()\[\]]+)")
 _NOT_ID = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -46,8 +47,8 @@ class CheckRow:
 
     @property
     def anchor(self) -> str:
-        """An HTML id for the row: check names have spaces and slashes."""
-        return "check-" + _NOT_ID.sub("-", f"{self.result.group}.{self.result.name}")
+        """An HTML id for the row: check names (group first) have slashes and colons."""
+        return "check-" + _NOT_ID.sub("-", self.result.name)
 
 
 @dataclass

@@ -109,8 +109,8 @@ _INDEX = """{% extends "layout" %}{% import "macros" as ui with context %}
  of the last {{ flaky_runs }} runs.</p>
 <table class="matrix"><tr><th>check</th>
 {% for run in runs %}<th><a href="{{ run_page(run.id) }}">#{{ run.id }}</a></th>{% endfor %}</tr>
-{% for h in history %}<tr data-check="{{ h.group }}.{{ h.name }}">
-<td class="name">{{ h.group }}.{{ h.name }}{{ ui.marks(h) }}</td>
+{% for h in history %}<tr data-check="{{ h.name }}">
+<td class="name">{{ h.name }}{{ ui.marks(h) }}</td>
 {% for v in h.verdicts %}<td class="{{ v or 'none' }}" title="{{ v or 'not run' }}">{{ glyph.get(v, '·') }}</td>
 {% endfor %}</tr>
 {% endfor %}</table>

@@ -1,7 +1,8 @@
 """Fabric checks: underlay, tenant reachability and MTU, isolation, VNI on
 the wire, no flooding across VTEPs. Each measures the running lab with the
 collectors and compares with the plan and its specs. Names are
-fabric.<tenant>.<what>, fabric.underlay.* and fabric.bridges.*."""
+fabric.<tenant>.<what>, fabric.underlay.* and fabric.bridges.*; a check that
+errors or is switched off reports under fabric.all_tenants.<what>."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from lab.apply.nsexec import run_collector
+from lab.compute import host_load
 from lab.plan.model import EndpointPlan, Plan
 from lab.verify import evidence
 from lab.verify.endpoints import endpoint, reach_from
@@ -94,16 +96,18 @@ def check_tenant_mtu(plan: Plan) -> list[CheckResult]:
             continue
         mtu = plan.specs.mtu or tenant.mtu
         src, dst = pairs[0]
-        result = _reach(src.namespace, [dst.address], "--size", str(mtu), "--df",
-                        "--samples", str(RTT_SAMPLES))[0]
+        with host_load.measuring() as window:  # RTT follows the scheduler: keep how busy it was
+            result = _reach(src.namespace, [dst.address], "--size", str(mtu), "--df",
+                            "--samples", str(RTT_SAMPLES))[0]
         reply = result.get("reply")
         answer = f"ICMP {reply['icmp_type']}/{reply['icmp_code']} from {reply['src']}" if reply else "no reply"
+        rtt = {"rtt_ms": result["rtt_samples_ms"], **window.result.to_metrics()} \
+            if result.get("rtt_samples_ms") else {}
         checks.append(CheckResult(
             name=f"fabric.{tenant.name}.mtu", group=GROUP,
             target=f"{mtu} B with DF from {src.name} to {dst.name} (+50 B VXLAN on the underlay)",
             measured="delivered" if result["reachable"] else "lost",
-            verdict=_verdict(result["reachable"]), evidence=answer,
-            metrics={"rtt_ms": result["rtt_samples_ms"]} if result.get("rtt_samples_ms") else {}))
+            verdict=_verdict(result["reachable"]), evidence=answer, metrics=rtt))
     return checks
 
 
@@ -193,15 +197,22 @@ def check_no_flooding(plan: Plan) -> list[CheckResult]:
         evidence=str(pcap), metrics={"flooded_frames": [float(len(flooded))]})]
 
 
-FABRIC_CHECKS = (check_underlay, check_tenant_reachability, check_tenant_mtu, check_isolation,
-                 check_vni_on_wire, check_no_flooding)
+# each check with the name it reports under when it errors or is not run
+# (its results are per tenant: fabric.<tenant>.<what>; lab.verify.names)
+FABRIC_CHECKS = {
+    check_underlay: "fabric.underlay.reachability_mtu",
+    check_tenant_reachability: "fabric.all_tenants.reachability",
+    check_tenant_mtu: "fabric.all_tenants.mtu",
+    check_isolation: "fabric.all_tenants.isolation",
+    check_vni_on_wire: "fabric.all_tenants.vni_on_wire",
+    check_no_flooding: "fabric.bridges.no_flooding",
+}
 # checks a topology may switch off; the report then says so instead of a verdict
 OPTIONAL = {check_isolation: "isolation", check_no_flooding: "no_flooding"}
 
 
-def _not_run(fn, spec: str) -> list[CheckResult]:
-    what = fn.__name__.removeprefix("check_")
-    return [CheckResult(name=f"fabric.{what}", group=GROUP, target="-",
+def _not_run(name: str, spec: str) -> list[CheckResult]:
+    return [CheckResult(name=name, group=GROUP, target="-",
                         measured=f"not run: specs.{spec} is false in the topology", verdict="skipped")]
 
 
@@ -211,8 +222,8 @@ def verify_checks(plan: Plan) -> list:
     from lab.verify.runner import named_check
 
     checks = []
-    for fn in FABRIC_CHECKS:
+    for fn, name in FABRIC_CHECKS.items():
         spec = OPTIONAL.get(fn)
-        run = partial(_not_run, fn, spec) if spec and not getattr(plan.specs, spec) else partial(fn, plan)
-        checks.append(named_check(fn.__name__.removeprefix("check_"), GROUP, run))
+        run = partial(_not_run, name, spec) if spec and not getattr(plan.specs, spec) else partial(fn, plan)
+        checks.append(named_check(name, GROUP, run))
     return checks

@@ -29,8 +29,8 @@ def verify_checks(plan: Plan) -> list[Check]:
     MUX failover."""
     if not plan.muxes:
         return []
-    checks = [named_check("lb.frontends", GROUP, partial(check_frontends, plan.lab)),
-              named_check("lb.no_rule", GROUP, partial(check_no_rule_dropped, plan.lab))]
+    checks = [named_check("lb.all_frontends.answer", GROUP, partial(check_frontends, plan.lab)),
+              named_check("lb.no_rule.all_vips", GROUP, partial(check_no_rule_dropped, plan.lab))]
     for mux in plan.muxes:
         m = mux.name
         checks += [
@@ -51,7 +51,7 @@ def verify_checks(plan: Plan) -> list[Check]:
         checks += [
             named_check("lb.ecmp.spread", GROUP,
                         partial(check_ecmp_spread, plan.lab, pooled[0], p_min=specs.lb_chi_square_p)),
-            named_check("lb.mux_failover", GROUP,
+            named_check("lb.mux_pool.failover", GROUP,
                         partial(check_mux_failover, plan.lab, pooled[0], spec_s=specs.mux_failover_s,
                                 moved_pct=specs.mux_failover_moved_pct)),
         ]

@@ -151,7 +151,7 @@ def check_mux_failover(lab: str, lb_name: str, flows: int = 200, spec_s: float =
     still answer and how many changed backend; then bring it back and see it
     take new flows again. Host pressure is measured throughout (see
     judge_mux_failover)."""
-    name, t0 = "lb.mux_failover", time.monotonic()
+    name, t0 = "lb.mux_pool.failover", time.monotonic()
     target = pool_target(lab, lb_name)
     if isinstance(target, str):
         return skipped(name, target)

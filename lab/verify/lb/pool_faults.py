@@ -2,7 +2,7 @@
 
   mux-down      -> lb.bgp.sessions   (the MUX's speaker killed, its program detached)
   bgp-flap      -> lb.bgp.sessions   (the MUX's session to the ToR is shut)
-  ring-diverge  -> lb.mux_failover   (one MUX's ring built from another backend list)
+  ring-diverge  -> lb.mux_pool.failover (one MUX's ring built from another backend list)
   ecmp-l3-hash  -> lb.ecmp.spread    (the ToR hashes by addresses only)
 
 `lab fault clear` runs `up` (restarts the daemons, restores the sysctl) and

@@ -1,5 +1,5 @@
 """Lifecycle-host checks: the lab's secrets are younger than
-`specs.secret_max_age_h` (baseline.secret_age); every server's BMC answers
+`specs.secret_max_age_h` (baseline.secrets.age); every server's BMC answers
 Redfish with the lab's credentials and lists exactly that server and its VMs
 (hlh.bmc.reachable); a VM power-cycled through its server's BMC comes back
 healthy in the lab (hlh.bmc.power_cycle)."""
@@ -22,14 +22,14 @@ def check_secret_age(plan: Plan) -> CheckResult:
     target = f"every lab secret younger than {limit:g} h"
     absent = secrets.missing(plan.lab)
     if absent:
-        return CheckResult("baseline.secret_age", "baseline", target, f"missing: {', '.join(absent)}", "fail",
+        return CheckResult("baseline.secrets.age", "baseline", target, f"missing: {', '.join(absent)}", "fail",
                            evidence="the secret store lacks them: run `lab up`")
     oldest = max(rows, key=lambda r: r["age_h"])
     stale = [r for r in rows if r["stale"]]
     evidence = (", ".join(f"{r['name']} {r['age_h']:.1f} h old" for r in stale) + ": `lab secrets rotate --all`"
                 if stale else f"oldest: {oldest['name']}, next rotation due "
                 f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(oldest['next_rotation']))}")
-    return CheckResult("baseline.secret_age", "baseline", target, f"oldest {oldest['age_h']:.2f} h",
+    return CheckResult("baseline.secrets.age", "baseline", target, f"oldest {oldest['age_h']:.2f} h",
                        "fail" if stale else "pass", evidence=evidence,
                        metrics={"secret_age_h_max": [float(oldest["age_h"])]})
 
@@ -62,7 +62,7 @@ def check_bmc_reachable(plan: Plan) -> CheckResult:
 
 
 def verify_checks(plan: Plan) -> list[Check]:
-    return [named_check("baseline.secret_age", "baseline", partial(check_secret_age, plan),
+    return [named_check("baseline.secrets.age", "baseline", partial(check_secret_age, plan),
                         f"<= {plan.specs.secret_max_age_h:g} h"),
             named_check("hlh.bmc.reachable", "hlh", partial(check_bmc_reachable, plan), "Redfish answers"),
             named_check("hlh.bmc.power_cycle", "hlh", partial(check_power_cycle, plan),

@@ -26,5 +26,5 @@ def verify_checks(plan: Plan) -> list[Check]:
             checks += [named_check(f"{name}.mirror", "storage", partial(check_mirror, plan, where, vm, disk), target),
                        named_check(f"{name}.survives_server_loss", "storage",
                                    partial(check_server_loss, plan, where, vm, disk), target)]
-    return checks + [named_check("storage.iops", "storage",
+    return checks + [named_check("storage.all_disks.iops", "storage",
                                  partial(check_plan_disks, plan, where, plan.specs.iops_tolerance_pct))]

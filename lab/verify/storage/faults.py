@@ -1,5 +1,5 @@
 """Storage faults for `lab fault inject`: a disk's hypervisor IOPS cap
-removed or raised live (storage.iops must catch it), a mirror leg's server
+removed or raised live (storage.all_disks.iops must catch it), a mirror leg's server
 lost (leg-down) or one copy silently corrupted (leg-corrupt), which the
 mirror checks must catch; `lab fault clear` restarts a lost server through
 `lab up` (with its resync) and scrubs every mirror here."""
