@@ -6,6 +6,10 @@ A lab has the credentials of its lifecycle host's Redfish BMC (`bmc`). The
 embedded guests have no SSH (run-command goes over virtio-serial) and the
 Prometheus exporter has no authentication, so neither has a secret to
 rotate; a kind added here is created by `up` and rotated like the others.
+Each site-to-site VPN gateway has one more, named after it (`vpn-<name>`,
+made by the VPN's `up`): WireGuard keys of both ends and a pre-shared key
+(vpn-wireguard), or the IKEv2 pre-shared key (vpn-ikev2). Rotating one
+changes no running tunnel: the next `lab up` re-keys both ends.
 
 Rotation writes the new value and its derived files (the BMC's bcrypt
 htpasswd, which the emulator reads on every request) atomically and touches
@@ -15,6 +19,7 @@ cannot notice it.
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets as token
 import time
@@ -48,7 +53,38 @@ def _bmc_derive(lab: str, secret: Secret) -> None:
     write_private(htpasswd_path(lab), f"{secret.value['username']}:{digest}\n")
 
 
+def _no_files(lab: str, secret: Secret) -> None:
+    pass
+
+
+def wireguard_keypair() -> tuple[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    key = X25519PrivateKey.generate()
+    raw = serialization.Encoding.Raw
+    private = key.private_bytes(raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    public = key.public_key().public_bytes(raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(private).decode(), base64.b64encode(public).decode()
+
+
+def _wireguard_value() -> dict[str, str]:
+    """Curve25519 keys of the gateway (shared by a pair: the standby takes over
+    the active's identity) and of the site, and a pre-shared key, base64 as
+    WireGuard writes them."""
+    gateway, site = wireguard_keypair(), wireguard_keypair()
+    return {"gateway_private": gateway[0], "gateway_public": gateway[1], "site_private": site[0],
+            "site_public": site[1], "preshared": base64.b64encode(token.token_bytes(32)).decode()}
+
+
+def _psk_value() -> dict[str, str]:
+    return {"psk": token.token_urlsafe(32)}
+
+
 KINDS: dict[str, Kind] = {"bmc": Kind(_bmc_value, _bmc_derive)}
+# kinds of which a lab has one per item of a topology section, named by its owner
+PER_ITEM: dict[str, Kind] = {"vpn-wireguard": Kind(_wireguard_value, _no_files),
+                             "vpn-ikev2": Kind(_psk_value, _no_files)}
 
 
 def max_age_h(lab: str) -> float:
@@ -78,18 +114,32 @@ def ensure(lab: str) -> list[str]:
     return created
 
 
+def ensure_item(lab: str, name: str, kind: str) -> bool:
+    """Create the per-item secret `name` of `kind` unless it exists; True if made."""
+    if load(lab, name) is not None:
+        return False
+    secret = Secret(name, kind, time.time(), PER_ITEM[kind].make())
+    save(lab, secret)
+    return True
+
+
+def _kind_of(name: str, secret: Secret | None) -> Kind | None:
+    return KINDS.get(name) or (PER_ITEM.get(secret.kind) if secret is not None else None)
+
+
 def rotate(lab: str, name: str) -> Secret:
     old = load(lab, name)
-    if old is None or name not in KINDS:
+    kind = _kind_of(name, old)
+    if old is None or kind is None:
         raise UnknownSecret(name)
-    new = Secret(name, old.kind, time.time(), KINDS[name].make(), old.rotations + 1)
+    new = Secret(name, old.kind, time.time(), kind.make(), old.rotations + 1)
     save(lab, new)
-    KINDS[name].derive(lab, new)
+    kind.derive(lab, new)
     return new
 
 
 def rotate_all(lab: str) -> list[Secret]:
-    return [rotate(lab, s.name) for s in all_secrets(lab) if s.name in KINDS]
+    return [rotate(lab, s.name) for s in all_secrets(lab) if _kind_of(s.name, s) is not None]
 
 
 def status(lab: str, max_age: float | None = None, now: float | None = None) -> list[dict]:

@@ -1,0 +1,79 @@
+"""The pair monitor: the network controller's gateway manager for the lab's
+VPN gateway pairs. One process per lab (`python -m lab.vpn.monitor LAB`).
+
+Every POLL_S it asks each pair's serving instance's daemon on its control
+socket (WireGuard's UAPI, charon's VICI) whether it still answers. When the
+active fails and the standby answers, the standby takes over: it becomes the
+serving instance (lab.vpn.state, which `lab up` honours), the tenant
+gateway's route to the site moves to it, and it brings the tunnel up itself
+(WireGuard: keepalives on, so its handshake goes out at once and the site
+roams to it, the pair sharing one key; IKEv2: it initiates, and the site
+replaces the dead gateway's SA, the pair sharing one identity). When the
+active answers again (and, IKEv2, has its tunnel up: it initiates when
+started) the pair fails back the same way. A standby that fails only loses
+its standing: nothing moves.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from lab.plan.vpn_model import VpnInstanceSpec, VpnSpec
+from lab.vpn import ends, ikev2, routes, wireguard
+from lab.vpn.state import load_specs, serving, set_serving
+
+POLL_S = 0.2
+
+
+def step(vpn: VpnSpec) -> str | None:
+    """One look at a pair; the host it moved the tunnel to, if any."""
+    active, standby = vpn.instances
+    current = serving(vpn)
+    active_ok = ends.healthy(vpn, ends.instance_end(vpn, active.host))
+    if current == active.host:
+        if not active_ok and ends.healthy(vpn, ends.instance_end(vpn, standby.host)):
+            take_over(vpn, standby, f"{active.host} stopped answering")
+            return standby.host
+        return None
+    if active_ok and (vpn.protocol == "wireguard" or ends.tunnel(vpn, ends.instance_end(vpn, active.host))["up"]):
+        take_over(vpn, active, f"{active.host} answers again")
+        return active.host
+    return None
+
+
+def take_over(vpn: VpnSpec, to: VpnInstanceSpec, reason: str) -> None:
+    set_serving(vpn, to.host, reason)
+    routes.converge(vpn.tenant_gateway_namespace, [routes.tenant_route(vpn, to.host)], vpn.route_protocol)
+    if vpn.protocol == "wireguard":
+        site_key = ends.secret(vpn)["site_public"]
+        for inst in vpn.instances:
+            end = ends.instance_end(vpn, inst.host)
+            try:
+                wireguard.set_keepalive(ends.directory(vpn, end), end.ifname, site_key,
+                                        vpn.keepalive_s if inst is to else 0)
+            except (OSError, RuntimeError):
+                continue  # the failed one: nothing to tell it
+    elif to.role == "standby":
+        ikev2.initiate(ends.directory(vpn, ends.instance_end(vpn, to.host)), vpn.name)
+
+
+def run(lab: str, rounds: int | None = None) -> None:
+    done = 0
+    while rounds is None or done < rounds:
+        for vpn in load_specs(lab):
+            if not vpn.pair:
+                continue
+            try:
+                moved = step(vpn)
+            except Exception as exc:  # noqa: BLE001 - one pair's trouble must not stop the others
+                print(f"{time.strftime('%T')} {vpn.name}: {type(exc).__name__}: {exc}", flush=True)
+                continue
+            if moved:
+                print(f"{time.strftime('%T')} {vpn.name}: now served by {moved}", flush=True)
+        done += 1
+        time.sleep(POLL_S)
+
+
+if __name__ == "__main__":
+    run(sys.argv[1])
