@@ -41,7 +41,7 @@ from lab.verify.runner import VerifyRun, run_checks, run_config, topology_hash
 
 embedded = lazy("lab.providers.embedded")
 planner = lazy("lab.plan.planner")
-GROUPS = ("fabric", "storage", "lb", "rdma", "baseline", "hlh")
+GROUPS = ("fabric", "storage", "lb", "rdma", "baseline", "hlh", "vpn")
 Only = Annotated[list[str] | None, typer.Option("--only", help=f"Run one group only: {', '.join(GROUPS)}")]
 Junit = Annotated[Path | None, typer.Option(
     "--junit", help="Also write JUnit XML here (the run's own junit.xml is always written)")]

@@ -82,18 +82,19 @@ def _site_addresses(t: Topology) -> Iterator[Problem]:
 
 @_needs("vpn_gateways", "tenants", "vms")
 def _tenant_side_room(t: Topology) -> Iterator[Problem]:
-    """Each gateway takes an address of its tenant's first subnet (from the top down)."""
+    """Each gateway takes an address in every subnet of its tenant (from the top down)."""
     needed: dict[str, int] = {}
     for i, gw in indexed(t.vpn_gateways):
         tenant = next((x for x in t.tenants if x.name == gw.tenant), None)
         if tenant is None:
             continue
         needed[gw.tenant] = needed.get(gw.tenant, 0) + (2 if gw.pair else 1)
-        first = tenant.subnets[0]
-        vms = sum(1 for v in t.vms if v.tenant == tenant.name and (v.subnet or first.name) == first.name)
-        room = max(first.prefix.num_addresses - FIRST_VM_HOST - 1, 0)  # .4 .. broadcast - 1
-        if vms + needed[gw.tenant] > room:
-            yield Problem(("vpn_gateways", i, "tenant"),
-                          f"subnet '{first.name}' {first.prefix} of tenant '{tenant.name}' has no free address for "
-                          f"this VPN gateway ({vms} VMs and {needed[gw.tenant]} gateway address(es) in "
-                          f"{room}); use a larger first subnet")
+        for sub in tenant.subnets:
+            vms = sum(1 for v in t.vms if v.tenant == tenant.name and (v.subnet or tenant.subnets[0].name) == sub.name)
+            room = max(sub.prefix.num_addresses - FIRST_VM_HOST - 1, 0)  # .4 .. broadcast - 1
+            if vms + needed[gw.tenant] > room:
+                yield Problem(("vpn_gateways", i, "tenant"),
+                              f"subnet '{sub.name}' {sub.prefix} of tenant '{tenant.name}' has no free address for "
+                              f"this VPN gateway ({vms} VMs and {needed[gw.tenant]} gateway address(es) in "
+                              f"{room}); use a larger subnet")
+                break

@@ -4,7 +4,7 @@ Per VPN gateway:
 - one gateway namespace `vpn.<name>` (a pair: `vpn.<name>.1`, the active, and
   `vpn.<name>.2`, the standby), attached like a tenant gateway: on the
   underlay (its underlay address is its public address, where the site's
-  tunnel ends) and a VTEP of its tenant with an address of the tenant's first
+  tunnel ends) and a VTEP of its tenant with an address in each tenant
   subnet from the top down; every VTEP of the tenant learns it (static FDB and
   neighbour entries, as for any member) and it learns them;
 - the on-premises site `site.<name>`: its VPN device's public address on the
@@ -57,7 +57,7 @@ def plan_vpn_gateways(plan: Plan, topo: Topology) -> Plan:
     vpns: list[VpnSpec] = []
     for gw in topo.vpn_gateways:
         vpns.append(_vpn_spec(plan, topo, gw, public, site_public[gw.name], vpns))
-    hosts = [_with_external(h, topo, vpns) if h.role == "tor" else h for h in plan.hosts]
+    hosts = [_with_external(h, topo, vpns) if h.role == "tor" else _no_redirects(h, vpns) for h in plan.hosts]
     hosts += [_instance_host(topo, v, i) for v in vpns for i in v.instances]
     hosts += [_site_host(topo, v) for v in vpns]
     return plan.model_copy(update={"hosts": _join_overlays(plan, hosts, vpns), "vpns": vpns})
@@ -79,15 +79,16 @@ def _site_addresses(topo: Topology) -> dict[str, str]:
 def _vpn_spec(plan: Plan, topo: Topology, gw: VpnGateway, public: Iterator[str], site_public: str,
               earlier: list[VpnSpec]) -> VpnSpec:
     tenant = plan.tenant(gw.tenant)
-    first = ipaddress.ip_network(next(iter(tenant.subnets.values())))
     taken = {e.address for e in plan.endpoints if e.tenant == tenant.name}
-    taken |= {i.tenant_address for v in earlier for i in v.instances if v.tenant == tenant.name}
-    inner = _free(first, taken | {str(first.network_address + 1)})
+    taken |= {a.split("/")[0] for v in earlier for i in v.instances if v.tenant == tenant.name
+              for a in i.tenant_addresses}
+    inner = [(ipaddress.ip_network(p), _free(ipaddress.ip_network(p), taken | {
+        str(ipaddress.ip_network(p).network_address + 1)})) for p in tenant.subnets.values()]
     instances = []
     for n, host in enumerate(instance_hosts(gw.name, gw.pair)):
         instances.append(VpnInstanceSpec(
             host=host, namespace=namespace_for(plan.lab, host), role="active" if n == 0 else "standby",
-            public_address=next(public), tenant_address=next(inner), prefixlen=first.prefixlen,
+            public_address=next(public), tenant_addresses=[f"{next(free)}/{net.prefixlen}" for net, free in inner],
             mac=mac_for(plan.lab, "vpn", host),
             ifname=short_ifname("wg", plan.lab, host) if gw.protocol == "wireguard" else LIBIPSEC_TUN))
     subnet = gw.peer_site.subnet
@@ -118,17 +119,28 @@ def _with_external(tor: HostPlan, topo: Topology, vpns: list[VpnSpec]) -> HostPl
     return tor.model_copy(update={"links": links, "addresses": addresses})
 
 
+def _no_redirects(host: HostPlan, vpns: list[VpnSpec]) -> HostPlan:
+    """A tenant gateway forwards site traffic to a VPN instance on the same
+    bridge it came from, and would answer with an ICMP redirect: the tenant's
+    hosts would then send to that instance directly and keep doing so after the
+    pair monitor moved the route. `all` does not reach a bridge made before
+    the sysctl phase, so the bridge's own setting goes off too."""
+    vnis = {v.vni for v in vpns if v.tenant_gateway == host.name}
+    if not vnis:
+        return host
+    off = {f"net.ipv4.conf.{bridge_name(vni)}.send_redirects": "0" for vni in sorted(vnis)}
+    return host.model_copy(update={"sysctls": {**host.sysctls, **off}})
+
+
 def _instance_host(topo: Topology, vpn: VpnSpec, inst: VpnInstanceSpec) -> HostPlan:
     nic, addr, default = _underlay_nic(topo, inst.host, "eth0", inst.public_address)
     tenant = topo.tenant(vpn.tenant)
     overlay = _overlay_links(vpn.vni, tenant.mtu, inst.public_address, inst.mac)
-    first = ipaddress.ip_network(vpn.tenant_subnets[0])
-    others = [RouteSpec(dst=p, via=str(first.network_address + 1)) for p in vpn.tenant_subnets[1:]]
     return HostPlan(name=inst.host, role="vpn", namespace=inst.namespace, underlay_ip=inst.public_address,
                     links=[nic, *overlay],
-                    addresses=[addr, AddressSpec(ifname=bridge_name(vpn.vni),
-                                                 cidr=f"{inst.tenant_address}/{inst.prefixlen}")],
-                    routes=[default, *others], sysctls=dict(ROUTER_SYSCTLS))
+                    addresses=[addr, *(AddressSpec(ifname=bridge_name(vpn.vni), cidr=c)
+                                       for c in inst.tenant_addresses)],
+                    routes=[default], sysctls=dict(ROUTER_SYSCTLS))
 
 
 def _site_host(topo: Topology, vpn: VpnSpec) -> HostPlan:
@@ -152,7 +164,8 @@ def _members(plan: Plan, vpns: list[VpnSpec]) -> dict[int, list[_Member]]:
         ips = tuple(str(ipaddress.ip_network(p).network_address + 1) for p in t.subnets.values())
         members.setdefault(t.vni, []).append(_Member(t.gateway_mac, ips, t.gateway_host, t.gateway_underlay_ip))
     for v in vpns:
-        members[v.vni] += [_Member(i.mac, (i.tenant_address,), i.host, i.public_address) for i in v.instances]
+        members[v.vni] += [_Member(i.mac, tuple(a.split("/")[0] for a in i.tenant_addresses), i.host,
+                                   i.public_address) for i in v.instances]
     return members
 
 

@@ -19,17 +19,22 @@ class VpnPlanModel(BaseModel):
 
 
 class VpnInstanceSpec(VpnPlanModel):
-    """One gateway namespace: a VTEP of the tenant, with an address in its
-    first subnet, and its public (underlay) address where the tunnel ends."""
+    """One gateway namespace: a VTEP of the tenant with an address in each of
+    its subnets (kernel-libipsec routes a traffic selector only from a local
+    address inside it), and its public (underlay) address where the tunnel ends."""
 
     host: str
     namespace: str
     role: Literal["active", "standby"]
     public_address: str
-    tenant_address: str
-    prefixlen: int
+    tenant_addresses: list[str]  # CIDR, one per tenant subnet in the tenant's order
     mac: str
     ifname: str  # the tunnel's TUN device (wireguard-go's, or kernel-libipsec's ipsec0)
+
+    @property
+    def tenant_address(self) -> str:
+        """In the first subnet: the tenant gateway routes the site to it."""
+        return self.tenant_addresses[0].split("/")[0]
 
 
 class SiteSpec(VpnPlanModel):

@@ -116,11 +116,15 @@ def sas(directory: Path) -> list[dict[str, Any]]:
     with session(directory) as s:
         for entry in s.list_sas():
             for name, sa in entry.items():
-                children = {c.get(b"name", b"").decode(): c.get(b"state", b"").decode()
-                            for c in sa.get(b"child-sas", {}).values()}
-                result.append({"name": name, "state": sa.get(b"state", b"").decode(),
-                               "remote": sa.get(b"remote-host", b"").decode(), "children": children})
+                children = {_text(c.get("name")): _text(c.get("state")) for c in sa.get("child-sas", {}).values()}
+                result.append({"name": name, "state": _text(sa.get("state")), "remote": _text(sa.get("remote-host")),
+                               "children": children})
     return result
+
+
+def _text(value: Any) -> str:
+    """VICI answers with str keys and bytes values."""
+    return value.decode() if isinstance(value, bytes) else str(value or "")
 
 
 def established(directory: Path, name: str) -> dict[str, Any] | None:

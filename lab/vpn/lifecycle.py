@@ -94,8 +94,7 @@ def _end(vpn: VpnSpec, end: End, journal: Journal | None) -> list[Change]:
 
 
 def _routes(vpn: VpnSpec, end: End) -> None:
-    if vpn.protocol == "wireguard":
-        routes.link_up(end.namespace, end.ifname)
+    routes.link_up(end.namespace, end.ifname)
     routes.converge(end.namespace, routes.tunnel_routes(vpn, end), vpn.route_protocol)
 
 

@@ -39,7 +39,23 @@ def step(vpn: VpnSpec) -> str | None:
     if active_ok and (vpn.protocol == "wireguard" or ends.tunnel(vpn, ends.instance_end(vpn, active.host))["up"]):
         take_over(vpn, active, f"{active.host} answers again")
         return active.host
+    _keep_up(vpn, standby)
     return None
+
+
+_last_kick: dict[str, float] = {}
+KICK_EVERY_S = 5.0
+
+
+def _keep_up(vpn: VpnSpec, standby: VpnInstanceSpec) -> None:
+    """An IKEv2 standby that serves does not restart its tunnel by itself
+    (lab.vpn.render): while it serves, the monitor does, at most every KICK_EVERY_S."""
+    if vpn.protocol != "ikev2" or time.monotonic() - _last_kick.get(vpn.name, 0.0) < KICK_EVERY_S:
+        return
+    end = ends.instance_end(vpn, standby.host)
+    if ends.healthy(vpn, end) and not ends.tunnel(vpn, end)["up"]:
+        _last_kick[vpn.name] = time.monotonic()
+        ikev2.initiate(ends.directory(vpn, end), vpn.name)
 
 
 def take_over(vpn: VpnSpec, to: VpnInstanceSpec, reason: str) -> None:

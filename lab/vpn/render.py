@@ -92,14 +92,16 @@ def swanctl_conf(vpn: VpnSpec, end: End, psk: str) -> str:
     """The site answers (and replaces an older tunnel of the same gateway
     identity: the standby's after a failover); the active gateway initiates
     when loaded and restarts the tunnel when dead peer detection fires; the
-    standby initiates when the pair monitor tells it to (lab.vpn.ikev2)."""
+    standby initiates only when the pair monitor tells it to (lab.vpn.monitor):
+    were it to restart on its own, it would take the tunnel back from the
+    active each time the site replaced its SA."""
     return _render(ROLE_TEMPLATES, "swanctl.conf.j2", vpn_name=vpn.name, vpn_local_address=end.local_address,
                    vpn_remote_addresses=list(end.remote_addresses), vpn_local_id=end.local_id,
                    vpn_remote_id=end.remote_id, vpn_local_subnets=list(end.local_subnets),
                    vpn_remote_subnets=list(end.remote_subnets), vpn_psk=psk, vpn_ike_proposals=IKE_PROPOSALS,
                    vpn_esp_proposals=ESP_PROPOSALS, vpn_encap=True, vpn_dpd_s=vpn.keepalive_s,
                    vpn_start_action="start" if end.role == "active" else "none",
-                   vpn_dpd_action="clear" if end.is_site else "restart",
+                   vpn_dpd_action="restart" if end.role == "active" else "clear",
                    vpn_unique="replace" if end.is_site else "no")
 
 

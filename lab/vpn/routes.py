@@ -3,12 +3,14 @@ so the fabric's applier, which owns the static ones, never prunes them:
 
 - the tenant gateway: the site's subnet via the serving instance's tenant
   address (the pair monitor moves it on a failover);
-- a WireGuard gateway instance: the site's subnet into its TUN device;
-- a WireGuard site: the tenant's subnets into its TUN device, from its LAN
-  address (what the site sends into the tunnel comes from its subnet).
+- a gateway instance: the site's subnet into its TUN device;
+- a site: the tenant's subnets into its TUN device, from its LAN address
+  (what the site sends into the tunnel comes from its subnet).
 
-An IKEv2 end needs none: charon routes the remote subnets into its
-kernel-libipsec device itself (table 220).
+For IKEv2 too: charon's own routes (install_routes) want a local address in
+every local traffic selector, which a gateway with several tenant subnets
+does not have; kernel-libipsec takes whatever reaches its TUN device and
+matches it against its policies.
 """
 
 from __future__ import annotations
@@ -42,8 +44,6 @@ def tenant_route(vpn: VpnSpec, serving: str) -> Route:
 
 
 def tunnel_routes(vpn: VpnSpec, end: End) -> list[Route]:
-    if vpn.protocol != "wireguard":
-        return []
     return [Route(dst, dev=end.ifname, src=end.lan_address) for dst in end.remote_subnets]
 
 
@@ -80,7 +80,11 @@ def converge(namespace: str, wanted: list[Route], proto: int) -> list[str]:
             if route.via:
                 args["gateway"] = route.via
             if route.dev:
-                args["oif"] = ipr.link_lookup(ifname=route.dev)[0]
+                index = ipr.link_lookup(ifname=route.dev)
+                if not index:
+                    raise RuntimeError(f"no {route.dev} in {namespace} for the route to {route.dst}: "
+                                       "the end's VPN daemon does not run")
+                args["oif"] = index[0]
             if route.src:
                 args["prefsrc"] = route.src
             ipr.route("replace", **args)

@@ -42,11 +42,13 @@ def save_specs(lab: str, vpns: list[VpnSpec]) -> None:
 
 
 def load_specs(lab: str) -> list[VpnSpec]:
+    """The VPNs as last applied; none when the file is absent or was written by
+    another version (`down` then finds the daemons by namespace alone)."""
     try:
         data = json.loads((vpn_dir(lab) / "specs.json").read_text())
-    except (OSError, ValueError):
+        return [VpnSpec.model_validate(v) for v in data]
+    except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
         return []
-    return [VpnSpec.model_validate(v) for v in data]
 
 
 def _serving_path(lab: str, vpn: str) -> Path:

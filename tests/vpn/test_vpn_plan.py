@@ -33,7 +33,7 @@ def test_gateways_are_vteps_of_their_tenant_and_every_vtep_learns_them():
         host = p.host(inst.host)
         assert inst.public_address == host.underlay_ip
         assert any(link.vxlan and link.vxlan.vni == hq.vni for link in host.links)
-        assert ipaddress.ip_address(inst.tenant_address) in ipaddress.ip_network(hq.tenant_subnets[0])
+        assert [str(ipaddress.ip_interface(a).network) for a in inst.tenant_addresses] == hq.tenant_subnets
     vteps = [h for h in p.hosts if any(link.vxlan and link.vxlan.vni == hq.vni for link in h.links)]
     for host in vteps:
         others = [i for i in hq.instances if i.host != host.name]
