@@ -3,9 +3,11 @@
 target, for at most --max-s seconds; prints `ready` once the first reply
 came (the caller may then break something), and at the end one JSON
 document with every probe's send time (CLOCK_MONOTONIC, comparable across
-processes on the host) and whether it was answered. It stops early once
---recovered consecutive replies follow a loss. Standalone (the standard
-library only: a raw ICMP socket); run it inside a lab namespace.
+processes on the host) and whether it was answered. A line on stdin marks
+the moment something was broken (its time is reported as `mark`); it stops
+early once --recovered consecutive replies were sent after the mark and after
+any loss. Standalone (the standard library only: a raw ICMP socket); run it
+inside a lab namespace.
 
   outage.py 100.64.1.4 --source 203.0.113.1 --interval 0.1 --max-s 30
 """
@@ -58,8 +60,10 @@ def run(target: str, source: str, interval: float, max_s: float, recovered: int)
     ident = os.getpid() & 0xFFFF
     sent: dict[int, float] = {}
     answered: set[int] = set()
-    start, seq, ready, lost_once, streak = time.monotonic(), 0, False, False, 0
+    start, seq, ready, streak, mark = time.monotonic(), 0, False, 0, None
     while time.monotonic() - start < max_s:
+        if mark is None and select.select([sys.stdin], [], [], 0)[0] and sys.stdin.readline():
+            mark, streak = time.monotonic(), 0
         seq = (seq + 1) & 0xFFFF
         sent[seq] = time.monotonic()
         try:
@@ -74,11 +78,10 @@ def run(target: str, source: str, interval: float, max_s: float, recovered: int)
         if ok and not ready:
             ready = True
             print("ready", flush=True)
-        lost_once = lost_once or (ready and not ok)
         streak = streak + 1 if ok else 0
-        if lost_once and streak >= recovered:
+        if mark is not None and streak >= recovered:
             break
-    return {"collector": "outage", "target": target, "source": source, "interval_s": interval,
+    return {"collector": "outage", "target": target, "source": source, "interval_s": interval, "mark": mark,
             "probes": [{"sent": t, "ok": s in answered} for s, t in sorted(sent.items(), key=lambda i: i[1])]}
 
 

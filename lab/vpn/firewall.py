@@ -1,7 +1,9 @@
 """A gateway instance forwards between its tunnel and its tenant only: from
 the site's subnet to the tenant's subnets and back; anything else into or out
-of the tunnel is dropped (nftables, one stacklab-owned table, so the rest of
-the namespace's rules are untouched)."""
+of the tunnel is dropped, and so is what the instance itself would send into
+it from any other address (its public one answering the site's subnet)
+(nftables, one stacklab-owned table, so the rest of the namespace's rules are
+untouched)."""
 
 from __future__ import annotations
 
@@ -37,14 +39,20 @@ def _ruleset(vpn: VpnSpec, inst: VpnInstanceSpec, tag: str) -> list[dict]:
         [_iface("iifname", inst.ifname), {"drop": None}],
         [_iface("oifname", inst.ifname), {"drop": None}],
     ]
-    cmds: list[dict] = [{"add": {"table": {"family": FAMILY, "name": TABLE}}}, {"add": {"chain": chain}}]
+    output = {**chain, "name": "output", "hook": "output"}
+    own = [_iface("oifname", inst.ifname), {"match": {"op": "!=", "left": {"payload": {
+        "protocol": "ip", "field": "saddr"}}, "right": _prefixes(vpn.tenant_subnets)}}, {"drop": None}]
+    cmds: list[dict] = [{"add": {"table": {"family": FAMILY, "name": TABLE}}}, {"add": {"chain": chain}},
+                        {"add": {"chain": output}}]
     cmds += [{"add": {"rule": {"family": FAMILY, "table": TABLE, "chain": "forward", "expr": expr,
                                "comment": tag}}} for expr in rules]
+    cmds.append({"add": {"rule": {"family": FAMILY, "table": TABLE, "chain": "output", "expr": own,
+                                  "comment": tag}}})
     return cmds
 
 
 def diff(vpn: VpnSpec, inst: VpnInstanceSpec) -> list[Change]:
-    content = [vpn.site_subnet, vpn.tenant_subnets, inst.ifname]
+    content = [vpn.site_subnet, vpn.tenant_subnets, inst.ifname, "output"]
     return diff_table(inst.host, inst.namespace, FAMILY, TABLE, True, [content],
                       lambda tag: _ruleset(vpn, inst, tag), "vpn-filter",
                       f"forward {vpn.site_subnet} <-> {', '.join(vpn.tenant_subnets)} only")

@@ -70,14 +70,26 @@ def _secret(vpn: VpnSpec, journal: Journal | None) -> list[Change]:
     return [Change(vpn.name, "create", "secret", vpn.secret, make)]
 
 
+def start_end(vpn: VpnSpec, end: End, journal: Journal | None) -> None:
+    """Start one end's daemon (journaled first), configure it, route into its tunnel."""
+    if journal is not None:
+        journal.record("process", f"vpn:{end.host}", f"{end.namespace} {ends.binary(vpn)}")
+    ends.start(vpn, end)
+    _routes(vpn, end)
+
+
+def revive(lab: str, vpn: VpnSpec, host: str) -> None:
+    """Start one instance again after a crash (the failover check), touching nothing else."""
+    end = ends.instance_end(vpn, host)
+    if ends.running(vpn, end) is None:
+        start_end(vpn, end, Journal(lab))
+
+
 def _end(vpn: VpnSpec, end: End, journal: Journal | None) -> list[Change]:
     binary = ends.binary(vpn)
     if ends.running(vpn, end) is None:
         def start() -> None:
-            if journal is not None:
-                journal.record("process", f"vpn:{end.host}", f"{end.namespace} {binary}")
-            ends.start(vpn, end)
-            _routes(vpn, end)
+            start_end(vpn, end, journal)
 
         what = f"{binary.rsplit('/', 1)[-1]} {end.ifname} ({end.role})"
         return [Change(end.host, "create", "vpn-daemon", what, start)]
@@ -86,7 +98,8 @@ def _end(vpn: VpnSpec, end: End, journal: Journal | None) -> list[Change]:
     if found:
         changes.append(Change(end.host, "update", "vpn-config", ", ".join(found),
                               lambda: ends.reconfigure(vpn, end)))
-    missing, extra = routes.missing_and_extra(end.namespace, routes.tunnel_routes(vpn, end), vpn.route_protocol)
+    wanted = routes.tunnel_routes(vpn, end, serving(vpn))
+    missing, extra = routes.missing_and_extra(end.namespace, wanted, vpn.route_protocol)
     if missing or extra:
         changes.append(Change(end.host, "update", "route", ", ".join(map(str, missing)) or "unplanned routes",
                               lambda: _routes(vpn, end)))
@@ -95,7 +108,7 @@ def _end(vpn: VpnSpec, end: End, journal: Journal | None) -> list[Change]:
 
 def _routes(vpn: VpnSpec, end: End) -> None:
     routes.link_up(end.namespace, end.ifname)
-    routes.converge(end.namespace, routes.tunnel_routes(vpn, end), vpn.route_protocol)
+    routes.converge(end.namespace, routes.tunnel_routes(vpn, end, serving(vpn)), vpn.route_protocol)
 
 
 def _tenant_route(vpn: VpnSpec) -> list[Change]:

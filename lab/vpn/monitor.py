@@ -6,9 +6,12 @@ socket (WireGuard's UAPI, charon's VICI) whether it still answers. When the
 active fails and the standby answers, the standby takes over: it becomes the
 serving instance (lab.vpn.state, which `lab up` honours), the tenant
 gateway's route to the site moves to it, and it brings the tunnel up itself
-(WireGuard: keepalives on, so its handshake goes out at once and the site
-roams to it, the pair sharing one key; IKEv2: it initiates, and the site
-replaces the dead gateway's SA, the pair sharing one identity). When the
+(WireGuard: its device is configured afresh with keepalives on, so its
+handshake goes out at once and the site roams to it, the pair sharing one
+key; a session left from an earlier turn would not do: the site now speaks
+the dead gateway's keys, and only a timeout 15 s later would make a new
+handshake. IKEv2: it initiates, and the site replaces the dead gateway's SA,
+the pair sharing one identity). When the
 active answers again (and, IKEv2, has its tunnel up: it initiates when
 started) the pair fails back the same way. A standby that fails only loses
 its standing: nothing moves.
@@ -20,7 +23,7 @@ import sys
 import time
 
 from lab.plan.vpn_model import VpnInstanceSpec, VpnSpec
-from lab.vpn import ends, ikev2, routes, wireguard
+from lab.vpn import ends, ikev2, routes
 from lab.vpn.state import load_specs, serving, set_serving
 
 POLL_S = 0.2
@@ -61,16 +64,15 @@ def _keep_up(vpn: VpnSpec, standby: VpnInstanceSpec) -> None:
 def take_over(vpn: VpnSpec, to: VpnInstanceSpec, reason: str) -> None:
     set_serving(vpn, to.host, reason)
     routes.converge(vpn.tenant_gateway_namespace, [routes.tenant_route(vpn, to.host)], vpn.route_protocol)
-    if vpn.protocol == "wireguard":
-        site_key = ends.secret(vpn)["site_public"]
-        for inst in vpn.instances:
-            end = ends.instance_end(vpn, inst.host)
-            try:
-                wireguard.set_keepalive(ends.directory(vpn, end), end.ifname, site_key,
-                                        vpn.keepalive_s if inst is to else 0)
-            except (OSError, RuntimeError):
-                continue  # the failed one: nothing to tell it
-    elif to.role == "standby":
+    for inst in vpn.instances:  # into the tunnel on the serving one, via it on the other
+        end = ends.instance_end(vpn, inst.host)
+        try:
+            routes.converge(end.namespace, routes.tunnel_routes(vpn, end, to.host), vpn.route_protocol)
+            if vpn.protocol == "wireguard":  # the planned device afresh: no old session survives
+                ends.reconfigure(vpn, end)
+        except (OSError, RuntimeError):
+            continue  # the failed one: nothing to tell it
+    if vpn.protocol == "ikev2" and to.role == "standby":
         ikev2.initiate(ends.directory(vpn, ends.instance_end(vpn, to.host)), vpn.name)
 
 

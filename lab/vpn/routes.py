@@ -3,7 +3,10 @@ so the fabric's applier, which owns the static ones, never prunes them:
 
 - the tenant gateway: the site's subnet via the serving instance's tenant
   address (the pair monitor moves it on a failover);
-- a gateway instance: the site's subnet into its TUN device;
+- the serving gateway instance: the site's subnet into its TUN device; an
+  instance that does not serve: the site's subnet via the serving one (a
+  pair shares one WireGuard key: anything a standby sent into its own tunnel
+  would make it handshake and take the site's session from the active);
 - a site: the tenant's subnets into its TUN device, from its LAN address
   (what the site sends into the tunnel comes from its subnet).
 
@@ -43,7 +46,9 @@ def tenant_route(vpn: VpnSpec, serving: str) -> Route:
     return Route(vpn.site_subnet, via=vpn.instance(serving).tenant_address)
 
 
-def tunnel_routes(vpn: VpnSpec, end: End) -> list[Route]:
+def tunnel_routes(vpn: VpnSpec, end: End, serving: str) -> list[Route]:
+    if not end.is_site and not end.serving:
+        return [Route(vpn.site_subnet, via=vpn.instance(serving).tenant_address)]
     return [Route(dst, dev=end.ifname, src=end.lan_address) for dst in end.remote_subnets]
 
 

@@ -118,13 +118,6 @@ def set_device(path: Path, dev: Device) -> None:
     _exchange(path, "\n".join(lines) + "\n\n")
 
 
-def set_keepalive(path: Path, public_key: str, seconds: int) -> None:
-    """Turning keepalive on sends one at once: a standby that takes over
-    makes its handshake now, and the site roams to it."""
-    _exchange(path, f"set=1\npublic_key={hex_key(public_key)}\nupdate_only=true\n"
-                    f"persistent_keepalive_interval={seconds}\n\n")
-
-
 def parse_conf(text: str) -> Device:
     """WireGuard's configuration format ([Interface], [Peer] sections); the
     keys wg-quick adds (Address, Table...) are not WireGuard's and are ignored."""

@@ -131,9 +131,3 @@ def peer_state(directory: Path, ifname: str) -> uapi.Peer | None:
         return None
     return peers[0] if peers else None
 
-
-def set_keepalive(directory: Path, ifname: str, public_key: str, seconds: int) -> None:
-    pid = running(directory)
-    if pid is None:
-        raise uapi.UapiError(f"wireguard-go is not running for {directory.name}")
-    uapi.set_keepalive(socket_path(pid, ifname), public_key, seconds)

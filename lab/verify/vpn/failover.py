@@ -2,7 +2,7 @@
 daemon: a crash, nothing said to anyone) while the site pings a tenant
 address every PROBE_INTERVAL_S; the tunnel must come back through the standby
 within specs.vpn_failover_s, measured from the kill to the first answered
-probe sent after it. Then the active is restarted (the VPN's `up`) and the
+probe sent after it. Then the active is restarted (as `up` does) and the
 pair must fail back to it within the spec again, so the next run finds the
 lab as planned. A result past the spec on a host too busy to judge is
 inconclusive, not a failure (lab.compute.host_load).
@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 
-from lab.apply.journal import Journal
 from lab.apply.nsexec import COLLECTORS, popen_in_namespace
 from lab.compute import host_load
 from lab.plan.model import Plan
@@ -37,8 +36,8 @@ def _target(plan: Plan, vpn: VpnSpec) -> str:
 def _start_probe(vpn: VpnSpec, target: str, max_s: float) -> subprocess.Popen:
     proc = popen_in_namespace(vpn.site.namespace, [
         sys.executable, str(COLLECTORS / "outage.py"), target, "--source", vpn.site.lan_address,
-        "--interval", str(PROBE_INTERVAL_S), "--max-s", str(max_s)], stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL, text=True)
+        "--interval", str(PROBE_INTERVAL_S), "--max-s", str(max_s)], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
     return proc
 
@@ -85,7 +84,7 @@ def check_failover(plan: Plan, name: str, spec_s: float = 10.0) -> CheckResult:
         killed_at = time.monotonic()
         if pid:
             daemon.kill(pid)
-        out, _ = proc.communicate(timeout=READY_TIMEOUT_S + 2 * spec_s + 30)
+        out, _ = proc.communicate("killed\n", timeout=READY_TIMEOUT_S + 2 * spec_s + 30)
     load = window.result
     probes = json.loads(out.strip().splitlines()[-1])["probes"]
     recovered = _recovery(probes, killed_at)
@@ -111,9 +110,10 @@ def check_failover(plan: Plan, name: str, spec_s: float = 10.0) -> CheckResult:
 
 
 def _restore(plan: Plan, vpn: VpnSpec, spec_s: float) -> float | None:
-    """Restart the active (the VPN's own `up`) and wait for the pair to fail back."""
+    """Restart the active alone (as `up` would, leaving the rest of the lab as
+    it is: an injected fault elsewhere stays) and wait for the pair to fail back."""
     active = vpn.active
-    lifecycle.up(plan, Journal(plan.lab))
+    lifecycle.revive(plan.lab, vpn, active.host)
     site = ends.site_end(vpn)
     return _wait_for(lambda: serving(vpn) == active.host and ends.tunnel(vpn, site)["remote"]
                      == active.public_address and ends.tunnel(vpn, site)["up"], spec_s)
