@@ -51,12 +51,18 @@ def _private_run(namespace: str):
     return enter
 
 
+OWNER_ENV = "STACKLAB_DAEMON_DIR"  # in each daemon's environment: the directory it belongs to
+
+
 def start(namespace: str, argv: list[str], pid_file: Path, log: Path, env: dict[str, str] | None = None) -> int:
-    """Start `argv` in the foreground of its own session; returns its pid."""
+    """Start `argv` in the foreground of its own session; returns its pid. Its
+    environment names its directory (OWNER_ENV), so a person or a test can
+    tell whose it is from /proc alone."""
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         proc = subprocess.Popen(argv, preexec_fn=_private_run(namespace), stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=out, start_new_session=True, env={**os.environ, **(env or {})})
+                                stderr=out, start_new_session=True,
+                                env={**os.environ, OWNER_ENV: str(pid_file.parent), **(env or {})})
     pid_file.write_text(str(proc.pid))
     return proc.pid
 
