@@ -116,7 +116,11 @@ def _with_external(tor: HostPlan, topo: Topology, vpns: list[VpnSpec]) -> HostPl
                        peer=VethPeer(host=v.site.host, name="wan")) for v in vpns]
     addresses = [a.model_copy(update={"ifname": EXTERNAL_BRIDGE}) if a.ifname == CLIENT else a
                  for a in tor.addresses]
-    return tor.model_copy(update={"links": links, "addresses": addresses})
+    # the client and the sites share the bridge: a redirect from the ToR would
+    # teach one to reach the other directly (`all` misses a bridge made before
+    # the sysctl phase)
+    sysctls = {**tor.sysctls, f"net.ipv4.conf.{EXTERNAL_BRIDGE}.send_redirects": "0"}
+    return tor.model_copy(update={"links": links, "addresses": addresses, "sysctls": sysctls})
 
 
 def _no_redirects(host: HostPlan, vpns: list[VpnSpec]) -> HostPlan:

@@ -44,14 +44,17 @@ def socket_path(pid: int, ifname: str) -> Path:
 
 
 def healthy(directory: Path, ifname: str) -> bool:
+    """Answers on its socket and is configured: a device that is still being
+    started has no key yet, and the pair monitor must not hand it the tunnel
+    before its own configuration (which would then undo the monitor's)."""
     pid = running(directory)
     if pid is None:
         return False
     try:
-        uapi.get(socket_path(pid, ifname))
-        return True
+        dev = uapi.get(socket_path(pid, ifname))
     except uapi.UapiError:
         return False
+    return bool(dev.private_key.strip("A=") and dev.peers)
 
 
 def start(end: End, directory: Path, conf: str) -> int:

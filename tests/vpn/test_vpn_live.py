@@ -119,7 +119,22 @@ def test_reach_fails_when_the_site_subnet_leaks_into_the_underlay(plan):
         finally:
             ipr.route("del", dst=vpn.site_subnet, gateway=vpn.site.public_address, proto=4)
     assert leaked.verdict == "fail" and "reachable but must not be" in leaked.evidence, leaked
-    assert check_reach(plan, "branch").verdict == "pass"
+    again = check_reach(plan, "branch")
+    assert again.verdict == "pass", again
+
+
+def test_failover_fails_without_the_pair_monitor(plan):
+    """With nobody to move the tunnel, killing the active leaves the site cut
+    off: the check says so (and leaves the pair as planned: `up` restarts all)."""
+    from lab.verify.vpn.failover import check_failover
+
+    assert monitor_proc.stop(LAB)
+    try:
+        result = check_failover(plan, "hq", spec_s=2.0)
+    finally:
+        lab_cli("up", str(TOPOLOGY), timeout=300)
+    assert result.verdict == "fail" and "never" in result.evidence, result
+    assert monitor_proc.running(LAB) and check_tunnel_up(saved_plan(LAB), "hq").verdict == "pass"
 
 
 def test_down_leaves_no_daemon_socket_tun_or_file(plan):
@@ -146,11 +161,15 @@ def test_a_wireguard_pair_fails_over_and_back():
     lab_cli("down", "--lab", "vpn2", check=False)
     lab_cli("up", str(WG_PAIR), timeout=300)
     try:
-        proc = lab_cli("verify", str(WG_PAIR), "--only", "vpn", "--format", "json", check=False,
-                       timeout=VERIFY_TIMEOUT_S)
-        checks = {c["name"]: c for c in json.loads(proc.stdout)["checks"]}
-        assert checks["vpn.dc.failover"]["verdict"] == "pass", checks["vpn.dc.failover"]
-        assert all(c["verdict"] == "pass" for c in checks.values()), checks
+        for _ in range(2):  # inconclusive (a host too busy to judge: other tests) measures once more
+            proc = lab_cli("verify", str(WG_PAIR), "--only", "vpn", "--format", "json", check=False,
+                           timeout=VERIFY_TIMEOUT_S)
+            checks = {c["name"]: (c["verdict"], c["measured"], c["evidence"])
+                      for c in json.loads(proc.stdout)["checks"]}
+            if checks["vpn.dc.failover"][0] != "inconclusive":
+                break
+        assert checks["vpn.dc.failover"][0] == "pass", checks["vpn.dc.failover"]
+        assert all(c[0] == "pass" for c in checks.values()), checks
     finally:
         lab_cli("down", "--lab", "vpn2", check=False)
     assert vpn_daemons("vpn2") == [] and lab_namespaces("vpn2") == []
