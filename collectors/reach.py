@@ -21,13 +21,14 @@ ICMP_HEADER = 8
 IP_HEADER = 20
 
 
-def _echo(target: str, size: int, df: bool, timeout: float, seq: int):
+def _echo(target: str, size: int, df: bool, timeout: float, seq: int, source: str = ""):
     """One echo request: (reply or None, RTT in ms or None). OSError propagates."""
     from scapy.layers.inet import ICMP, IP
     from scapy.sendrecv import sr
 
     payload = b"\x00" * max(0, size - IP_HEADER - ICMP_HEADER)
-    packet = IP(dst=target, flags="DF" if df else 0) / ICMP(id=0x5151, seq=seq) / payload
+    ip = IP(dst=target, flags="DF" if df else 0, **({"src": source} if source else {}))
+    packet = ip / ICMP(id=0x5151, seq=seq) / payload
     answered, _ = sr(packet, timeout=timeout, verbose=0)
     if not answered:
         return None, None
@@ -35,7 +36,8 @@ def _echo(target: str, size: int, df: bool, timeout: float, seq: int):
     return reply, round((reply.time - query.sent_time) * 1000, 3)
 
 
-def probe(target: str, size: int, df: bool, timeout: float, tries: int, samples: int = 1) -> dict:
+def probe(target: str, size: int, df: bool, timeout: float, tries: int, samples: int = 1,
+          source: str = "") -> dict:
     from scapy.config import conf
     from scapy.layers.inet import ICMP
     from scapy.supersocket import L3RawSocket
@@ -46,7 +48,7 @@ def probe(target: str, size: int, df: bool, timeout: float, tries: int, samples:
               "rtt_samples_ms": []}
     for seq in range(1, tries + 1):
         try:
-            reply, rtt = _echo(target, size, df, timeout, seq)
+            reply, rtt = _echo(target, size, df, timeout, seq, source)
         except OSError as exc:  # EMSGSIZE: larger than the local MTU with DF set
             result["error"] = exc.strerror
             break
@@ -64,7 +66,7 @@ def probe(target: str, size: int, df: bool, timeout: float, tries: int, samples:
             break
     extra = samples - 1 if result["reachable"] else 0
     for seq in range(tries + 1, tries + 1 + extra):
-        _, rtt = _echo(target, size, df, timeout, seq)
+        _, rtt = _echo(target, size, df, timeout, seq, source)
         if rtt is not None:
             result["rtt_samples_ms"].append(rtt)
     if result["rtt_samples_ms"]:
@@ -80,11 +82,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1.0)
     parser.add_argument("--tries", type=int, default=2)
     parser.add_argument("--samples", type=int, default=1, help="RTT samples per reachable target")
+    parser.add_argument("--source", default="", help="source address (one of the host's): what the network "
+                                                     "does for traffic from it, not from the route's choice")
     args = parser.parse_args(argv)
     if (not 28 <= args.size <= 9216 or not 0 < args.timeout <= 10 or not 1 <= args.tries <= 10
             or not 1 <= args.samples <= 20):
         parser.error("--size 28..9216, --timeout 0..10 s, --tries 1..10, --samples 1..20")
-    results = [probe(t, args.size, args.df, args.timeout, args.tries, args.samples) for t in args.targets]
+    results = [probe(t, args.size, args.df, args.timeout, args.tries, args.samples, args.source)
+               for t in args.targets]
     json.dump({"collector": "reach", "results": results}, sys.stdout)
     print()
     return 0

@@ -45,6 +45,8 @@ FEATURES: tuple[Feature, ...] = (
     Feature("lb", plan="lab.plan.lb:plan_load_balancers", lifecycle="lab.lb.lifecycle",
             checks="lab.verify.lb.checks:verify_checks", faults="lab.verify.lb.faults",
             collector="lab.report.collectors.lb:lb_collector", commands="lab.cli.lb"),
+    Feature("vpn", plan="lab.plan.vpn:plan_vpn_gateways", lifecycle="lab.vpn.lifecycle",
+            checks="lab.verify.vpn.checks:verify_checks", faults="lab.verify.vpn.faults"),
     Feature("nodes", commands="lab.cli.nodes"),  # lab list / exec / shell / capture
     Feature("graph", commands="lab.cli.graph"),
     Feature("verify", commands="lab.cli.verify"),
@@ -56,7 +58,7 @@ FEATURES: tuple[Feature, ...] = (
 
 # the groups checks report under (`lab verify --only GROUP`), named here so
 # the command line offers them without importing a feature
-CHECK_GROUPS = ("fabric", "storage", "lb", "rdma", "baseline", "hlh")
+CHECK_GROUPS = ("fabric", "storage", "lb", "rdma", "baseline", "hlh", "vpn")
 
 
 def optional_module(name: str) -> ModuleType | None:

@@ -19,6 +19,10 @@ APT_PACKAGES=(
   openssh-server
   # scripts/test.sh --under-load: a bounded CPU and disk load beside the tests
   stress-ng
+  # site-to-site VPN (lab/vpn): userspace data paths, this kernel has no ESP or
+  # WireGuard: wireguard-go (TUN), strongSwan's charon with kernel-libipsec
+  # (libcharon-extra-plugins) driven over VICI, swanctl to load the shared config
+  wireguard-go strongswan-charon strongswan-swanctl libcharon-extra-plugins
 )
 
 missing=()

@@ -124,7 +124,9 @@ def diff_link_config(host: HostPlan, ipr: IPRoute | None, mark: str,
                                   lambda i=have.index, p=port: ipr.brport("set", index=i, **p)))
     planned = {s.name for s in host.links} | set(keep) | {"lo"}
     for name, have in seen.items():
-        if prune and name not in planned:
+        # a TUN device belongs to the daemon that opened it (a VPN end's) and
+        # goes with it: never planned, never pruned
+        if prune and name not in planned and have.kind != "tun":
             changes.append(Change(host.name, "delete", "link", name,
                                   lambda i=have.index: delete_link(ipr, i)))
     return changes

@@ -16,6 +16,11 @@ def _ended(pid: int) -> bool:
         return True
 
 
+def alive(pid: int) -> bool:
+    """Running: a zombie whose parent is gone counts as ended."""
+    return not _ended(pid)
+
+
 def terminate(pid: int, timeout: float = 5.0) -> None:
     try:
         os.kill(pid, signal.SIGTERM)

@@ -174,6 +174,11 @@ def _print_status(data: dict) -> None:
         from lab.cli.lb_view import render
 
         render(data["load_balancers"], out)
+    if data.get("vpn"):
+        _section("vpn gateways", ("vpn", "protocol", "tenant", "serving", "tunnel", "daemons down"),
+                 [(name, v["protocol"], v["tenant"], v["serving"], _health("ok" if v["tunnel"] == "up" else "down"),
+                   ", ".join(h for h, s in v["daemons"].items() if s != "running") or "-")
+                  for name, v in data["vpn"].items()])
 
 
 def _section(title: str, header: tuple[str, ...], rows: list[tuple]) -> None:

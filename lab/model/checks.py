@@ -7,7 +7,7 @@ structural validation, and a section with some broken items is checked over
 the items that did validate (see lab.model.problems): a user sees every
 problem in one run, without false "unknown X" errors caused by what did not
 parse. The fabric and compute checks are here, the load balancer's in
-lab.model.lb_checks.
+lab.model.lb_checks, the VPN gateways' in lab.model.vpn_checks.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from ipaddress import IPv4Address
 
-from lab.model import lb_checks
+from lab.model import lb_checks, vpn_checks
 from lab.model.problems import (
     Path,
     Problem,
@@ -42,7 +42,7 @@ def check_topology(topo: Topology, broken: Iterable[str] = ()) -> list[Problem]:
     """Run every check whose sections all validated (none of them in `broken`)."""
     skip = frozenset(broken)
     problems: list[Problem] = []
-    for check, sections in (*CHECKS, *lb_checks.CHECKS):
+    for check, sections in (*CHECKS, *lb_checks.CHECKS, *vpn_checks.CHECKS):
         if not sections & skip:
             problems.extend(check(topo))
     return problems

@@ -9,8 +9,9 @@ from typing import Any, get_args
 
 from pydantic import BaseModel
 
+from lab.model.fields import NAME_PATTERN
 from lab.model.problems import Path, closest, did_you_mean
-from lab.model.topology import NAME_PATTERN, Topology
+from lab.model.topology import Topology
 
 PATTERN_HELP = {
     NAME_PATTERN: "lowercase letters, digits and '-', starting with a letter",

@@ -25,4 +25,6 @@ CUSTOM_SCRIPT = f"{VM}: CustomScript extension, its exit code fails provisioning
 DIP = f"{VM}: the VM's address (DIP) is handed out by the host"
 TENANT = f"{ARCH}: tenant virtual networks, isolated from each other"
 SECRETS = f"{ARCH}: internal secrets are rotated (every 24 h)"
+VPN = (f"{ARCH}: the gateway's site-to-site VPN connects a tenant's virtual network to an on-premises "
+       "site (IKEv2; gateways in an active/standby pair)")
 RIG = "stacklab: what the rig needs to run the seeds' concepts on one machine"

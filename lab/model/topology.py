@@ -8,12 +8,10 @@ sections are checked in :mod:`lab.model.checks`.
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     WithJsonSchema,
@@ -22,34 +20,10 @@ from pydantic import (
 )
 
 from lab.model import seeds
+from lab.model.fields import IPv4, IPv4Net, LabName, Name, Strict, about
 from lab.model.problems import did_you_mean
 from lab.model.sizes import DISK_TIERS, MAX_DISK_GB, VM_SIZES
-
-NAME_PATTERN = r"^[a-z][a-z0-9-]*$"
-Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=32)]
-LabName = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=12)]
-
-
-def _v4_address(value: object) -> ipaddress.IPv4Address:
-    text = str(value)
-    try:
-        addr = ipaddress.ip_address(text)
-    except ValueError:
-        raise ValueError(f"'{text}' is not an IPv4 address (e.g. 198.18.0.11)") from None
-    if addr.version == 6:
-        raise ValueError(f"'{text}' is IPv6: IPv6 is not supported (Azure Stack has no IPv6)")
-    return addr  # type: ignore[return-value]
-
-
-def _v4_network(value: object) -> ipaddress.IPv4Network:
-    text = str(value)
-    try:
-        net = ipaddress.ip_network(text, strict=True)
-    except ValueError as exc:
-        raise ValueError(f"'{text}' is not an IPv4 prefix like 100.64.1.0/24 ({exc})") from None
-    if net.version == 6:
-        raise ValueError(f"'{text}' is IPv6: IPv6 is not supported (Azure Stack has no IPv6)")
-    return net  # type: ignore[return-value]
+from lab.model.vpn import VpnGateway
 
 
 def _known_size(name: str) -> str:
@@ -73,26 +47,6 @@ def _dsr_only(value: bool) -> bool:
             "backend straight to the client, never back through the MUX); remove dsr or set it to true"
         )
     return value
-
-
-IPv4 = Annotated[
-    object, AfterValidator(_v4_address), WithJsonSchema({"type": "string", "format": "ipv4"})
-]
-IPv4Net = Annotated[
-    object,
-    AfterValidator(_v4_network),
-    WithJsonSchema({"type": "string", "pattern": r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$"}),
-]
-
-
-def about(description: str, seed: str = seeds.RIG, **schema: Any) -> Any:
-    """A field's description and seed concept, shared by `lab schema` and
-    docs/topology.md; `schema` adds limits a validator enforces (maximum=...)."""
-    return Field(description=description, json_schema_extra={"x-seed": seed, **schema})
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Nic(Strict):
@@ -352,6 +306,10 @@ class Specs(Strict):
                                 about("Hours a lab secret (BMC credentials...) may live before `lab secrets "
                                       "rotate`; `baseline.secrets.age` fails past it (the seed rotates every 24 h).",
                                       seeds.SECRETS)] = 24.0
+    vpn_failover_s: Annotated[float, Field(gt=0, le=600),
+                              about("Seconds from the failure of a pair's active VPN gateway until the site "
+                                    "reaches the tenant again through the standby (the seed: 10-15 s planned, "
+                                    "up to minutes unplanned).", seeds.VPN)] = 10.0
 
 
 class Topology(Strict):
@@ -368,6 +326,8 @@ class Topology(Strict):
         default_factory=list)
     load_balancers: Annotated[list[LoadBalancer], about("Software load balancers on the muxes.", seeds.SLB)] = (
         Field(default_factory=list))
+    vpn_gateways: Annotated[list[VpnGateway], about("Site-to-site VPN gateways joining tenant networks to "
+                                                    "on-premises sites.", seeds.VPN)] = Field(default_factory=list)
     specs: Annotated[Specs, about("What `lab verify` holds the running lab to.")] = Field(default_factory=Specs)
 
     def server(self, name: str) -> Server:

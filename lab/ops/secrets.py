@@ -7,6 +7,10 @@ the basic-auth credentials of its Prometheus exporter (`exporter`, used
 when `lab exporter --basic-auth` serves). The embedded guests have no sshd
 (run-command goes over virtio-serial), so no guest SSH key exists to
 rotate; a kind added here is created by `up` and rotated like the others.
+Each site-to-site VPN gateway has one more, named after it (`vpn-<name>`,
+made by the VPN's `up`): WireGuard keys of both ends and a pre-shared key
+(vpn-wireguard), or the IKEv2 pre-shared key (vpn-ikev2). Rotating one
+changes no running tunnel: the next `lab up` re-keys both ends.
 
 Rotation overlaps old and new so that no client is ever refused: the
 verifier (a bcrypt htpasswd the server reads per request) first accepts the
@@ -20,6 +24,7 @@ process), so the data path cannot notice it.
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets as token
 import time
@@ -37,7 +42,7 @@ DEFAULT_MAX_AGE_H = 24.0
 @dataclass(frozen=True)
 class Kind:
     make: Callable[[], dict[str, str]]
-    verifier: Callable[[str], Path]  # (lab) -> the htpasswd the server reads
+    verifier: Callable[[str], Path] | None = None  # (lab) -> the htpasswd the server reads
     publish: Callable[[str, Secret], None] = lambda lab, secret: None  # files clients read
 
 
@@ -62,13 +67,42 @@ def _publish_exporter(lab: str, secret: Secret) -> None:
     write_private(exporter_password_path(lab), secret.value["password"])
 
 
+def wireguard_keypair() -> tuple[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    key = X25519PrivateKey.generate()
+    raw = serialization.Encoding.Raw
+    private = key.private_bytes(raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    public = key.public_key().public_bytes(raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(private).decode(), base64.b64encode(public).decode()
+
+
+def _wireguard_value() -> dict[str, str]:
+    """Curve25519 keys of the gateway (shared by a pair: the standby takes over
+    the active's identity) and of the site, and a pre-shared key, base64 as
+    WireGuard writes them."""
+    gateway, site = wireguard_keypair(), wireguard_keypair()
+    return {"gateway_private": gateway[0], "gateway_public": gateway[1], "site_private": site[0],
+            "site_public": site[1], "preshared": base64.b64encode(token.token_bytes(32)).decode()}
+
+
+def _psk_value() -> dict[str, str]:
+    return {"psk": token.token_urlsafe(32)}
+
+
 KINDS: dict[str, Kind] = {
     "bmc": Kind(_credentials("stacklab-admin"), htpasswd_path),
     "exporter": Kind(_credentials("prometheus"), exporter_htpasswd_path, _publish_exporter),
 }
+# kinds of which a lab has one per item of a topology section, named by its
+# owner; no server verifies them per request (the VPN's ends are re-keyed by `up`)
+PER_ITEM: dict[str, Kind] = {"vpn-wireguard": Kind(_wireguard_value), "vpn-ikev2": Kind(_psk_value)}
 
 
 def _verify(lab: str, kind: Kind, accepted: list[Secret]) -> None:
+    if kind.verifier is None:
+        return
     write_private(kind.verifier(lab), htpasswd.entries((s.value["username"], s.value["password"])
                                                        for s in accepted))
 
@@ -101,11 +135,24 @@ def ensure(lab: str) -> list[str]:
     return created
 
 
+def ensure_item(lab: str, name: str, kind: str) -> bool:
+    """Create the per-item secret `name` of `kind` unless it exists; True if made."""
+    if load(lab, name) is not None:
+        return False
+    secret = Secret(name, kind, time.time(), PER_ITEM[kind].make())
+    save(lab, secret)
+    return True
+
+
+def _kind_of(name: str, secret: Secret | None) -> Kind | None:
+    return KINDS.get(name) or (PER_ITEM.get(secret.kind) if secret is not None else None)
+
+
 def rotate(lab: str, name: str) -> Secret:
     old = load(lab, name)
-    if old is None or name not in KINDS:
+    kind = _kind_of(name, old)
+    if old is None or kind is None:
         raise UnknownSecret(name)
-    kind = KINDS[name]
     new = Secret(name, old.kind, time.time(), kind.make(), old.rotations + 1)
     _verify(lab, kind, [new, old])  # 1. the server accepts both; the one before `old` no more
     save(lab, new)  # 2. clients switch; `old` stays accepted until the next rotation
@@ -114,7 +161,7 @@ def rotate(lab: str, name: str) -> Secret:
 
 
 def rotate_all(lab: str) -> list[Secret]:
-    return [rotate(lab, s.name) for s in all_secrets(lab) if s.name in KINDS]
+    return [rotate(lab, s.name) for s in all_secrets(lab) if _kind_of(s.name, s) is not None]
 
 
 def status(lab: str, max_age: float | None = None, now: float | None = None) -> list[dict]:

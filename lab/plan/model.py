@@ -13,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lab.model.topology import LoadBalancer, Specs
 from lab.plan.lb_model import MuxSpec, TorBgpSpec
+from lab.plan.vpn_model import VpnSpec
 
-HostRole = Literal["tor", "compute", "mux", "client", "gateway", "endpoint"]
+HostRole = Literal["tor", "compute", "mux", "client", "gateway", "endpoint", "vpn", "site"]
 
 
 class PlanModel(BaseModel):
@@ -224,6 +225,7 @@ class Plan(PlanModel):
     load_balancers: list[LoadBalancer] = Field(default_factory=list)  # the topology's LB section
     muxes: list[MuxSpec] = Field(default_factory=list)  # what lab.lb installs, per MUX
     bgp: TorBgpSpec | None = None  # the ToR's BGP to the MUXes (tor.routing: bgp and an LB planned)
+    vpns: list[VpnSpec] = Field(default_factory=list)  # site-to-site VPN gateways (lab.plan.vpn)
     specs: Specs = Field(default_factory=Specs)  # the targets `lab verify` checks against
     lifecycle_host: LifecycleHostPlan | None = None  # the BMCs (lab.plan.hlh)
 
@@ -238,3 +240,6 @@ class Plan(PlanModel):
 
     def mux(self, name: str) -> MuxSpec:
         return next(m for m in self.muxes if m.name == name)
+
+    def vpn(self, name: str) -> VpnSpec:
+        return next(v for v in self.vpns if v.name == name)

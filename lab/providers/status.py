@@ -40,7 +40,7 @@ def lab_status(lab: str) -> dict[str, Any]:
                 "health": _health(h.namespace, drift[h.name])}
 
     servers = [host_row(h) for h in plan.hosts if h.role in ("compute", "mux")]
-    fabric = [host_row(h) for h in plan.hosts if h.role in ("tor", "client", "gateway")]
+    fabric = [host_row(h) for h in plan.hosts if h.role in ("tor", "client", "gateway", "vpn", "site")]
     sections = hooks.status_sections(lab)
     vm_health = {v["name"]: v.get("health", "unknown") for v in sections.get("vms", [])}
     endpoints = []

@@ -14,11 +14,12 @@ LAB = Path(__file__).resolve().parents[2] / "lab"
 API = LAB.parent / "stacklab"
 # importable from anywhere; they import no layer
 BASE = {"lab", "lab.paths", "lab.features", "lab.exitcodes", "lab.lines"}
-LAYERS = {"model": 0, "plan": 1, "apply": 2, "providers": 3, "compute": 3, "lb": 3, "ops": 3,
+LAYERS = {"model": 0, "plan": 1, "apply": 2, "providers": 3, "compute": 3, "lb": 3, "ops": 3, "vpn": 3,
           "verify": 4, "graph": 5, "report": 5, "cli": 6, "stacklab": 7}
 # siblings on one layer that may use each other (no cycle): the LB's VM
-# backends and the BMCs' systems are compute's VMs
-SIBLINGS = {("lb", "compute"), ("ops", "compute")}
+# backends and the BMCs' systems are compute's VMs; the VPN's keys are lab
+# secrets (ops)
+SIBLINGS = {("lb", "compute"), ("ops", "compute"), ("vpn", "ops")}
 MAX_LINES = 400
 
 

@@ -51,7 +51,7 @@ def test_every_check_of_the_catalog_is_group_subject_what(topology):
 
 def test_the_catalog_covers_every_group():
     groups = {check_identity(c)[1] for t in TOPOLOGIES for c in checks_for(_plan(t))}
-    assert groups == {"fabric", "lb", "storage", "rdma", "baseline", "hlh"}
+    assert groups == {"fabric", "lb", "storage", "rdma", "baseline", "hlh", "vpn"}
 
 
 def test_checks_a_topology_switches_off_report_under_their_full_names():

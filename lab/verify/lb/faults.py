@@ -50,7 +50,9 @@ def dsr_broken(plan: Plan, server: str | None = None, **_: str) -> str:
 
     mux_ip = plan.host(_mux(plan, server)).underlay_ip
     tor = next(h for h in plan.hosts if h.role == "tor")
-    client_net = str(ipaddress.ip_interface(next(a.cidr for a in tor.addresses if a.ifname == "client")).network)
+    # the ToR's client side: its "client" port, or the "external" bridge that holds it when sites exist
+    client_net = str(ipaddress.ip_interface(next(a.cidr for a in tor.addresses
+                                                 if a.ifname in ("client", "external"))).network)
     gateways = sorted({plan.tenant(lb.tenant).gateway_host for lb in plan.load_balancers})
     with Sockets() as sockets:
         for gw in gateways:

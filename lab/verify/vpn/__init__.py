@@ -1,0 +1,1 @@
+"""The vpn group of `lab verify`: site-to-site VPN gateways."""
