@@ -127,13 +127,16 @@ def down(topology: TopologyArgument = None,
     name = named.name
     labs = labs_here()
     _require_root()
+    from lab.paths import lock_path
+
+    started_here = lock_path(name).exists()  # an `up` killed before it journaled anything
     try:
         with steps(console, f"down {name}") as step:
             step("tearing down")
             removed = embedded.down(name, progress=lambda phase: step(f"removing {phase}"))
     except state.LabBusyError as exc:
         raise fail(str(exc), ExitCode.CANNOT_MEASURE) from None  # the rig cannot act now
-    if not removed and named.file is None and name not in labs:
+    if not removed and named.file is None and name not in labs and not started_here:
         raise no_such_lab(name, labs)
     out.print(f"lab {name}: removed {len(removed)} objects" if removed else f"lab {name}: nothing to remove")
 

@@ -49,7 +49,10 @@ def up(plan: Plan, dry_run: bool = False, progress: Progress = _quiet) -> UpRepo
         _check_ownership(plan)
         if dry_run:
             with Sockets() as sockets:
-                return UpReport(plan.lab, _diff_all(plan, sockets), dry_run=True)
+                report = UpReport(plan.lab, _diff_all(plan, sockets), dry_run=True)
+            if not lab_dir(plan.lab).exists():  # a dry run of a lab that is not up leaves nothing
+                lock_path(plan.lab).unlink(missing_ok=True)
+            return report
         report = UpReport(plan.lab)
         try:
             with Sockets() as sockets:

@@ -57,6 +57,7 @@ def test_dry_run_lists_changes_and_creates_nothing(tmp_path):
     kinds = {c["kind"] for c in result["changes"]}
     assert result["dry_run"] and {"netns", "link", "fdb", "neigh", "snat"} <= kinds
     assert lab_namespaces("lc2") == []
+    assert_no_residue("lc2")  # not even its lock file or directory
 
 
 def test_status_reports_drift_after_a_link_is_deleted_and_up_repairs_it(tmp_path):
@@ -118,7 +119,7 @@ def test_up_refuses_a_foreign_namespace_with_a_planned_name(tmp_path):
     netns.create("lc6.tor")
     try:
         result = lab_cli("up", str(topo), check=False)
-        assert result.returncode == 1 and "not owned by lab 'lc6'" in result.stderr
+        assert result.returncode == 4 and "not owned by lab 'lc6'" in result.stderr
         assert lab_namespaces("lc6") == ["lc6.tor"]
     finally:
         remove_namespace("lc6.tor")
@@ -135,7 +136,7 @@ def test_two_concurrent_ups_on_one_lab_one_is_refused(tmp_path):
             time.sleep(0.02)
         second = lab_cli("up", str(topo_file), check=False)
         assert first.wait(timeout=120) == 0
-        assert second.returncode == 1 and "busy" in second.stderr
+        assert second.returncode == 4 and "busy" in second.stderr
     finally:
         lab_cli("down", "--lab", "lc7", check=False)
     assert_no_residue("lc7")

@@ -90,7 +90,7 @@ def test_two_labs_up_at_once_down_of_one_leaves_the_other_whole(tmp_path):
             second = lab_cli("up", str(paths["conca"]), check=False)
         finally:
             os.kill(first.pid, signal.SIGCONT)
-        assert second.returncode == 1 and "busy" in second.stderr, second.stdout + second.stderr
+        assert second.returncode == 4 and "busy" in second.stderr, second.stdout + second.stderr
         for lab, proc in ups.items():
             out, err = proc.communicate(timeout=600)
             assert proc.returncode == 0, f"lab up {lab}: {out}{err}"
