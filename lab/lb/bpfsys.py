@@ -31,7 +31,6 @@ BPF_MAP_LOOKUP_BATCH = 24
 BPF_MAP_UPDATE_BATCH = 26
 
 BPF_ANY = 0
-BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1
 
 PERCPU_MAP_TYPES = {5, 6, 10}  # PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH
 
@@ -202,16 +201,15 @@ def prog_test_run(prog_fd: int, data: bytes, repeat: int = 1, ctx: bytes | None 
     average per run. With repeat > 1 the program sees the buffer as the previous
     run left it, so encapsulating programs need repeat=1 or a rewinding build."""
     din = ctypes.create_string_buffer(data, len(data))
-    live = bool(flags & BPF_F_TEST_XDP_LIVE_FRAMES)  # the kernel refuses data_out in live mode
-    dout = None if live else ctypes.create_string_buffer(len(data) + 256)
+    dout = ctypes.create_string_buffer(len(data) + 256)
     cbuf = ctypes.create_string_buffer(ctx, len(ctx)) if ctx else None
-    attr = _attr("=IIIIQQIIIIQQIII", prog_fd, 0, len(data), len(dout) if dout else 0,
+    attr = _attr("=IIIIQQIIIIQQIII", prog_fd, 0, len(data), len(dout),
                  _addr(din), _addr(dout),
                  repeat, 0, len(ctx) if ctx else 0, 0, _addr(cbuf), 0, flags, 0, batch_size)
     _bpf(BPF_PROG_TEST_RUN, attr)
     retval, _, size_out = struct.unpack_from("=III", attr, 4)
     duration = struct.unpack_from("=I", attr, 36)[0]
-    return TestRun(retval, duration, dout.raw[: min(size_out, len(dout))] if dout else b"")
+    return TestRun(retval, duration, dout.raw[: min(size_out, len(dout))])
 
 
 class GlobalTable(_Closing):
