@@ -57,7 +57,10 @@ def list_labs(fmt: Format = "table") -> None:
                 header=("lab", "state", "provider", "hosts", "VMs", "last verdict"))
 
 
-def _node(lab: str, name: str) -> labnodes.Node:
+def _node(lab: str, name: str):
+    """The node as an endpoint of lab.compute.endpoints (a namespace or a VM)."""
+    from lab.compute.endpoints import endpoint
+
     require_root("entering a lab's node")
     plan = labnodes.saved_plan(lab)
     if plan is None:
@@ -66,39 +69,26 @@ def _node(lab: str, name: str) -> labnodes.Node:
         node = labnodes.resolve(plan, name)
     except labnodes.NoSuchNodeError as exc:
         raise fail(str(exc)) from None
-    if node.kind == "netns" and not labnodes.namespace_exists(node.namespace):
-        raise fail(f"node {name}: namespace {node.namespace} is gone (run lab up)", ExitCode.CANNOT_MEASURE)
-    return node
+    target = endpoint(lab, node, node.namespace)
+    if (why := target.missing()) is not None:
+        raise fail(f"node {name}: {why} (run lab up)", ExitCode.CANNOT_MEASURE)
+    return target
 
 
-def _in_namespace(namespace: str, argv: list[str]) -> int:
-    from lab.apply.nsexec import popen_in_namespace
-
-    try:
-        proc = popen_in_namespace(namespace, argv)
-    except FileNotFoundError:
-        console.print(f"[bold red]error:[/] {argv[0]}: command not found in {namespace}")
-        return 127  # as a shell says it
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        return proc.wait()
-
-
-def _in_vm(lab: str, vm: str, command: str, timeout: float) -> int:
+def _run(target, command: list[str] | str, timeout: float | None) -> int:
+    """The command's exit code; the rig's failures to reach the node are exit 4."""
     from lab.compute.agent import AgentError
-    from lab.compute.operations import VmNotFound, exec_vm
-    from lab.compute.paths import default_lab_dir
+    from lab.compute.operations import VmNotFound
 
     try:
-        result = exec_vm(lab, default_lab_dir(lab), vm, command, timeout)
+        return target.exec(command, timeout)
+    except FileNotFoundError:
+        console.print(f"[bold red]error:[/] {command[0]}: command not found in {target.namespace}")
+        return 127  # as a shell says it
     except VmNotFound as exc:
         raise fail(str(exc), ExitCode.CANNOT_MEASURE) from None
     except AgentError as exc:
-        raise fail(f"VM {vm}: {exc}", ExitCode.CANNOT_MEASURE) from None
-    print(result.output, end="", flush=True)
-    return result.exit_code
+        raise fail(f"VM {target.name}: {exc}", ExitCode.CANNOT_MEASURE) from None
 
 
 def exec_node(lab: LabArg, node: NodeArg,
@@ -111,9 +101,7 @@ def exec_node(lab: LabArg, node: NodeArg,
         raise fail("give the command after --, e.g. lab exec LAB hv1 -- ip -br link")
     lab = lab_argument(lab).name
     target = _node(lab, node)
-    if target.kind == "vm":
-        raise typer.Exit(_in_vm(lab, target.name, shlex.join(command), timeout))
-    raise typer.Exit(_in_namespace(target.namespace, command))
+    raise typer.Exit(_run(target, command, timeout if target.is_vm else None))
 
 
 def shell(lab: LabArg, node: NodeArg) -> None:
@@ -121,10 +109,10 @@ def shell(lab: LabArg, node: NodeArg) -> None:
     command per line through its agent, `exit` to leave)."""
     lab = lab_argument(lab).name
     target = _node(lab, node)
-    if target.kind == "netns":
+    if not target.is_vm:
         sh = os.environ.get("SHELL") or "/bin/sh"
         console.print(f"lab {lab}: {node} ({target.namespace}); exit to leave", highlight=False)
-        raise typer.Exit(_in_namespace(target.namespace, [sh]))
+        raise typer.Exit(_run(target, [sh], None))
     console.print(f"lab {lab}: VM {node} through its agent (no tty: one command per line); exit to leave",
                   highlight=False)
     code = 0
@@ -133,7 +121,7 @@ def shell(lab: LabArg, node: NodeArg) -> None:
         if command in ("exit", "logout"):
             break
         if command:
-            code = _in_vm(lab, target.name, command, 120.0)
+            code = _run(target, command, 120.0)
     raise typer.Exit(code)
 
 
@@ -147,9 +135,9 @@ def capture(lab: LabArg, node: NodeArg,
     """Capture packets on a node's interface with tcpdump (Ctrl-C stops)."""
     lab = lab_argument(lab).name
     target = _node(lab, node)
-    if target.kind == "vm":
+    if target.is_vm:
         raise fail(f"{node} is a VM: capture on its tap in its server's namespace "
-                   f"({target.namespace}); lab status shows the tap")
+                   f"({target.server_namespace}); lab status shows the tap")
     if count is not None and count < 1:
         raise fail("--count must be >= 1")
     tcpdump = shutil.which("tcpdump")
@@ -160,7 +148,7 @@ def capture(lab: LabArg, node: NodeArg,
                    f"{', '.join(_links(target.namespace))}")
     argv = [tcpdump, "-n", "-i", iface, *(["-w", str(write)] if write else ["-l"]),
             *(["-c", str(count)] if count else []), *shlex.split(bpf_filter or "")]
-    raise typer.Exit(_in_namespace(target.namespace, argv))
+    raise typer.Exit(_run(target, argv, None))
 
 
 def _links(namespace: str) -> list[str]:

@@ -61,7 +61,7 @@ class _Run:
 
 
 def planned_vms(plan: Plan) -> list[EndpointPlan]:
-    return [e for e in plan.endpoints if e.kind == "vm"]
+    return plan.vms()
 
 
 def vm_disks(lab_dir: Path, vm: EndpointPlan) -> list[domain_xml.DiskSpec]:

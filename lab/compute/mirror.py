@@ -69,7 +69,7 @@ GIB = 1 << 30
 
 
 def mirrored(plan: Plan) -> list[tuple[EndpointPlan, DiskPlan]]:
-    return [(vm, d) for vm in plan.endpoints if vm.kind == "vm"
+    return [(vm, d) for vm in plan.vms()
             for d in vm.data_disks if d.resiliency == "mirror3"]
 
 

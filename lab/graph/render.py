@@ -101,7 +101,7 @@ def _tenants(topo: Topology, graph: Graph) -> None:
 def _vm_node(vm: Vm, default_subnet: str) -> Node:
     address = str(vm.address) if vm.address else "address auto"
     lines = [vm.name, f"{address} ({vm.subnet or default_subnet})"]
-    if vm.kind == "vm":
+    if vm.is_vm:
         lines.append(vm.size + (f", {len(vm.data_disks)} data disks" if vm.data_disks else ""))
     else:
         lines.append("netns endpoint")

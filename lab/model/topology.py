@@ -214,6 +214,10 @@ class Vm(Strict):
             raise ValueError("provision_script needs kind: vm (a netns endpoint runs no script)")
         return script
 
+    @property
+    def is_vm(self) -> bool:
+        return self.kind == "vm"
+
 
 class Frontend(Strict):
     """VIP:port/protocol. port 0 with protocol all is an HA-ports rule."""

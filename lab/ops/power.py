@@ -72,7 +72,7 @@ def server_state(lab: str, server: str) -> str:
 
 
 def _server_vms(plan: Plan, server: str) -> list[EndpointPlan]:
-    return [e for e in plan.endpoints if e.kind == "vm" and e.server == server]
+    return plan.vms(server)
 
 
 def power_off(plan: Plan, server: str) -> None:

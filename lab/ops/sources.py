@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.apply.journal import Journal
+from lab.compute.domain_xml import domain_name
 from lab.paths import lab_dir, results_dir
 from lab.plan.model import Plan
 
@@ -64,7 +65,7 @@ class Item:
 def inventory(lab: str, plan: Plan | None, source: str) -> Inventory:
     if plan is not None:
         hosts = [Host(h.name, "vm" if h.role == "endpoint" else h.role, h.namespace) for h in plan.hosts]
-        vms = [Vm(e.name, f"{lab}.{e.name}") for e in plan.endpoints if e.kind == "vm"]
+        vms = [Vm(e.name, domain_name(lab, e.name)) for e in plan.vms()]
         return Inventory(lab, source, hosts, vms, "bgp" if plan.bgp is not None else "static")
     journal = Journal(lab)
     prefix = f"{lab}."

@@ -25,9 +25,8 @@ def lifecycle_namespace(lab: str) -> str:
 
 def plan_lifecycle_host(plan: Plan, topo: Topology) -> Plan:
     vms: dict[str, list[str]] = {}
-    for e in plan.endpoints:
-        if e.kind == "vm":
-            vms.setdefault(e.server, []).append(e.name)
+    for e in plan.vms():
+        vms.setdefault(e.server, []).append(e.name)
     servers = [h for h in plan.hosts if h.role in ("compute", "mux")]
     bmcs = [BmcPlan(server=h.name, address=BMC_ADDRESS, port=BMC_FIRST_PORT + i, namespace=h.namespace,
                     vms=sorted(vms.get(h.name, []))) for i, h in enumerate(servers)]

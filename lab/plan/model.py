@@ -174,6 +174,12 @@ class EndpointPlan(PlanModel):
     data_disks: list[DiskPlan] = Field(default_factory=list)
     provision_script: str | None = None
 
+    @property
+    def is_vm(self) -> bool:
+        """A libvirt guest (compute's, with disks and a tap); else a namespace
+        stand-in with a `namespace` of its own."""
+        return self.kind == "vm"
+
 
 class TenantPlan(PlanModel):
     name: str
@@ -234,6 +240,14 @@ class Plan(PlanModel):
 
     def endpoint(self, name: str) -> EndpointPlan:
         return next(e for e in self.endpoints if e.name == name)
+
+    def vms(self, server: str | None = None) -> list[EndpointPlan]:
+        """The lab's VMs (on `server`), in plan order."""
+        return [e for e in self.endpoints if e.is_vm and server in (None, e.server)]
+
+    def stand_ins(self, tenant: str | None = None) -> list[EndpointPlan]:
+        """The namespace stand-in endpoints (of `tenant`), in plan order."""
+        return [e for e in self.endpoints if not e.is_vm and tenant in (None, e.tenant)]
 
     def tenant(self, name: str) -> TenantPlan:
         return next(t for t in self.tenants if t.name == name)

@@ -87,7 +87,7 @@ def build_plan(topo: Topology) -> Plan:
     hosts = [_tor(topo, underlay_ips), _client(topo)]
     hosts += [_server(topo, s.name, underlay_ips, endpoints) for s in topo.servers]
     hosts += [_gateway(topo, t, endpoints) for t in tenants]
-    hosts += [_endpoint_host(lab, e) for e in endpoints if e.kind == "netns"]
+    hosts += [_endpoint_host(lab, e) for e in endpoints if not e.is_vm]
     hosts = _add_overlay_tables(hosts, tenants, endpoints)
     net = topo.underlay.subnet
     plan = Plan(
@@ -164,7 +164,7 @@ def _endpoint(topo: Topology, vm: Vm, server: str, underlay_ips: dict[str, str],
     tenant = topo.tenant(vm.tenant)
     subnet = next(s for s in tenant.subnets if s.name == (vm.subnet or tenant.subnets[0].name))
     size = VM_SIZES[vm.size]
-    prefix = "e" if vm.kind == "netns" else "t"
+    prefix = "t" if vm.is_vm else "e"
     return EndpointPlan(
         name=vm.name,
         kind=vm.kind,
@@ -178,7 +178,7 @@ def _endpoint(topo: Topology, vm: Vm, server: str, underlay_ips: dict[str, str],
         mtu=tenant.mtu,
         server=server,
         server_namespace=namespace_for(topo.name, server),
-        namespace=namespace_for(topo.name, endpoint_host(vm.name)) if vm.kind == "netns" else None,
+        namespace=namespace_for(topo.name, endpoint_host(vm.name)) if not vm.is_vm else None,
         server_underlay_ip=underlay_ips[server],
         bridge=bridge_name(tenant.vni),
         port=short_ifname(prefix, topo.name, vm.name),
@@ -272,7 +272,7 @@ def _server(topo: Topology, name: str, underlay_ips: dict[str, str],
                                 mac_for(topo.name, name, "bridge", str(vni)))
     links += [LinkSpec(name=e.port, kind="veth", mtu=e.mtu, master=e.bridge,
                        peer=VethPeer(host=endpoint_host(e.name), name="eth0"))
-              for e in local if e.kind == "netns"]
+              for e in local if not e.is_vm]
     return HostPlan(name=name, role=server.role, namespace=namespace_for(topo.name, name),
                     underlay_ip=ip, links=links, addresses=[addr], routes=[route],
                     nics=[NicPlan(**nic.model_dump()) for nic in server.nics])

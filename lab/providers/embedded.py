@@ -125,9 +125,8 @@ def _diff_all(plan: Plan, sockets: Sockets) -> list[Change]:
 def _vm_ports(plan: Plan) -> dict[str, frozenset[str]]:
     """VM taps live on server bridges but belong to the compute applier."""
     ports: dict[str, set[str]] = {}
-    for e in plan.endpoints:
-        if e.kind == "vm":
-            ports.setdefault(e.server, set()).add(e.port)
+    for e in plan.vms():
+        ports.setdefault(e.server, set()).add(e.port)
     return {k: frozenset(v) for k, v in ports.items()}
 
 

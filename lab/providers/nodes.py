@@ -39,7 +39,7 @@ class Node:
 def nodes(plan: Plan) -> list[Node]:
     """Every node of the plan, hosts first, then VMs."""
     found = [Node(h.name, "netns", h.role, h.namespace) for h in plan.hosts]
-    found += [Node(e.name, "vm", "vm", e.server_namespace) for e in plan.endpoints if e.kind == "vm"]
+    found += [Node(e.name, "vm", "vm", e.server_namespace) for e in plan.vms()]
     return found
 
 
@@ -91,6 +91,6 @@ def list_labs() -> list[dict[str, Any]]:
         provider = "ansible" if (lab_dir(lab) / "ansible").exists() else "embedded"
         rows.append({"lab": lab, "state": _state(plan, lab), "provider": provider,
                      "hosts": len(plan.hosts) if plan else 0,
-                     "vms": sum(1 for e in plan.endpoints if e.kind == "vm") if plan else 0,
+                     "vms": len(plan.vms()) if plan else 0,
                      **_last_run(lab)})
     return rows

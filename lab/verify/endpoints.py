@@ -1,20 +1,20 @@
-"""The two kinds of tenant endpoint behind one interface, for the checks:
-a network-namespace stand-in and a libvirt VM. A check asks an endpoint to
-probe reachability or to serve the echo service; which mechanism does it
-(a collector in the namespace, a script through the guest's run-command)
-is this module's business only.
+"""The endpoint interface (lab.compute.endpoints: a namespace stand-in or a
+libvirt VM) extended for the checks: a check asks an endpoint to probe
+reachability or to serve the echo service; which mechanism does it (a
+collector in the namespace, a script through the guest's run-command) is
+this module's business only.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from lab.apply.nsexec import popen_in_namespace, run_collector
-from lab.paths import lab_dir
+from lab.compute import endpoints
 from lab.verify.lb import vm_backend
 
 PROBE_TIMEOUT = "1.0"
@@ -28,9 +28,8 @@ class EchoPorts:
     udp: tuple[int, ...]
 
 
-class Endpoint(ABC):
-    def __init__(self, lab: str, name: str):
-        self.lab, self.name = lab, name
+class Endpoint(endpoints.Endpoint):
+    """An endpoint (lab.compute.endpoints) the checks probe from and serve on."""
 
     @abstractmethod
     def reach(self, targets: list[str], tries: int) -> list[dict]:
@@ -41,11 +40,7 @@ class Endpoint(ABC):
         """Start the echo service (answers its name) on the ports; kill() stops it."""
 
 
-class NetnsEndpoint(Endpoint):
-    def __init__(self, lab: str, name: str, namespace: str):
-        super().__init__(lab, name)
-        self.namespace = namespace
-
+class NetnsEndpoint(endpoints.NetnsEndpoint, Endpoint):
     def reach(self, targets: list[str], tries: int) -> list[dict]:
         return reach_from(self.namespace, targets, "--tries", str(tries))
 
@@ -62,16 +57,14 @@ class NetnsEndpoint(Endpoint):
         return proc
 
 
-class VmEndpoint(Endpoint):
+class VmEndpoint(endpoints.VmEndpoint, Endpoint):
     """The guest has busybox, no Python: ping and an `nc` echo (TCP only)."""
 
     def reach(self, targets: list[str], tries: int) -> list[dict]:
-        from lab.compute.operations import exec_vm
-
         attempt = " || ".join(["ping -c 1 -W 1 $t >/dev/null 2>&1"] * tries)
         script = (f"for t in {' '.join(targets)}; do if {attempt}; then echo \"$t ok\"; "
                   "else echo \"$t lost\"; fi; done")
-        result = exec_vm(self.lab, lab_dir(self.lab), self.name, script, timeout_s=30 + 3 * tries * len(targets))
+        result = self.run(script, timeout=30 + 3 * tries * len(targets))
         answered = {line.split()[0] for line in result.output.splitlines() if line.endswith(" ok")}
         return [{"target": t, "reachable": t in answered} for t in targets]
 
@@ -79,10 +72,12 @@ class VmEndpoint(Endpoint):
         return vm_backend.start(self.lab, self.name, ports.tcp)
 
 
-def endpoint(lab: str, name: str, namespace: str | None) -> Endpoint:
-    """An endpoint of the plan (EndpointPlan or LB BackendSpec): namespace
-    stand-ins have their own namespace, VMs none."""
-    return NetnsEndpoint(lab, name, namespace) if namespace else VmEndpoint(lab, name)
+def endpoint(lab: str, of: endpoints.Located, namespace: str | None) -> Endpoint:
+    """An endpoint of the plan (EndpointPlan or LB BackendSpec) as the checks use it."""
+    if endpoints.is_vm(of):
+        return VmEndpoint(lab, of.name)
+    assert namespace, f"{of.name}: a namespace endpoint without a namespace"
+    return NetnsEndpoint(lab, of.name, namespace)
 
 
 def reach_from(namespace: str, targets: list[str], *extra: str) -> list[dict]:

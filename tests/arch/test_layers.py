@@ -126,3 +126,41 @@ def test_the_api_is_on_top_and_the_command_line_does_not_use_it():
 def test_no_module_is_over_400_lines():
     long = {module_name(p): n for p in SOURCES if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not long, long
+
+
+# the endpoint kinds are told apart by the models that define them and by
+# the one interface that runs them; everyone else asks `is_vm` or `plan.vms()`
+KIND_HOMES = {"lab.model.topology", "lab.plan.model", "lab.plan.lb_model", "lab.compute.endpoints"}
+ENDPOINT_KINDS = {"vm", "netns"}
+
+
+def _names_kind(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Attribute) and node.attr == "kind") or (isinstance(node, ast.Name)
+                                                                         and node.id == "kind")
+
+
+def _is_kind_literal(node: ast.AST) -> bool:
+    values = node.elts if isinstance(node, ast.Tuple | ast.List | ast.Set) else [node]
+    return any(isinstance(v, ast.Constant) and v.value in ENDPOINT_KINDS for v in values)
+
+
+def kind_branches(path: Path) -> list[int]:
+    """Lines comparing something's `kind` with "vm" or "netns"."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            if any(map(_names_kind, sides)) and any(map(_is_kind_literal, sides)):
+                found.append(node.lineno)
+    return found
+
+
+def test_endpoint_kinds_are_told_apart_only_behind_the_endpoint_interface():
+    bad = {m: lines for m, p in MODULES.items() if m not in KIND_HOMES and (lines := kind_branches(p))}
+    assert not bad, bad
+
+
+def test_the_kind_check_sees_a_kind_branch(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text('if e.kind == "vm":\n    pass\nx = [e for e in es if e.kind in ("netns",)]\n')
+    assert kind_branches(probe) == [1, 3]

@@ -23,12 +23,12 @@ GROUP = "fabric"
 
 
 def _netns_endpoints(plan: Plan, tenant: str | None = None) -> list[EndpointPlan]:
-    return [e for e in plan.endpoints if e.kind == "netns" and (tenant is None or e.tenant == tenant)]
+    return plan.stand_ins(tenant)
 
 
 def _probe_from(plan: Plan, source: EndpointPlan, targets: list[str], tries: int = 3) -> list[dict]:
     """Reachability from an endpoint, whatever it is: a namespace or a VM."""
-    return endpoint(plan.lab, source.name, source.namespace).reach(targets, tries)
+    return endpoint(plan.lab, source, source.namespace).reach(targets, tries)
 
 
 RTT_SAMPLES = 7  # 7 vs 7 lets `lab regress` run its test (p can reach < 0.01)
@@ -120,7 +120,7 @@ def check_isolation(plan: Plan) -> list[CheckResult]:
     for tenant in plan.tenants:
         mine = [e for e in plan.endpoints if e.tenant == tenant.name]
         # one source of each kind: a namespace stand-in and a real VM
-        sources = [next(e for e in mine if e.kind == k) for k in ("netns", "vm") if any(e.kind == k for e in mine)]
+        sources = [kind[0] for kind in (plan.stand_ins(tenant.name), [e for e in mine if e.is_vm]) if kind]
         foreign = sorted({e.address for e in plan.endpoints if e.tenant != tenant.name})
         if not sources or not foreign:
             continue

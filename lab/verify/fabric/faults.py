@@ -95,7 +95,7 @@ def tenant_leak(plan: Plan, server: str | None = None, tenant: str | None = None
              and h.role == "compute" and (server is None or h.name == server)]
     if not hosts:
         raise TypeError(f"no server hosts both {first.name} and {other.name}")
-    netns_sources = {e.server for e in plan.endpoints if e.tenant == first.name and e.kind == "netns"}
+    netns_sources = {e.server for e in plan.stand_ins(first.name)}
     host = next((h for h in hosts if h.name in netns_sources), hosts[0])
     with Sockets() as sockets:
         ipr = sockets(host.namespace)

@@ -33,7 +33,7 @@ def echo_ports(lb: LbSpec) -> EchoPorts:
 def _endpoint(lab: str | None, b: BackendSpec) -> Endpoint:
     if lab is None and b.vm:
         raise ValueError(f"VM backend {b.name}: starting its echo service needs the lab name")
-    return endpoint(lab or "", b.name, b.namespace)
+    return endpoint(lab or "", b, b.namespace)
 
 
 @contextmanager

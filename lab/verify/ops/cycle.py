@@ -53,7 +53,7 @@ def _peers(plan: Plan, vm: EndpointPlan) -> list[EndpointPlan]:
 
 
 def check_power_cycle(plan: Plan) -> CheckResult:
-    vms = [e for e in plan.endpoints if e.kind == "vm"]
+    vms = plan.vms()
     if not vms:
         return CheckResult(NAME, "hlh", "a VM power-cycled through its BMC comes back healthy", "no VM",
                            "skipped", evidence="no VM in this lab: nothing to power-cycle")
@@ -88,8 +88,8 @@ def _health(plan: Plan, vm: EndpointPlan, target: str, ids: tuple[int | None, in
     row = next((r for r in vm_status(plan.lab, paths.default_lab_dir(plan.lab)) if r["vm"] == vm.name), None)
     health = row["health"] if row else "its domain is gone"
     peers = _peers(plan, vm)
-    out = endpoint(plan.lab, vm.name, vm.namespace).reach([p.address for p in peers] + [vm.gateway], TRIES)
-    back = [(p.name, endpoint(plan.lab, p.name, p.namespace).reach([vm.address], TRIES)[0]["reachable"])
+    out = endpoint(plan.lab, vm, vm.namespace).reach([p.address for p in peers] + [vm.gateway], TRIES)
+    back = [(p.name, endpoint(plan.lab, p, p.namespace).reach([vm.address], TRIES)[0]["reachable"])
             for p in peers]
     lost = [r["target"] for r in out if not r["reachable"]] + [f"{n}->{vm.name}" for n, ok in back if not ok]
     ok = health == "ok" and not lost

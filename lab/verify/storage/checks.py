@@ -16,12 +16,12 @@ from lab.verify.storage.server_loss import check_server_loss
 
 
 def verify_checks(plan: Plan) -> list[Check]:
-    if not any(e.kind == "vm" and e.data_disks for e in plan.endpoints):
+    if not any(e.data_disks for e in plan.vms()):
         return []
     where = lab_dir(plan.lab)
     checks: list[Check] = []
-    for vm in plan.endpoints:
-        for disk in (d for d in vm.data_disks if vm.kind == "vm" and d.resiliency == "mirror3"):
+    for vm in plan.vms():
+        for disk in (d for d in vm.data_disks if d.resiliency == "mirror3"):
             name, target = f"storage.{vm.name}/{disk.name}", target_of(vm, disk)
             checks += [named_check(f"{name}.mirror", "storage", partial(check_mirror, plan, where, vm, disk), target),
                        named_check(f"{name}.survives_server_loss", "storage",

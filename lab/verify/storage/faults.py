@@ -19,11 +19,10 @@ CORRUPT_BYTES = 64
 
 
 def _capped_disk(plan: Plan, server: str | None) -> tuple[str, str, int]:
-    for e in plan.endpoints:
-        if e.kind == "vm" and (server is None or e.server == server):
-            for d in e.data_disks:
-                if d.iops_cap:
-                    return e.name, d.name, d.iops_cap
+    for e in plan.vms(server):
+        for d in e.data_disks:
+            if d.iops_cap:
+                return e.name, d.name, d.iops_cap
     raise TypeError("no VM with a capped data disk" + (f" on {server}" if server else ""))
 
 
@@ -78,9 +77,7 @@ def clear(plan: Plan) -> list[str]:
                 repaired.append(f"{vm.name}/{disk.name} scrubbed in {seconds:.1f} s")
             except mirror_scrub.ScrubError as exc:
                 repaired.append(f"{vm.name}/{disk.name} NOT repaired: {exc}")
-    for e in plan.endpoints:
-        if e.kind != "vm":
-            continue
+    for e in plan.vms():
         for d in e.data_disks:
             set_disk_cap(plan.lab, e.name, d.name, d.iops_cap)
             repaired.append(f"{e.name}/{d.name} cap {d.iops_cap or 'none'}")

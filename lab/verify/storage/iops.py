@@ -203,9 +203,7 @@ def check_plan_disks(plan: Plan, lab_dir: Path, tolerance_pct: float = 5.0,
     capped ones against their cap, uncapped ones as controls. Sequential, so
     disks never compete for the host's CPU (TCG) while being measured."""
     results = []
-    for vm in plan.endpoints:
-        if vm.kind != "vm":
-            continue
+    for vm in plan.vms():
         for disk in vm.data_disks:
             results += check_disk_iops(plan.lab, lab_dir, vm.name, disk.name,
                                        disk.dev, disk.iops_cap, tolerance_pct,

@@ -125,7 +125,7 @@ def _from_tenant(plan: Plan, vpn: VpnSpec) -> list[tuple[str, bool]]:
         source = _first_hosts(vpn.tenant_subnets)[0]
         result = reach_from(vpn.tenant_gateway_namespace, [lan], "--source", source)
         return [(vpn.tenant_gateway, result[0]["reachable"])]
-    return [(e.name, endpoint(plan.lab, e.name, e.namespace).reach([lan], 3)[0]["reachable"]) for e in eps]
+    return [(e.name, endpoint(plan.lab, e, e.namespace).reach([lan], 3)[0]["reachable"]) for e in eps]
 
 
 def verify_checks(plan: Plan) -> list[Check]:

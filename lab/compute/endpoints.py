@@ -1,0 +1,114 @@
+"""Where a command runs in a lab, behind one interface: a network namespace
+(a server, the ToR, a namespace stand-in endpoint), entered with setns, or a
+libvirt VM, reached through its run-command agent (no guest network needed).
+
+Callers (`lab exec`, `lab shell`, the checks' endpoints in lab.verify) ask an
+endpoint to run something; which mechanism does it is this module's
+business only, and the only place that tells the two kinds apart.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from abc import ABC, abstractmethod
+from typing import ClassVar, Protocol
+
+from lab.apply.netns import namespace_exists
+from lab.apply.nsexec import popen_in_namespace, run_in_namespace
+from lab.compute.agent import RunResult
+from lab.paths import lab_dir
+
+VM, NETNS = "vm", "netns"  # the endpoint kinds of the topology and the plan
+DEFAULT_VM_TIMEOUT_S = 120.0  # the guest kills a command after this long
+
+
+class Located(Protocol):
+    """What the plan says of an endpoint: EndpointPlan, an LB backend, a node."""
+
+    name: str
+    kind: str
+
+
+class Endpoint(ABC):
+    is_vm: ClassVar[bool]
+
+    def __init__(self, lab: str, name: str) -> None:
+        self.lab, self.name = lab, name
+
+    @abstractmethod
+    def run(self, command: str, timeout: float) -> RunResult:
+        """Run a shell command line; its output captured."""
+
+    @abstractmethod
+    def exec(self, command: list[str] | str, timeout: float | None = None) -> int:
+        """Run a command (argv, or a shell line) with its output on this
+        process's stdout; its exit code."""
+
+    def missing(self) -> str | None:
+        """Why the endpoint cannot be entered now, or None."""
+        return None
+
+
+class NetnsEndpoint(Endpoint):
+    is_vm = False
+
+    def __init__(self, lab: str, name: str, namespace: str) -> None:
+        super().__init__(lab, name)
+        self.namespace = namespace
+
+    def run(self, command: str, timeout: float) -> RunResult:
+        started = time.monotonic()
+        proc = run_in_namespace(self.namespace, ["sh", "-c", command], timeout=timeout)
+        return RunResult(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started)
+
+    def exec(self, command: list[str] | str, timeout: float | None = None) -> int:
+        """Raises FileNotFoundError when the command does not exist in the namespace."""
+        argv = ["sh", "-c", command] if isinstance(command, str) else command
+        proc = popen_in_namespace(self.namespace, argv)
+        try:
+            return proc.wait(timeout)
+        except KeyboardInterrupt:
+            proc.terminate()
+            return proc.wait()
+
+    def missing(self) -> str | None:
+        return None if namespace_exists(self.namespace) else f"namespace {self.namespace} is gone"
+
+
+class VmEndpoint(Endpoint):
+    """Raises lab.compute.operations.VmNotFound or lab.compute.agent.AgentError
+    when the guest cannot be reached."""
+
+    is_vm = True
+
+    def __init__(self, lab: str, name: str, server_namespace: str = "") -> None:
+        super().__init__(lab, name)
+        self.server_namespace = server_namespace  # where its tap is
+
+    def run(self, command: str, timeout: float) -> RunResult:
+        from lab.compute.operations import exec_vm
+
+        return exec_vm(self.lab, lab_dir(self.lab), self.name, command, timeout)
+
+    def exec(self, command: list[str] | str, timeout: float | None = None) -> int:
+        line = command if isinstance(command, str) else shlex.join(command)
+        result = self.run(line, timeout or DEFAULT_VM_TIMEOUT_S)
+        sys.stdout.write(result.output)
+        sys.stdout.flush()
+        return result.exit_code
+
+
+def is_vm(endpoint: Located) -> bool:
+    return endpoint.kind == VM
+
+
+def endpoint(lab: str, of: Located, namespace: str | None) -> Endpoint:
+    """The endpoint of a plan object: a VM by name (its server's namespace
+    kept for its tap), anything else in its namespace."""
+    if is_vm(of):
+        return VmEndpoint(lab, of.name, namespace or "")
+    if not namespace:
+        raise ValueError(f"{of.name}: a namespace endpoint without a namespace")
+    return NetnsEndpoint(lab, of.name, namespace)
