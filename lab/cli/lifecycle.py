@@ -75,10 +75,9 @@ def up(topology: TopologyArgument = None,
     """Bring the lab up, or converge it to the topology (idempotent); with
     --lab, converge a lab back to the plan it was brought up with."""
     named = named_lab(topology, lab, topology_option)
-    if _provider(provider, inventory) == "ansible":
-        if named.topology is None:
-            raise fail("--provider ansible needs the topology file (it says which hosts to provision)")
-        _ansible("up", named.topology, inventory, vault_password_file, dry_run, fmt)
+    chosen = _provider(provider, inventory, vault_password_file, named, fmt)
+    if not chosen.local:
+        _on_hosts(chosen, "up", named, dry_run, fmt)
         return
     _require_root()
     name = named.name
@@ -86,7 +85,7 @@ def up(topology: TopologyArgument = None,
     try:
         with steps(console, f"up {name}") as step:
             step("planning")
-            report = embedded.up(_plan_of(named), dry_run=dry_run, progress=step)
+            report = chosen.up(_plan_of(named), dry_run=dry_run, progress=step)
     except (state.LabBusyError, embedded.OwnershipError) as exc:
         raise fail(str(exc), ExitCode.CANNOT_MEASURE) from None  # the rig cannot act now
     elapsed = time.monotonic() - started
@@ -119,10 +118,9 @@ def down(topology: TopologyArgument = None,
     # a --lab that is not here may still have marked residue (a crash, another
     # $STACKLAB_HOME): look for it first, and say "no lab" only if there was none
     named = named_lab(topology, lab, topology_option, known=False)
-    if _provider(provider, inventory) == "ansible":
-        if named.topology is None:
-            raise fail("--provider ansible needs the topology file (it says which hosts to clean)")
-        _ansible("down", named.topology, inventory, vault_password_file, False, "table")
+    chosen = _provider(provider, inventory, vault_password_file, named, "table")
+    if not chosen.local:
+        _on_hosts(chosen, "down", named, False, "table")
         return
     name = named.name
     labs = labs_here()
@@ -133,7 +131,7 @@ def down(topology: TopologyArgument = None,
     try:
         with steps(console, f"down {name}") as step:
             step("tearing down")
-            removed = embedded.down(name, progress=lambda phase: step(f"removing {phase}"))
+            removed = chosen.down(name, progress=lambda phase: step(f"removing {phase}"))
     except state.LabBusyError as exc:
         raise fail(str(exc), ExitCode.CANNOT_MEASURE) from None  # the rig cannot act now
     if not removed and named.file is None and name not in labs and not started_here:
@@ -235,27 +233,32 @@ def apply_host(
     out.print(f"{host}: {'would change' if dry_run else 'changed'} {len(changes)} objects")
 
 
-def _provider(provider: str, inventory: Path | None) -> str:
-    if provider not in ("embedded", "ansible"):
+def _provider(provider: str, inventory: Path | None, vault: Path | None, named: NamedLab, fmt: str):
+    """The lab.providers.Provider the flags name; an inventory goes with a
+    provider of real servers, and only with one."""
+    from lab.providers import NAMES, select
+
+    if provider not in NAMES:
         raise fail(f"--provider {provider!r}: use embedded (this machine) or ansible (real servers)")
-    if provider == "ansible" and inventory is None:
-        raise fail("--provider ansible needs -i INVENTORY (the real servers and the ToR)")
-    if provider == "embedded" and inventory is not None:
+    chosen = select(provider, named.topology, inventory, vault, console=None if fmt == "json" else out)
+    if not chosen.local and inventory is None:
+        raise fail(f"--provider {provider} needs -i INVENTORY (the real servers and the ToR)")
+    if chosen.local and inventory is not None:
         raise fail("-i INVENTORY is for --provider ansible")
-    return provider
+    return chosen
 
 
-def _ansible(action: str, topo, inventory: Path, vault: Path | None, check: bool, fmt: str) -> None:
+def _on_hosts(chosen, action: str, named: NamedLab, check: bool, fmt: str) -> None:
     """Provision (or clean) real servers with the playbooks; a failed host is
     a result in the table, and makes the exit code 1."""
-    from lab.providers.ansible.driver import ProvisionError, deprovision, provision
-    from lab.providers.state import lab_dir
+    from lab.providers.ansible.driver import ProvisionError
 
-    run = provision if action == "up" else deprovision
+    if named.topology is None:
+        purpose = "provision" if action == "up" else "clean"
+        raise fail(f"--provider {chosen.name} needs the topology file (it says which hosts to {purpose})")
     try:
-        result = run(topo, inventory, lab_dir(topo.name) / "ansible", plan=planner.build_plan(topo),
-                     vault_password_file=vault, console=None if fmt == "json" else out,
-                     check=check, diff=check)
+        result = (chosen.up(planner.build_plan(named.topology), dry_run=check) if action == "up"
+                  else chosen.down(named.name))
     except ProvisionError as exc:
         console.print(f"[bold red]{len(exc.problems)} problem(s); nothing was changed:[/]")
         for problem in exc.problems:

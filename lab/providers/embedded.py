@@ -24,9 +24,8 @@ from lab.apply.netns import (
 from lab.plan.model import HostPlan, Plan
 from lab.plan.naming import mark_for
 from lab.providers import hooks
+from lab.providers.base import Progress, quiet
 from lab.providers.state import Journal, lab_dir, lab_lock, lock_path, read_json, remove_lab_dir, write_json
-
-Progress = Callable[[str], None]
 
 
 class OwnershipError(RuntimeError):
@@ -40,11 +39,7 @@ class UpReport:
     dry_run: bool = False
 
 
-def _quiet(_: str) -> None:
-    pass
-
-
-def up(plan: Plan, dry_run: bool = False, progress: Progress = _quiet) -> UpReport:
+def up(plan: Plan, dry_run: bool = False, progress: Progress = quiet) -> UpReport:
     with lab_lock(plan.lab):
         _check_ownership(plan)
         if dry_run:
@@ -70,7 +65,7 @@ def up(plan: Plan, dry_run: bool = False, progress: Progress = _quiet) -> UpRepo
         return report
 
 
-def down(lab: str, progress: Progress = _quiet) -> list[str]:
+def down(lab: str, progress: Progress = quiet) -> list[str]:
     """Remove everything the lab created, found by journal and mark; nothing else."""
     with lab_lock(lab):
         return _teardown(lab, progress)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from typer.testing import CliRunner
 
 from lab.cli import app
@@ -24,3 +27,43 @@ def test_provider_flags_are_checked():
     assert runner.invoke(app, ["up", str(DEFAULT), "--provider", "ansible"]).exit_code == 2
     assert runner.invoke(app, ["up", str(DEFAULT), "--provider", "cloud"]).exit_code == 2
     assert runner.invoke(app, ["down", "--lab", "demo", "--provider", "ansible", "-i", "x"]).exit_code == 2
+
+
+def test_both_providers_are_one_interface_selected_by_name():
+    from lab import providers
+    from lab.providers.ansible.provider import AnsibleProvider
+    from lab.providers.embedded_lab import EmbeddedProvider
+
+    chosen = {name: providers.select(name) for name in providers.NAMES}
+    assert isinstance(chosen["embedded"], EmbeddedProvider) and chosen["embedded"].local
+    assert isinstance(chosen["ansible"], AnsibleProvider) and not chosen["ansible"].local
+    for provider in chosen.values():
+        assert all(callable(getattr(provider, verb)) for verb in ("up", "down", "status"))
+    with pytest.raises(ValueError, match="cloud"):
+        providers.select("cloud")
+
+
+def test_up_with_ansible_hands_the_provider_the_plan_of_the_topology(tmp_path, monkeypatch):
+    from lab.providers.ansible import provider
+
+    seen = {}
+
+    class Result:
+        succeeded = True
+
+        def to_json(self):
+            return {"playbook": "site.yml"}
+
+    def provision(topo, inventory, state_dir, plan, **options):
+        seen.update(lab=plan.lab, topology=topo.name, state_dir=state_dir, check=options["check"])
+        return Result()
+
+    monkeypatch.setattr(provider, "provision", provision)
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("[servers]\n")
+    result = CliRunner().invoke(app, ["up", str(DEFAULT), "--provider", "ansible", "-i", str(inventory),
+                                      "--dry-run", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"playbook": "site.yml"}
+    assert seen["lab"] == seen["topology"] and seen["check"] is True
+    assert seen["state_dir"].name == "ansible" and seen["state_dir"].parent.name == seen["lab"]

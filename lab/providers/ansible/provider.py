@@ -1,0 +1,54 @@
+"""The ansible provider behind lab.providers.Provider: the playbooks run
+against the real servers of an inventory, with the plan the CLI built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from lab.model.topology import Topology
+from lab.paths import lab_dir
+from lab.plan.model import Plan
+from lab.plan.planner import build_plan
+from lab.providers.ansible.driver import deprovision, provision
+from lab.providers.ansible.results import RunResult
+from lab.providers.base import Progress, quiet
+
+
+@dataclass
+class AnsibleProvider:
+    """Raises lab.providers.ansible.driver.ProvisionError when preflight finds
+    problems (nothing was changed); a failed host is a result."""
+
+    topology: Topology | None
+    inventory: Path | None
+    vault_password_file: Path | None = None
+    console: Console | None = None
+    name: str = "ansible"
+    local: bool = False
+
+    def _hosts(self) -> tuple[Topology, Path]:
+        if self.topology is None or self.inventory is None:
+            raise ValueError("the ansible provider needs the topology and an inventory")
+        return self.topology, self.inventory
+
+    def up(self, plan: Plan, dry_run: bool = False, progress: Progress = quiet) -> RunResult:
+        topo, inventory = self._hosts()
+        return provision(topo, inventory, lab_dir(plan.lab) / "ansible", plan=plan,
+                         vault_password_file=self.vault_password_file, console=self.console,
+                         check=dry_run, diff=dry_run)
+
+    def down(self, lab: str, progress: Progress = quiet) -> RunResult:
+        topo, inventory = self._hosts()
+        return deprovision(topo, inventory, lab_dir(lab) / "ansible", plan=build_plan(topo),
+                           vault_password_file=self.vault_password_file, console=self.console,
+                           check=False, diff=False)
+
+    def status(self, lab: str) -> dict[str, Any]:
+        """Only what this machine knows: whether the lab was provisioned from here."""
+        state = lab_dir(lab) / "ansible"
+        return {"lab": lab, "provider": self.name, "state": "provisioned" if state.exists() else "down",
+                "state_dir": str(state)}
