@@ -2,9 +2,10 @@
 (a server, the ToR, a namespace stand-in endpoint), entered with setns, or a
 libvirt VM, reached through its run-command agent (no guest network needed).
 
-Callers (`lab exec`, `lab shell`, the checks' endpoints in lab.verify) ask an
-endpoint to run something; which mechanism does it is this module's
-business only, and the only place that tells the two kinds apart.
+Callers (`lab exec`, `lab shell`, the LB's host side, the checks' endpoints
+in lab.verify) ask an endpoint to run something or to hold a VIP; which
+mechanism does it is this module's business only, and the only place that
+tells the two kinds apart.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ import time
 from abc import ABC, abstractmethod
 from typing import ClassVar, Protocol
 
-from lab.apply.netns import namespace_exists
+from pyroute2 import IPRoute
+
+from lab.apply.netns import inside, namespace_exists, write_sysctl
 from lab.apply.nsexec import popen_in_namespace, run_in_namespace
 from lab.compute.agent import RunResult
+from lab.compute.operations import DSR_SYSCTLS, add_vips, exec_vm
 from lab.paths import lab_dir
 
 VM, NETNS = "vm", "netns"  # the endpoint kinds of the topology and the plan
@@ -46,6 +50,11 @@ class Endpoint(ABC):
         """Run a command (argv, or a shell line) with its output on this
         process's stdout; its exit code."""
 
+    @abstractmethod
+    def add_vips(self, vips: list[str]) -> None:
+        """Hold load-balancer VIPs on lo without ARPing for them (a DSR
+        backend answers from the VIP itself); idempotent."""
+
     def missing(self) -> str | None:
         """Why the endpoint cannot be entered now, or None."""
         return None
@@ -73,13 +82,24 @@ class NetnsEndpoint(Endpoint):
             proc.terminate()
             return proc.wait()
 
+    def add_vips(self, vips: list[str]) -> None:
+        with inside(self.namespace):
+            ipr = IPRoute()
+        with ipr:
+            lo = ipr.link_lookup(ifname="lo")[0]
+            have = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=lo)}
+            for vip in (v for v in vips if v not in have):
+                ipr.addr("add", index=lo, address=vip, prefixlen=32)
+        for key, value in DSR_SYSCTLS:
+            write_sysctl(self.namespace, key, value)
+
     def missing(self) -> str | None:
         return None if namespace_exists(self.namespace) else f"namespace {self.namespace} is gone"
 
 
 class VmEndpoint(Endpoint):
     """Raises lab.compute.operations.VmNotFound or lab.compute.agent.AgentError
-    when the guest cannot be reached."""
+    when the guest cannot be reached or refuses."""
 
     is_vm = True
 
@@ -88,9 +108,10 @@ class VmEndpoint(Endpoint):
         self.server_namespace = server_namespace  # where its tap is
 
     def run(self, command: str, timeout: float) -> RunResult:
-        from lab.compute.operations import exec_vm
-
         return exec_vm(self.lab, lab_dir(self.lab), self.name, command, timeout)
+
+    def add_vips(self, vips: list[str]) -> None:
+        add_vips(self.lab, lab_dir(self.lab), self.name, vips)
 
     def exec(self, command: list[str] | str, timeout: float | None = None) -> int:
         line = command if isinstance(command, str) else shlex.join(command)

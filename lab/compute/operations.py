@@ -13,10 +13,10 @@ from lab.compute import agent, disks, domain_xml, libvirt_driver, paths
 from lab.compute.daemons import connect
 from lab.plan.naming import mark_for
 
-DSR_SYSCTLS = (  # as the LB's host side sets for namespace backends
-    ("net.ipv4.conf.all.arp_ignore", "1"),
-    ("net.ipv4.conf.all.arp_announce", "2"),
-    ("net.ipv4.conf.all.rp_filter", "0"),
+DSR_SYSCTLS = (  # a DSR backend, VM or namespace (lab.compute.endpoints)
+    ("net.ipv4.conf.all.arp_ignore", "1"),    # never answer ARP for the VIP on lo
+    ("net.ipv4.conf.all.arp_announce", "2"),  # never source ARP from the VIP
+    ("net.ipv4.conf.all.rp_filter", "0"),     # packets to the VIP arrive from anywhere
     ("net.ipv4.conf.eth0.rp_filter", "0"),
 )
 

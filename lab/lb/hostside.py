@@ -10,16 +10,10 @@ from pathlib import Path
 
 from pyroute2.ethtool import Ethtool
 
-from lab.apply.netns import inside, write_sysctl
+from lab.apply.netns import inside
+from lab.compute.endpoints import NetnsEndpoint
 from lab.lb import build, loader
 from lab.plan.lb_model import BackendSpec, MuxSpec
-
-DSR_SYSCTLS = {
-    "net.ipv4.conf.all.arp_ignore": "1",     # never answer ARP for the VIP on lo
-    "net.ipv4.conf.all.arp_announce": "2",   # never source ARP from the VIP
-    "net.ipv4.conf.all.rp_filter": "0",      # packets to the VIP arrive from anywhere
-    "net.ipv4.conf.eth0.rp_filter": "0",
-}
 
 
 def has_vip(backend: BackendSpec, vip: str) -> bool:
@@ -33,16 +27,10 @@ def has_vip(backend: BackendSpec, vip: str) -> bool:
 
 
 def add_vip(backend: BackendSpec, vip: str) -> bool:
-    """Returns False for a VM backend: its guest agent must add the VIP."""
+    """Returns False for a VM backend: compute adds its VIPs (lab.compute.vms.lb_vips)."""
     if backend.namespace is None:
         return False
-    with loader.netlink(backend.namespace) as ipr:
-        lo = ipr.link_lookup(ifname="lo")[0]
-        have = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=lo)}
-        if vip not in have:
-            ipr.addr("add", index=lo, address=vip, prefixlen=32)
-    for key, value in DSR_SYSCTLS.items():
-        write_sysctl(backend.namespace, key, value)
+    NetnsEndpoint("", backend.name, backend.namespace).add_vips([vip])
     return True
 
 

@@ -1,0 +1,54 @@
+"""The endpoint interface (lab.compute.endpoints): the plan says what an
+endpoint is, the interface picks how to reach it; no root needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.compute import endpoints
+from lab.model import load_topology
+from lab.plan.planner import build_plan
+
+DEFAULT = Path(__file__).resolve().parents[2] / "topologies" / "embedded.yaml"
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return build_plan(load_topology(DEFAULT))
+
+
+def test_the_plan_answers_which_endpoints_are_vms(plan):
+    assert plan.vms() and plan.stand_ins()
+    assert {e.name for e in plan.vms()} | {e.name for e in plan.stand_ins()} == {e.name for e in plan.endpoints}
+    assert all(e.is_vm and e.namespace is None for e in plan.vms())
+    assert all(not e.is_vm and e.namespace for e in plan.stand_ins())
+    server = plan.vms()[0].server
+    assert plan.vms(server) == [e for e in plan.vms() if e.server == server]
+
+
+def test_each_endpoint_of_the_plan_gets_its_kind_of_interface(plan):
+    vm, stand_in = plan.vms()[0], plan.stand_ins()[0]
+    as_vm = endpoints.endpoint(plan.lab, vm, vm.server_namespace)
+    as_netns = endpoints.endpoint(plan.lab, stand_in, stand_in.namespace)
+    assert isinstance(as_vm, endpoints.VmEndpoint) and as_vm.is_vm and as_vm.server_namespace == vm.server_namespace
+    assert isinstance(as_netns, endpoints.NetnsEndpoint) and not as_netns.is_vm
+    assert as_netns.namespace == stand_in.namespace
+    with pytest.raises(ValueError, match=stand_in.name):
+        endpoints.endpoint(plan.lab, stand_in, None)
+
+
+def test_a_vm_holds_its_vips_through_its_guest_agent(plan, monkeypatch):
+    calls = []
+    monkeypatch.setattr(endpoints, "add_vips", lambda *args: calls.append(args))
+    vm = plan.vms()[0]
+    endpoints.endpoint(plan.lab, vm, None).add_vips(["198.18.100.10"])
+    assert [(lab, str(d).endswith(f"labs/{plan.lab}"), name, vips) for lab, d, name, vips in calls] == [
+        (plan.lab, True, vm.name, ["198.18.100.10"])]
+
+
+def test_a_stand_in_whose_namespace_is_gone_says_so(plan):
+    stand_in = plan.stand_ins()[0]
+    gone = endpoints.NetnsEndpoint("hqnone", stand_in.name, "hqnone.ep.nothere")
+    assert gone.missing() == "namespace hqnone.ep.nothere is gone"
