@@ -20,6 +20,7 @@ import typer
 
 from lab.features import FEATURES
 from lab.paths import home, lab_dir
+from lab.plan.naming import ENDPOINT_HOST_PREFIX
 
 LAB_PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -70,7 +71,7 @@ def _plan(ctx: typer.Context) -> dict[str, Any]:
 def plan_node_names(plan: dict[str, Any]) -> list[str]:
     """What `lab exec` accepts, as a person types it: hosts (an endpoint by
     its own name rather than its `ep.` host), then VMs."""
-    names = [h["name"].removeprefix("ep.") for h in plan.get("hosts", [])]
+    names = [h["name"].removeprefix(ENDPOINT_HOST_PREFIX) for h in plan.get("hosts", [])]
     names += [e["name"] for e in plan.get("endpoints", []) if e.get("kind") == "vm"]
     return list(dict.fromkeys(names))
 

@@ -18,6 +18,7 @@ from rich.text import Text
 from lab.cli.common import Format, console, emit, fail, lazy, load_or_exit, out
 from lab.cli.crash import guarded
 from lab.cli.labs import LabOption, TopologyOption, named_lab
+from lab.paths import DEFAULT_HOME
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -129,7 +130,7 @@ def _exporter_auth(name: str) -> Path:
 def dashboards(out_dir: Annotated[Path | None, typer.Option("--out", help="Output dir")] = None,
                report_url: Annotated[str | None, typer.Option(
                    "--report-url", help="Where browsers reach <lab>/report/ (default "
-                   "file:///var/lib/stacklab/results; e.g. http://lab1:8088)")] = None) -> None:
+                   f"{(DEFAULT_HOME / 'results').as_uri()}; e.g. http://lab1:8088)")] = None) -> None:
     """Regenerate the Grafana dashboards (JSON) from code."""
     from lab.report.dashboards import DASHBOARD_DIR, write_dashboards
     from lab.report.grafana import DEFAULT_REPORT_URL

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from lab.model.topology import Topology
 from lab.plan.model import BmcPlan, LifecycleHostPlan, Plan
+from lab.plan.naming import namespace_for
 
 BMC_ADDRESS = "127.0.0.1"
 BMC_FIRST_PORT = 8001
@@ -20,7 +21,7 @@ HLH_SUFFIX = "oob.hlh"
 
 
 def lifecycle_namespace(lab: str) -> str:
-    return f"{lab}.{HLH_SUFFIX}"
+    return namespace_for(lab, HLH_SUFFIX)
 
 
 def plan_lifecycle_host(plan: Plan, topo: Topology) -> Plan:

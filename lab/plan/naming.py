@@ -34,6 +34,18 @@ def namespace_for(lab: str, host: str) -> str:
     return f"{lab}.{host}"
 
 
+ENDPOINT_HOST_PREFIX = "ep."
+
+
+def endpoint_host(vm: str) -> str:
+    """The host of a namespace stand-in endpoint (its VM name kept for `lab exec`)."""
+    return f"{ENDPOINT_HOST_PREFIX}{vm}"
+
+
+def endpoint_namespace(lab: str, vm: str) -> str:
+    return namespace_for(lab, endpoint_host(vm))
+
+
 def mark_for(lab: str) -> str:
     return f"stacklab:{lab}"
 

@@ -39,6 +39,8 @@ from lab.plan.model import (
 )
 from lab.plan.naming import (
     bridge_name,
+    endpoint_host,
+    endpoint_namespace,
     mac_for,
     mark_for,
     namespace_for,
@@ -60,10 +62,6 @@ ROUTER_SYSCTLS = {
 
 def gateway_host(tenant: str) -> str:
     return f"gw.{tenant}"
-
-
-def endpoint_host(vm: str) -> str:
-    return f"ep.{vm}"
 
 
 @dataclass(frozen=True)
@@ -178,7 +176,7 @@ def _endpoint(topo: Topology, vm: Vm, server: str, underlay_ips: dict[str, str],
         mtu=tenant.mtu,
         server=server,
         server_namespace=namespace_for(topo.name, server),
-        namespace=namespace_for(topo.name, endpoint_host(vm.name)) if not vm.is_vm else None,
+        namespace=endpoint_namespace(topo.name, vm.name) if not vm.is_vm else None,
         server_underlay_ip=underlay_ips[server],
         bridge=bridge_name(tenant.vni),
         port=short_ifname(prefix, topo.name, vm.name),
@@ -296,7 +294,7 @@ def _gateway(topo: Topology, tenant: TenantPlan, endpoints: list[EndpointPlan]) 
 
 def _endpoint_host(lab: str, e: EndpointPlan) -> HostPlan:
     return HostPlan(
-        name=endpoint_host(e.name), role="endpoint", namespace=namespace_for(lab, endpoint_host(e.name)),
+        name=endpoint_host(e.name), role="endpoint", namespace=endpoint_namespace(lab, e.name),
         links=[LinkSpec(name="eth0", kind="veth", mtu=e.mtu, mac=e.mac)],
         addresses=[AddressSpec(ifname="eth0", cidr=f"{e.address}/{e.prefixlen}")],
         routes=[RouteSpec(dst="default", via=e.gateway)],

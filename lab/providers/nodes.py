@@ -20,6 +20,7 @@ from lab.apply.netns import namespace_exists
 from lab.model.problems import did_you_mean
 from lab.paths import home, lab_dir, results_dir
 from lab.plan.model import Plan
+from lab.plan.naming import endpoint_host
 from lab.providers.embedded import saved_plan
 from lab.providers.state import known_labs
 
@@ -50,8 +51,8 @@ def resolve(plan: Plan, name: str) -> Node:
     by_name = {n.name: n for n in every}
     if name in by_name:
         return by_name[name]
-    if f"ep.{name}" in by_name:
-        return by_name[f"ep.{name}"]
+    if endpoint_host(name) in by_name:
+        return by_name[endpoint_host(name)]
     if name.startswith(f"{plan.lab}.") and name.split(".", 1)[1] in by_name:  # the namespace's own name
         return by_name[name.split(".", 1)[1]]
     names = [n.name for n in every]

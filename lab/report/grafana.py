@@ -42,10 +42,12 @@ from grafana_foundation_sdk.models.dashboard import (
 )
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
+from lab.paths import DEFAULT_HOME
+
 GOOD, BAD, WARN, ERROR, SKIP, INFO = "green", "red", "orange", "purple", "yellow", "blue"
 VERDICT_COLORS = {"pass": GOOD, "fail": BAD, "error": ERROR, "skipped": SKIP}
 # Where `lab report` writes, for the default STACKLAB_HOME: <results>/<lab>/report/.
-DEFAULT_REPORT_URL = "file:///var/lib/stacklab/results"
+DEFAULT_REPORT_URL = (DEFAULT_HOME / "results").as_uri()
 REPORT_URL = "${report_url}"
 NO_RUN_FOR_S = 26 * 3600  # same limit as the StacklabNoVerifyRun alert
 HIDDEN_COLUMNS = ("Time", "__name__", "instance", "job")

@@ -164,3 +164,16 @@ def test_the_kind_check_sees_a_kind_branch(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text('if e.kind == "vm":\n    pass\nx = [e for e in es if e.kind in ("netns",)]\n')
     assert kind_branches(probe) == [1, 3]
+
+
+def test_names_of_namespaces_and_the_home_default_are_written_once():
+    """lab.plan.naming builds every namespace and endpoint host name,
+    lab.paths holds STACKLAB_HOME's default."""
+    found = []
+    for module, path in MODULES.items():
+        text = path.read_text()
+        if module != "lab.plan.naming" and ('f"ep.' in text or '"ep."' in text):
+            found.append(f"{module}: an endpoint host name")
+        if module != "lab.paths" and "/var/lib/stacklab" in text:
+            found.append(f"{module}: STACKLAB_HOME's default")
+    assert not found, found

@@ -9,6 +9,7 @@ import pytest
 
 from lab.compute import endpoints
 from lab.model import load_topology
+from lab.plan.naming import endpoint_namespace
 from lab.plan.planner import build_plan
 
 DEFAULT = Path(__file__).resolve().parents[2] / "topologies" / "embedded.yaml"
@@ -24,6 +25,7 @@ def test_the_plan_answers_which_endpoints_are_vms(plan):
     assert {e.name for e in plan.vms()} | {e.name for e in plan.stand_ins()} == {e.name for e in plan.endpoints}
     assert all(e.is_vm and e.namespace is None for e in plan.vms())
     assert all(not e.is_vm and e.namespace for e in plan.stand_ins())
+    assert all(e.namespace == endpoint_namespace(plan.lab, e.name) for e in plan.stand_ins())
     server = plan.vms()[0].server
     assert plan.vms(server) == [e for e in plan.vms() if e.server == server]
 

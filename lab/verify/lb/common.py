@@ -13,6 +13,8 @@ from lab.lb import probed
 from lab.lb.lifecycle import _daemon_pid
 from lab.lb.state import load_state, muxes_of
 from lab.plan.lb_model import FrontendSpec, LbSpec, MuxSpec
+from lab.plan.naming import namespace_for
+from lab.plan.planner import CLIENT
 from lab.verify.lb import routing, traffic
 from lab.verify.result import CheckResult
 
@@ -21,7 +23,7 @@ _PROBED_HERE: set[tuple[str, str]] = set()  # (lab, lb) a `probing` loop of this
 
 
 def client_ns(lab: str) -> str:
-    return f"{lab}.client"
+    return namespace_for(lab, CLIENT)
 
 
 def frontend(mux: MuxSpec, ha: bool) -> tuple[LbSpec, FrontendSpec] | None:
