@@ -24,7 +24,7 @@ from lab.compute.agent import RunResult
 from lab.compute.operations import DSR_SYSCTLS, add_vips, exec_vm
 from lab.paths import lab_dir
 
-VM, NETNS = "vm", "netns"  # the endpoint kinds of the topology and the plan
+VM = "vm"  # the kind of a libvirt guest in the topology and the plan; anything else has a namespace
 DEFAULT_VM_TIMEOUT_S = 120.0  # the guest kills a command after this long
 
 
@@ -39,6 +39,7 @@ class Endpoint(ABC):
     is_vm: ClassVar[bool]
 
     def __init__(self, lab: str, name: str) -> None:
+        """`lab` finds a VM's agent; a namespace needs only its name."""
         self.lab, self.name = lab, name
 
     @abstractmethod
