@@ -70,11 +70,11 @@ def up(plan: Plan, dry_run: bool = False) -> list[Change]:
     second call returns []); with dry_run, what would change, touching
     nothing. Raises LabBusyError (another up/down holds the lab) or
     OwnershipError (a namespace of that name belongs to someone else)."""
-    from lab.providers import embedded
+    from lab.providers import select
 
     if not dry_run:
         _require_root("bringing a lab up")
-    return embedded.up(plan, dry_run=dry_run).changes
+    return select("embedded").up(plan, dry_run=dry_run).changes
 
 
 def verify(plan: Plan, only: Sequence[str] | None = None, keep: int | None = None,
@@ -104,20 +104,20 @@ def verify(plan: Plan, only: Sequence[str] | None = None, keep: int | None = Non
 def status(name: str) -> dict[str, Any]:
     """What exists of lab `name` and whether it matches its plan (the
     `lab status --format json` document). Raises NoSuchLabError."""
+    from lab.providers import select
     from lab.providers.state import require_lab
-    from lab.providers.status import lab_status
 
     require_lab(name)
-    return lab_status(name)
+    return select("embedded").status(name)
 
 
 def down(name: str) -> list[str]:
     """Remove everything lab `name` created; returns what went ([] when
     nothing was there). Raises LabBusyError or NeedsRootError."""
-    from lab.providers import embedded
+    from lab.providers import select
 
     _require_root("taking a lab down")
-    return embedded.down(name)
+    return select("embedded").down(name)
 
 
 def labs() -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 
 import pytest
@@ -67,3 +68,11 @@ def test_up_with_ansible_hands_the_provider_the_plan_of_the_topology(tmp_path, m
     assert json.loads(result.output) == {"playbook": "site.yml"}
     assert seen["lab"] == seen["topology"] and seen["check"] is True
     assert seen["state_dir"].name == "ansible" and seen["state_dir"].parent.name == seen["lab"]
+
+
+def test_the_host_agent_applies_the_embedded_providers_phase_list():
+    """One phase list (lab.apply.phases) for the embedded lab and real servers."""
+    from lab.providers import embedded, host_apply
+
+    for module in (embedded, host_apply):
+        assert "phases.host_phases(" in inspect.getsource(module), module.__name__
