@@ -162,3 +162,20 @@ def test_exec_on_unknown_vm_is_a_clear_error(booted):
         operations.exec_vm(plan.lab, lab_dir, "nope", "true")
     with pytest.raises(agent.AgentError):
         agent.wait_ready(lab_dir / "no-such.sock", timeout_s=0.3)
+
+
+def test_a_vm_behind_the_endpoint_interface_runs_execs_holds_vips_and_reaches(booted, capfd):
+    from lab.compute import endpoints
+    from lab.verify.endpoints import endpoint as checked
+
+    plan, _, _ = booted
+    a, b = plan.endpoint("cpt-a"), plan.endpoint("cpt-b")
+    vm = endpoints.endpoint(plan.lab, a, a.server_namespace)
+    assert vm.is_vm and vm.missing() is None
+    assert vm.run("echo hi; exit 3", 30).exit_code == 3
+    assert vm.exec(["sh", "-c", "echo there; exit 4"]) == 4 and "there" in capfd.readouterr().out
+    vm.add_vips(["192.0.2.12"])
+    assert "192.0.2.12/32" in vm.run("ip -4 addr show dev lo", 30).output
+    assert checked(plan.lab, a, None).reach([b.address], 3) == [{"target": b.address, "reachable": True}]
+    server = endpoints.NetnsEndpoint(plan.lab, "hv1", a.server_namespace)
+    assert not server.is_vm and server.run("echo ns", 10).output == "ns\n" and server.exec(["true"]) == 0
