@@ -151,10 +151,11 @@ def test_failover_fails_without_the_pair_monitor(plan):
 
 
 def test_logs_metrics_and_rotated_keys_on_the_running_tunnels(plan, tmp_path):
-    """Logs: the daemons' logs, stamped, no key. Metrics: tunnel up, serving,
-    bytes. Rotation: both VPN secrets rotated under a ping from each site, the
-    running ends re-keyed (no restart): IKEv2 keeps its SA, WireGuard loses
-    at most its keepalive interval; `up` then finds nothing to change."""
+    """Logs: the daemons' logs, stamped, no key. Rotation: both VPN secrets
+    rotated under a ping from each site, the running ends re-keyed (no
+    restart): IKEv2 keeps its SA, WireGuard loses at most its keepalive
+    interval; `up` then finds nothing to change. Metrics: tunnel up, serving,
+    bytes (the pings went through)."""
     from prometheus_client import CollectorRegistry, generate_latest
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -172,14 +173,6 @@ def test_logs_metrics_and_rotated_keys_on_the_running_tunnels(plan, tmp_path):
     blob = b"".join(members.values())
     assert load(LAB, "vpn-hq").value["psk"].encode() not in blob
     assert not [n for n in members if n.endswith((".conf", ".vici", ".pid"))]
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(vpn_collector(lab_dir(LAB), LAB))
-    got = {(s.name, s.labels.get("vpn"), s.labels.get("instance")): s.value
-           for f in text_string_to_metric_families(generate_latest(registry).decode()) for s in f.samples}
-    assert got[("stacklab_vpn_tunnel_up", "hq", None)] == got[("stacklab_vpn_tunnel_up", "branch", None)] == 1
-    assert got[("stacklab_vpn_instance_serving", "hq", "vpn.hq.1")] == 1
-    assert got[("stacklab_vpn_receive_bytes_total", "branch", "vpn.branch")] > 0
-    assert got[("stacklab_vpn_transmit_bytes_total", "hq", "vpn.hq.1")] > 0
     daemons = sorted(vpn_daemons(LAB))
     probes = {n: _start_probe(plan.vpn(n), _target(plan, plan.vpn(n)), max_s=30) for n in ("hq", "branch")}
     assert all(_wait_ready(p) for p in probes.values())
@@ -197,6 +190,14 @@ def test_logs_metrics_and_rotated_keys_on_the_running_tunnels(plan, tmp_path):
     fresh = saved_plan(LAB)
     assert all(check_tunnel_up(fresh, n).verdict == "pass" for n in ("hq", "branch"))
     assert "nothing to change" in lab_cli("up", str(TOPOLOGY), "--dry-run").stdout
+    registry = CollectorRegistry(auto_describe=False)  # after the pings: bytes went through both tunnels
+    registry.register(vpn_collector(lab_dir(LAB), LAB))
+    got = {(s.name, s.labels.get("vpn"), s.labels.get("instance")): s.value
+           for f in text_string_to_metric_families(generate_latest(registry).decode()) for s in f.samples}
+    assert got[("stacklab_vpn_tunnel_up", "hq", None)] == got[("stacklab_vpn_tunnel_up", "branch", None)] == 1
+    assert got[("stacklab_vpn_instance_serving", "hq", "vpn.hq.1")] == 1
+    assert got[("stacklab_vpn_receive_bytes_total", "branch", "vpn.branch")] > 0
+    assert got[("stacklab_vpn_transmit_bytes_total", "hq", "vpn.hq.1")] > 0
 
 
 def test_down_leaves_no_daemon_socket_tun_or_file(plan):
