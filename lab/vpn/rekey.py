@@ -23,6 +23,7 @@ the new keys.
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 
 from lab.plan.vpn_model import VpnSpec
 from lab.vpn import ends
@@ -43,7 +44,7 @@ def rekey_running(lab: str, secret: str) -> list[str]:
                 continue
             try:
                 ends.reconfigure(vpn, end)
-            except (OSError, RuntimeError) as exc:
+            except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
                 done.append(f"{end.host}: re-key failed ({exc}); `lab up` converges it")
                 continue
             done.append(f"{end.host}: re-keyed")
