@@ -101,3 +101,5 @@ def test_a_tunnel_without_its_keys_fails_before_writing_anything(tmp_path, secre
                                             "vars": {"lab_vpn_secrets": secrets}}}))
     result = run_playbook("site.yml", [user, generated], tmp_path / "state", tags=["vpn"], limit="hv2")
     assert result.rc != 0 and not list(tmp_path.glob("*.conf"))
+    message = result.hosts["hv2"].failures[0].message
+    assert "VPN hq: no keys for it in lab_vpn_secrets" in message, message
