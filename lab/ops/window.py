@@ -4,8 +4,8 @@ Times are ISO 8601 (a naive one is local time), epoch seconds, `now`, or
 relative to now (`-2h`, `-30m`, `-45s`, `-1d`). A line is placed by the
 ISO timestamp it starts with (or the local `YYYY/MM/DD hh:mm:ss` stamp of
 Go's log package and FRR, after wireguard-go's `LEVEL: (device) ` prefix);
-a line without one (a continuation, a stack
-trace) belongs to the timestamped line before it. A file with no timestamped
+a line without one (a continuation, a stack trace) belongs to the
+timestamped line before it. A file with no timestamped
 line at all is placed by its modification time: the manifest says which.
 """
 
