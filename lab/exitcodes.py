@@ -50,3 +50,9 @@ def for_verdicts(verdicts: Iterable[str], regressed: bool = False, unjudged: boo
     if seen - MET - NOT_MET or unjudged:
         return ExitCode.CANNOT_MEASURE
     return ExitCode.REGRESSION if regressed else ExitCode.OK
+
+
+class CannotActError(RuntimeError):
+    """The rig cannot act on what it found (not a bug): the command prints the
+    message as it is, without "crashed", and exits 4."""
+

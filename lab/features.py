@@ -46,7 +46,8 @@ FEATURES: tuple[Feature, ...] = (
             checks="lab.verify.lb.checks:verify_checks", faults="lab.verify.lb.faults",
             collector="lab.report.collectors.lb:lb_collector", commands="lab.cli.lb"),
     Feature("vpn", plan="lab.plan.vpn:plan_vpn_gateways", lifecycle="lab.vpn.lifecycle",
-            checks="lab.verify.vpn.checks:verify_checks", faults="lab.verify.vpn.faults"),
+            checks="lab.verify.vpn.checks:verify_checks", faults="lab.verify.vpn.faults",
+            collector="lab.report.collectors.vpn:vpn_collector"),
     Feature("nodes", commands="lab.cli.nodes"),  # lab list / exec / shell / capture
     Feature("graph", commands="lab.cli.graph"),
     Feature("verify", commands="lab.cli.verify"),

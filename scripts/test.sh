@@ -7,10 +7,12 @@
 #   scripts/test.sh --under-load [...]  the same, with a bounded CPU and disk
 #                                       load (stress-ng) beside it
 #
-# With no pytest arguments, the Ansible Debian-VM tests (one TCG guest: bound
-# by one emulated CPU for ~10 minutes, little else) run in a second pytest
-# beside the rest of the suite instead of after it; both outputs are shown and
-# either failing fails the run. STACKLAB_LOAD_SUBSET="tests/lb tests/compute"
+# With no pytest arguments the suite runs in two lanes, two pytest processes
+# side by side, each with its own STACKLAB_HOME: the second runs the Ansible
+# Debian-VM tests (one TCG guest: one emulated CPU for ~10 minutes, little
+# else) and then STACKLAB_LANE2 (default "tests/vpn tests/robust": labs with
+# names of their own that mostly wait on daemons, timers and kills); the first
+# runs everything else. Both outputs are shown and either failing fails the run. STACKLAB_LOAD_SUBSET="tests/lb tests/compute"
 # (CI sets it) runs those paths of the main suite first and under load, then
 # the rest without: the VM tests, which boot at the start, boot under it too.
 #
@@ -72,19 +74,29 @@ if [ $# -gt 0 ]; then
 fi
 
 VM_TESTS=tests/ansible/test_ansible_vm.py
+read -r -a lane2 <<<"${STACKLAB_LANE2-tests/vpn tests/robust}"
 read -r -a load_subset <<<"${STACKLAB_LOAD_SUBSET:-}"
 if [ "$under_load" -eq 1 ] || [ ${#load_subset[@]} -gt 0 ]; then
     start_load  # --under-load: until the main suite ends; a subset alone: until it ends
 fi
 vm_log=$(mktemp /tmp/stacklab-vm-tests.XXXXXX.log)
 vm_home=$(mktemp -d /tmp/stacklab-test-vm.XXXXXX)
-echo "Ansible VM tests ($VM_TESTS) run alongside; their output follows the main run (log: $vm_log)"
-STACKLAB_HOME=$vm_home "${PYTEST[@]}" --durations=10 "$VM_TESTS" >"$vm_log" 2>&1 &
+echo "second lane: $VM_TESTS then ${lane2[*]:-nothing} alongside; its output follows the main run (log: $vm_log)"
+run_lane2() {
+    local rc=0
+    "${PYTEST[@]}" --durations=10 "$VM_TESTS" || rc=$?
+    if [ ${#lane2[@]} -gt 0 ]; then
+        "${PYTEST[@]}" --durations=15 "${lane2[@]}" || rc=$((rc ? rc : $?))
+    fi
+    return $rc
+}
+STACKLAB_HOME=$vm_home run_lane2 >"$vm_log" 2>&1 &
 vm_pid=$!
 
 set +e
 subset_rc=0
 rest=(--ignore="$VM_TESTS")
+for path in "${lane2[@]}"; do rest+=(--ignore="$path"); done
 if [ ${#load_subset[@]} -gt 0 ]; then
     echo "== ${load_subset[*]} under load =="
     subset_start=$SECONDS
@@ -94,15 +106,15 @@ if [ ${#load_subset[@]} -gt 0 ]; then
     [ "$under_load" -eq 1 ] || stop_load
     for path in "${load_subset[@]}"; do rest+=(--ignore="$path"); done
 fi
-"${PYTEST[@]}" --durations=15 "${rest[@]}"
+"${PYTEST[@]}" --durations=30 "${rest[@]}"
 main_rc=$?
 stop_load
-echo "== waiting for the Ansible VM tests =="
+echo "== waiting for the second lane =="
 wait "$vm_pid"
 vm_rc=$?
 set -e
-echo "== Ansible VM tests ($VM_TESTS) =="
+echo "== second lane: $VM_TESTS, ${lane2[*]:-nothing} =="
 cat "$vm_log"
 rm -rf "$vm_home"
-echo "main suite: exit $main_rc${load_subset:+ (under load: exit $subset_rc)}; Ansible VM tests: exit $vm_rc"
+echo "main suite: exit $main_rc${load_subset:+ (under load: exit $subset_rc)}; second lane: exit $vm_rc"
 [ "$main_rc" -eq 0 ] && [ "$subset_rc" -eq 0 ] && [ "$vm_rc" -eq 0 ]

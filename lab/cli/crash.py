@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import typer
 from rich.markup import escape
 
-from lab.exitcodes import ExitCode
+from lab.exitcodes import CannotActError, ExitCode
 from lab.paths import log_dir
 
 DEBUG_ENV = "STACKLAB_DEBUG"
@@ -54,6 +54,10 @@ def guarded(command: Command) -> Command:
         except Exception as exc:  # noqa: BLE001 - the point: no traceback in the journal
             if isinstance(exc, _pass_through()):
                 raise
+            if isinstance(exc, CannotActError):
+                from lab.cli.common import fail
+
+                raise fail(escape(str(exc)), ExitCode.CANNOT_MEASURE) from None
             debug = bool(kwargs.get("debug")) or os.environ.get(DEBUG_ENV) == "1"
             raise crashed(command.__name__, exc, debug) from None
 

@@ -160,23 +160,26 @@ def secrets_rotate(
     topology: Annotated[Path | None, typer.Option("--topology", "-t", help="Topology file")] = None,
     lab: LabOpt = None, fmt: Format = "table",
 ) -> None:
-    """Rotate secrets: new value and creation time; the data path is not touched."""
+    """Rotate secrets: new value and creation time. The data path is not touched,
+    except that a VPN's running tunnel ends take its new keys at once (no restart)."""
     from lab.ops import secrets
 
     if (secret is None) == (not all_):
         raise fail("give a secret NAME or --all (not both)")
     name, _ = _lab(topology, lab)
     try:
-        done = secrets.rotate_all(name) if all_ else [secrets.rotate(name, secret)]
+        done = secrets.rotate_all_applied(name) if all_ else [secrets.rotate_applied(name, secret)]
     except secrets.UnknownSecret:
         known = [r["name"] for r in secrets.status(name)]
         raise fail(f"lab {name} has no secret {secret!r}; its secrets: {', '.join(known) or 'none'}") from None
     if fmt == "json":
-        emit({"lab": name, "rotated": [{"name": s.name, "created_at": s.created_at, "rotations": s.rotations}
-                                       for s in done]}, "json")
+        emit({"lab": name, "rotated": [{"name": s.name, "created_at": s.created_at, "rotations": s.rotations,
+                                        "applied": applied} for s, applied in done]}, "json")
         return
-    for s in done:
+    for s, applied in done:
         out.print(f"lab {name}: rotated {s.name} (rotation {s.rotations}, created {_stamp(s.created_at)})")
+        for line in applied:
+            out.print(f"  {line}", highlight=False)
 
 
 # ---- BMC -------------------------------------------------------------------

@@ -14,6 +14,7 @@ build with the same inputs is a lookup.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -141,6 +142,17 @@ def build_image(progress: Progress = _quiet, force: bool = False) -> GuestImage:
     if cached and not force:
         progress(f"cached: {cached.directory}")
         return cached
+    # two labs coming up at once build one image: the second waits and finds it
+    with open(_mkdir(cache_root() / "images") / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cached = find_image(key)
+        if cached and not force:
+            progress(f"cached: {cached.directory}")
+            return cached
+        return _build(kernel, key, progress)
+
+
+def _build(kernel: tuple[str, str], key: str, progress: Progress) -> GuestImage:
     target = cache_root() / "images" / key
     work = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=_mkdir(target.parent)))
     try:

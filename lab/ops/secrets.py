@@ -10,7 +10,10 @@ rotate; a kind added here is created by `up` and rotated like the others.
 Each site-to-site VPN gateway has one more, named after it (`vpn-<name>`,
 made by the VPN's `up`): WireGuard keys of both ends and a pre-shared key
 (vpn-wireguard), or the IKEv2 pre-shared key (vpn-ikev2). Rotating one
-changes no running tunnel: the next `lab up` re-keys both ends.
+re-keys the tunnel's running ends at once (lab.vpn.rekey: charon loads the
+new key over VICI and keeps its SAs; wireguard-go takes the new keys over
+UAPI and handshakes again within a keepalive); an end that is not running
+takes them when `lab up` starts it.
 
 Rotation overlaps old and new so that no client is ever refused: the
 verifier (a bcrypt htpasswd the server reads per request) first accepts the
@@ -19,7 +22,9 @@ where clients read it. The previous value stays accepted until the next
 rotation, so a client that read it just before the switch can finish (a
 second rotation revokes it); older ones are gone. Each step is an atomic
 file write; nothing else is touched (no namespace, link, program or
-process), so the data path cannot notice it.
+process), so the data path cannot notice it. The VPN's keys are the
+exception: both ends of a tunnel must hold the same, so they are handed to
+the running daemons (no restart, no link or route touched).
 """
 
 from __future__ import annotations
@@ -43,7 +48,8 @@ DEFAULT_MAX_AGE_H = 24.0
 class Kind:
     make: Callable[[], dict[str, str]]
     verifier: Callable[[str], Path] | None = None  # (lab) -> the htpasswd the server reads
-    publish: Callable[[str, Secret], None] = lambda lab, secret: None  # files clients read
+    # where clients read it: files, running daemons; returns what now uses the new value
+    publish: Callable[[str, Secret], list[str]] = lambda lab, secret: []
 
 
 def _credentials(user: str) -> Callable[[], dict[str, str]]:
@@ -63,8 +69,15 @@ def exporter_password_path(lab: str) -> Path:
     return secrets_dir(lab) / "exporter.password"
 
 
-def _publish_exporter(lab: str, secret: Secret) -> None:
+def _publish_exporter(lab: str, secret: Secret) -> list[str]:
     write_private(exporter_password_path(lab), secret.value["password"])
+    return [f"{exporter_password_path(lab)}: written (Prometheus reads it per scrape)"]
+
+
+def _rekey_vpn(lab: str, secret: Secret) -> list[str]:
+    from lab.vpn.rekey import rekey_running
+
+    return rekey_running(lab, secret.name)
 
 
 def wireguard_keypair() -> tuple[str, str]:
@@ -96,8 +109,9 @@ KINDS: dict[str, Kind] = {
     "exporter": Kind(_credentials("prometheus"), exporter_htpasswd_path, _publish_exporter),
 }
 # kinds of which a lab has one per item of a topology section, named by its
-# owner; no server verifies them per request (the VPN's ends are re-keyed by `up`)
-PER_ITEM: dict[str, Kind] = {"vpn-wireguard": Kind(_wireguard_value), "vpn-ikev2": Kind(_psk_value)}
+# owner; no server verifies them per request (the VPN's running ends are re-keyed)
+PER_ITEM: dict[str, Kind] = {"vpn-wireguard": Kind(_wireguard_value, publish=_rekey_vpn),
+                             "vpn-ikev2": Kind(_psk_value, publish=_rekey_vpn)}
 
 
 def _verify(lab: str, kind: Kind, accepted: list[Secret]) -> None:
@@ -149,6 +163,11 @@ def _kind_of(name: str, secret: Secret | None) -> Kind | None:
 
 
 def rotate(lab: str, name: str) -> Secret:
+    return rotate_applied(lab, name)[0]
+
+
+def rotate_applied(lab: str, name: str) -> tuple[Secret, list[str]]:
+    """The new secret and what uses it now (published files, re-keyed daemons)."""
     old = load(lab, name)
     kind = _kind_of(name, old)
     if old is None or kind is None:
@@ -156,12 +175,15 @@ def rotate(lab: str, name: str) -> Secret:
     new = Secret(name, old.kind, time.time(), kind.make(), old.rotations + 1)
     _verify(lab, kind, [new, old])  # 1. the server accepts both; the one before `old` no more
     save(lab, new)  # 2. clients switch; `old` stays accepted until the next rotation
-    kind.publish(lab, new)
-    return new
+    return new, kind.publish(lab, new)
 
 
 def rotate_all(lab: str) -> list[Secret]:
-    return [rotate(lab, s.name) for s in all_secrets(lab) if _kind_of(s.name, s) is not None]
+    return [s for s, _ in rotate_all_applied(lab)]
+
+
+def rotate_all_applied(lab: str) -> list[tuple[Secret, list[str]]]:
+    return [rotate_applied(lab, s.name) for s in all_secrets(lab) if _kind_of(s.name, s) is not None]
 
 
 def status(lab: str, max_age: float | None = None, now: float | None = None) -> list[dict]:

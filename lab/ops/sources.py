@@ -6,6 +6,8 @@ of `up` there is no saved plan, but the journal lists every namespace and
 domain created, so those are still collected (their role unknown: taken
 under --role all only). Nothing outside the lab is named: daemon logs shared
 by the machine are narrowed to lines that name the lab's own domains.
+VPN daemons write their logs beside their rendered configs, which hold the
+tunnel's keys: only the logs are named, never a config.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ ROLES = ("compute", "mux", "tor", "gateway", "client", "vm")
 LIBVIRT_LOG = Path("/var/log/libvirt/libvirtd.log")
 QEMU_LOG_DIR = Path("/var/log/libvirt/qemu")
 SKIP_SUFFIXES = (".qcow2", ".img", ".sock", ".pid", ".lock", ".tmp")
+# plan roles collected under a ROLE: a VPN gateway instance is a gateway, an
+# on-premises site sits on the external network beside the client
+PLAN_ROLES = {"endpoint": "vm", "vpn": "gateway", "site": "client"}
+VPN_LOGS = ("charon.log", "charon.stdout", "wireguard-go.log")  # lab.vpn.ikev2, lab.vpn.wireguard
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,7 @@ class Item:
 
 def inventory(lab: str, plan: Plan | None, source: str) -> Inventory:
     if plan is not None:
-        hosts = [Host(h.name, "vm" if h.role == "endpoint" else h.role, h.namespace) for h in plan.hosts]
+        hosts = [Host(h.name, PLAN_ROLES.get(h.role, h.role), h.namespace) for h in plan.hosts]
         vms = [Vm(e.name, domain_name(lab, e.name)) for e in plan.vms()]
         return Inventory(lab, source, hosts, vms, "bgp" if plan.bgp is not None else "static")
     journal = Journal(lab)
@@ -136,6 +142,26 @@ def _daemon_items(inv: Inventory) -> list[Item]:
                           only_lines_with=tuple(f"'{vm.domain}'" for vm in inv.vms)
                           + tuple(vm.domain + " " for vm in inv.vms)))
     found += frr_items(inv)
+    found += vpn_items(inv)
+    return found
+
+
+def vpn_items(inv: Inventory) -> list[Item]:
+    """Each VPN end's daemon log (`<lab_dir>/vpn/<host>/`, lab.vpn.state: a
+    sibling layer, not imported), the pair monitor's log and its record of the
+    serving instance. Named one by one: the rendered configs beside them hold
+    the pre-shared key and private keys."""
+    root = lab_dir(inv.lab) / "vpn"
+    if not root.is_dir():
+        return []
+    role = {h.name: h.role for h in inv.hosts}
+    found = [Item(f"daemons/vpn/{d.name}/{log}", role.get(d.name, "gateway"), "daemon-log", d / log)
+             for d in sorted(root.iterdir()) if d.is_dir() and d.name != "serving"
+             for log in VPN_LOGS if (d / log).is_file()]
+    found += [Item("daemons/vpn/monitor.log", "gateway", "daemon-log", root / "monitor.log")] \
+        if (root / "monitor.log").is_file() else []
+    found += [Item(f"daemons/vpn/serving/{p.name}", "gateway", "vpn-state", p)
+              for p in sorted((root / "serving").glob("*.json"))]
     return found
 
 

@@ -2,8 +2,10 @@
 
 Times are ISO 8601 (a naive one is local time), epoch seconds, `now`, or
 relative to now (`-2h`, `-30m`, `-45s`, `-1d`). A line is placed by the
-ISO timestamp it starts with; a line without one (a continuation, a stack
-trace) belongs to the timestamped line before it. A file with no timestamped
+ISO timestamp it starts with (or the local `YYYY/MM/DD hh:mm:ss` stamp of
+Go's log package and FRR, after wireguard-go's `LEVEL: (device) ` prefix);
+a line without one (a continuation, a stack trace) belongs to the
+timestamped line before it. A file with no timestamped
 line at all is placed by its modification time: the manifest says which.
 """
 
@@ -18,6 +20,8 @@ RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)([smhd])$")
 UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # 2024-05-01 12:00:00.123+0000: (QEMU), 2024-05-01T12:00:00Z, ... at line start
 LINE_TS = re.compile(r"^\[?(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)")
+# 2024/05/01 12:00:00 (FRR), ERROR: (wg0) 2024/05/01 12:00:00 (wireguard-go): local time
+SLASH_TS = re.compile(r"^(?:[A-Z]+: \([^)]*\) )?(\d{4})/(\d\d)/(\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?)")
 
 
 class WindowError(ValueError):
@@ -52,7 +56,8 @@ def _iso(value: str) -> float | None:
 def line_time(line: str) -> float | None:
     m = LINE_TS.match(line)
     if not m:
-        return None
+        s = SLASH_TS.match(line)
+        return _iso(f"{s.group(1)}-{s.group(2)}-{s.group(3)}T{s.group(4)}") if s else None
     text = m.group(1)
     if re.search(r"[+-]\d{4}$", text):  # +0000 -> +00:00 for fromisoformat
         text = f"{text[:-2]}:{text[-2:]}"

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
+
 from lab.apply import phases
 from lab.apply.changes import Change
 from lab.apply.netns import (
@@ -21,6 +23,7 @@ from lab.apply.netns import (
     namespace_mark,
     remove_namespace,
 )
+from lab.exitcodes import CannotActError
 from lab.plan.model import HostPlan, Plan
 from lab.plan.naming import mark_for
 from lab.providers import hooks
@@ -71,9 +74,23 @@ def down(lab: str, progress: Progress = quiet) -> list[str]:
         return _teardown(lab, progress)
 
 
+class StalePlanError(CannotActError):
+    """The lab's saved plan was written by another version of stacklab."""
+
+
 def saved_plan(lab: str) -> Plan | None:
-    data = read_json(lab_dir(lab) / "plan.json")
-    return Plan.model_validate(data) if data else None
+    path = lab_dir(lab) / "plan.json"
+    data = read_json(path)
+    if not data:
+        return None
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        raise StalePlanError(
+            f"lab {lab} was brought up by another version of stacklab: its plan {path} does not read "
+            f"({exc.error_count()} differences, first at {'.'.join(map(str, exc.errors()[0]['loc']))}); "
+            f"`lab up` the topology again to bring it to this version, or `lab down --lab {lab}`"
+        ) from None
 
 
 def _check_ownership(plan: Plan) -> None:

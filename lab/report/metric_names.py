@@ -53,6 +53,18 @@ FABRIC_DROPPED = f"{PREFIX}_fabric_dropped_packets"       # counter -> _total, b
 FABRIC_LINK_UP = f"{PREFIX}_fabric_link_up"               # gauge 1/0
 FABRIC_FDB_ENTRIES = f"{PREFIX}_fabric_vxlan_fdb_entries"  # gauge per VNI
 
+# Site-to-site VPN (per VPN gateway and gateway instance), read from the daemons
+# (wireguard-go's UAPI, charon's VICI) at each scrape
+VPN_TUNNEL_UP = f"{PREFIX}_vpn_tunnel_up"                  # gauge 1/0: the site has the tunnel
+VPN_INSTANCE_SERVING = f"{PREFIX}_vpn_instance_serving"    # gauge 1 on the instance carrying it now
+VPN_INSTANCE_UP = f"{PREFIX}_vpn_instance_up"              # gauge 1/0: the instance's daemon answers
+VPN_INSTANCE_TUNNEL_UP = f"{PREFIX}_vpn_instance_tunnel_up"  # gauge 1/0: the instance's own tunnel
+VPN_RX_BYTES = f"{PREFIX}_vpn_receive_bytes"               # counter -> _total (restarts on a re-key)
+VPN_TX_BYTES = f"{PREFIX}_vpn_transmit_bytes"              # counter -> _total
+VPN_LAST_HANDSHAKE = f"{PREFIX}_vpn_last_handshake_timestamp_seconds"  # WireGuard only
+
 CHECK_LABELS = ("lab", "group", "check")
 LB_LABELS = ("lab", "lb", "vip", "port", "protocol", "backend")
 FABRIC_LABELS = ("lab", "server", "interface")
+VPN_LABELS = ("lab", "vpn", "protocol")
+VPN_INSTANCE_LABELS = ("lab", "vpn", "instance", "role")

@@ -73,17 +73,19 @@ def reconfigure(vpn: VpnSpec, end: End) -> None:
 
 
 def tunnel(vpn: VpnSpec, end: End) -> dict:
-    """{up: bool, remote: where this end's tunnel ends, age_s / rx_bytes (WireGuard)}."""
+    """{up: bool, remote: where this end's tunnel ends, rx_bytes, tx_bytes; age_s
+    since the last handshake (WireGuard)}."""
     d = directory(vpn, end)
     if vpn.protocol == "ikev2":
         sa = ikev2.established(d, vpn.name)
-        return {"up": sa is not None, "remote": sa["remote"] if sa else ""}
+        return {"up": sa is not None, "remote": sa["remote"] if sa else "",
+                "rx_bytes": sa["rx_bytes"] if sa else 0, "tx_bytes": sa["tx_bytes"] if sa else 0}
     peer = wireguard.peer_state(d, end.ifname)
     if peer is None:
         return {"up": False, "remote": ""}
     age = time.time() - peer.last_handshake_s if peer.last_handshake_s else None
     return {"up": age is not None and age < HANDSHAKE_MAX_AGE_S, "remote": peer.endpoint.rsplit(":", 1)[0],
-            "age_s": age, "rx_bytes": peer.rx_bytes, "tx_bytes": peer.tx_bytes}
+            "age_s": age, "handshake_at": peer.last_handshake_s, "rx_bytes": peer.rx_bytes, "tx_bytes": peer.tx_bytes}
 
 
 def site_end(vpn: VpnSpec) -> End:

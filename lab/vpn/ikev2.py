@@ -111,15 +111,25 @@ def wanted_conf(vpn, end: End, secret: dict[str, str]) -> str:
 
 
 def sas(directory: Path) -> list[dict[str, Any]]:
-    """IKE SAs: [{name, state, remote, children: {name: state}}] (strings)."""
+    """IKE SAs: [{name, state, remote, children: {name: state}, rx_bytes, tx_bytes}]
+    (the bytes its CHILD_SAs carried in and out: they start again at a rekey)."""
     result = []
     with session(directory) as s:
         for entry in s.list_sas():
             for name, sa in entry.items():
-                children = {_text(c.get("name")): _text(c.get("state")) for c in sa.get("child-sas", {}).values()}
+                child_sas = sa.get("child-sas", {}).values()
+                children = {_text(c.get("name")): _text(c.get("state")) for c in child_sas}
                 result.append({"name": name, "state": _text(sa.get("state")), "remote": _text(sa.get("remote-host")),
-                               "children": children})
+                               "children": children, "rx_bytes": sum(_int(c.get("bytes-in")) for c in child_sas),
+                               "tx_bytes": sum(_int(c.get("bytes-out")) for c in child_sas)})
     return result
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(_text(value) or 0)
+    except ValueError:
+        return 0
 
 
 def _text(value: Any) -> str:

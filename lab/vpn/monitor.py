@@ -76,6 +76,11 @@ def take_over(vpn: VpnSpec, to: VpnInstanceSpec, reason: str) -> None:
         ikev2.initiate(ends.directory(vpn, ends.instance_end(vpn, to.host)), vpn.name)
 
 
+def _stamp() -> str:
+    """ISO 8601 with the offset: `lab logs collect` places each line in its window."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
 def run(lab: str, rounds: int | None = None) -> None:
     done = 0
     while rounds is None or done < rounds:
@@ -85,10 +90,10 @@ def run(lab: str, rounds: int | None = None) -> None:
             try:
                 moved = step(vpn)
             except Exception as exc:  # noqa: BLE001 - one pair's trouble must not stop the others
-                print(f"{time.strftime('%T')} {vpn.name}: {type(exc).__name__}: {exc}", flush=True)
+                print(f"{_stamp()} {vpn.name}: {type(exc).__name__}: {exc}", flush=True)
                 continue
             if moved:
-                print(f"{time.strftime('%T')} {vpn.name}: now served by {moved}", flush=True)
+                print(f"{_stamp()} {vpn.name}: now served by {moved}", flush=True)
         done += 1
         time.sleep(POLL_S)
 

@@ -73,36 +73,50 @@ def ends(vpn: VpnSpec, serving: str) -> list[End]:
 
 
 def _render(directory: Path, name: str, **variables: Any) -> str:
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+    # trim_blocks as Ansible's template module does: the same file renders the same here
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
                              loader=jinja2.FileSystemLoader(str(directory)))
     return env.get_template(name).render(ansible_managed=MANAGED, **variables)
 
 
-def wireguard_conf(vpn: VpnSpec, end: End, keys: dict[str, str]) -> str:
-    mine, theirs = ("site", "gateway") if end.is_site else ("gateway", "site")
-    peer_endpoint = f"{end.remote_addresses[0]}:{vpn.port}"
-    return _render(ROLE_TEMPLATES, "wireguard.conf.j2", vpn_name=vpn.name, vpn_private_key=keys[f"{mine}_private"],
-                   vpn_listen_port=vpn.port, vpn_peer_public_key=keys[f"{theirs}_public"],
-                   vpn_preshared_key=keys["preshared"], vpn_peer_endpoint=peer_endpoint,
-                   vpn_remote_subnets=list(end.remote_subnets),
-                   vpn_keepalive_s=vpn.keepalive_s if end.keeps_alive else 0)
+def tunnel_vars(vpn: VpnSpec, end: End) -> dict[str, Any]:
+    """One end's tunnel as the vpn role's `lab_vpn` (each key is a role
+    variable without its `vpn_` prefix), keys aside: the embedded lab renders
+    with it and the Ansible inventory hands it to a real gateway
+    (lab.providers.ansible.vpn_inventory).
 
-
-def swanctl_conf(vpn: VpnSpec, end: End, psk: str) -> str:
-    """The site answers (and replaces an older tunnel of the same gateway
+    IKEv2: the site answers (and replaces an older tunnel of the same gateway
     identity: the standby's after a failover); the active gateway initiates
     when loaded and restarts the tunnel when dead peer detection fires; the
     standby initiates only when the pair monitor tells it to (lab.vpn.monitor):
     were it to restart on its own, it would take the tunnel back from the
-    active each time the site replaced its SA."""
-    return _render(ROLE_TEMPLATES, "swanctl.conf.j2", vpn_name=vpn.name, vpn_local_address=end.local_address,
-                   vpn_remote_addresses=list(end.remote_addresses), vpn_local_id=end.local_id,
-                   vpn_remote_id=end.remote_id, vpn_local_subnets=list(end.local_subnets),
-                   vpn_remote_subnets=list(end.remote_subnets), vpn_psk=psk, vpn_ike_proposals=IKE_PROPOSALS,
-                   vpn_esp_proposals=ESP_PROPOSALS, vpn_encap=True, vpn_dpd_s=vpn.keepalive_s,
-                   vpn_start_action="start" if end.role == "active" else "none",
-                   vpn_dpd_action="restart" if end.role == "active" else "clear",
-                   vpn_unique="replace" if end.is_site else "no")
+    active each time the site replaced its SA. WireGuard: the site and the
+    serving gateway send keepalives."""
+    return {"name": vpn.name, "protocol": vpn.protocol, "role": end.role, "local_address": end.local_address,
+            "remote_addresses": list(end.remote_addresses), "local_subnets": list(end.local_subnets),
+            "remote_subnets": list(end.remote_subnets), "local_id": end.local_id, "remote_id": end.remote_id,
+            "ike_proposals": IKE_PROPOSALS, "esp_proposals": ESP_PROPOSALS, "dpd_s": vpn.keepalive_s,
+            "start_action": "start" if end.role == "active" else "none",
+            "dpd_action": "restart" if end.role == "active" else "clear",
+            "unique": "replace" if end.is_site else "no", "listen_port": vpn.port,
+            "peer_endpoint": f"{end.remote_addresses[0]}:{vpn.port}",
+            "keepalive_s": vpn.keepalive_s if end.keeps_alive else 0}
+
+
+def _role_vars(vpn: VpnSpec, end: End) -> dict[str, Any]:
+    return {f"vpn_{key}": value for key, value in tunnel_vars(vpn, end).items()}
+
+
+def wireguard_conf(vpn: VpnSpec, end: End, keys: dict[str, str]) -> str:
+    mine, theirs = ("site", "gateway") if end.is_site else ("gateway", "site")
+    return _render(ROLE_TEMPLATES, "wireguard.conf.j2", **_role_vars(vpn, end),
+                   vpn_private_key=keys[f"{mine}_private"], vpn_peer_public_key=keys[f"{theirs}_public"],
+                   vpn_preshared_key=keys["preshared"])
+
+
+def swanctl_conf(vpn: VpnSpec, end: End, psk: str) -> str:
+    """kernel-libipsec carries ESP in UDP (encap), the kernel on a real gateway does not."""
+    return _render(ROLE_TEMPLATES, "swanctl.conf.j2", **_role_vars(vpn, end), vpn_psk=psk, vpn_encap=True)
 
 
 def strongswan_conf(directory: Path) -> str:

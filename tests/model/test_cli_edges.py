@@ -97,3 +97,15 @@ def test_every_parameter_of_the_lb_verbs_says_what_it_is():
     for name in ("add-vip", "remove-vip", "add-backend", "remove-backend"):
         missing = [p.name for p in group.commands[name].params if not getattr(p, "help", None)]
         assert missing == [], f"lab lb {name}: no help for {missing}"
+
+
+@pytest.mark.parametrize("verb", [["status"], ["plan"]])
+def test_a_lab_saved_by_another_version_is_named_not_a_crash(tmp_path, monkeypatch, verb):
+    """A plan.json this version cannot read: exit 4 with what to do, no "crashed"."""
+    monkeypatch.setenv("STACKLAB_HOME", str(tmp_path))
+    (tmp_path / "labs" / "oldlab").mkdir(parents=True)
+    (tmp_path / "labs" / "oldlab" / "plan.json").write_text('{"lab": "oldlab", "hosts": "not a list"}')
+    result = runner.invoke(app, [*verb, "--lab", "oldlab"])
+    assert result.exit_code == 4, result.output
+    assert "another version of stacklab" in result.output and "crashed" not in result.output
+    assert "lab down --lab oldlab" in result.output

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,11 +25,23 @@ from lab.paths import lab_dir
 from lab.providers.embedded import saved_plan
 from lab.verify.vpn.checks import check_reach, check_tunnel_up
 from lab.vpn import ends, monitor_proc
-from tests.fabric.helpers import ROOT, lab_cli, lab_namespaces
+from tests.fabric.helpers import ROOT, lab_cli, lab_json, lab_namespaces
 
-TOPOLOGY = ROOT / "topologies" / "vpn.yaml"
+
+def _named(path: Path, name: str) -> Path:
+    """The topology under lab name `name` (a copy when it differs): two runs
+    of these tests on one machine each set STACKLAB_VPN_TEST_LAB."""
+    data = yaml.safe_load(path.read_text())
+    if data["name"] == name:
+        return path
+    copy = Path(tempfile.mkdtemp(prefix="stacklab-vpn-test-")) / f"{name}.yaml"
+    copy.write_text(yaml.safe_dump(data | {"name": name}))
+    return copy
+
+
+LAB = os.environ.get("STACKLAB_VPN_TEST_LAB", "vpn")
+TOPOLOGY = _named(ROOT / "topologies" / "vpn.yaml", LAB)
 WG_PAIR = Path(__file__).with_name("wgpair.yaml")
-LAB = "vpn"
 BINARIES = ("/usr/lib/ipsec/charon", str(Path("/usr/bin/wireguard-go").resolve()))
 VERIFY_TIMEOUT_S = 600
 
@@ -135,6 +148,56 @@ def test_failover_fails_without_the_pair_monitor(plan):
         lab_cli("up", str(TOPOLOGY), timeout=300)
     assert result.verdict == "fail" and "never" in result.evidence, result
     assert monitor_proc.running(LAB) and check_tunnel_up(saved_plan(LAB), "hq").verdict == "pass"
+
+
+def test_logs_metrics_and_rotated_keys_on_the_running_tunnels(plan, tmp_path):
+    """Logs: the daemons' logs, stamped, no key. Rotation: both VPN secrets
+    rotated under a ping from each site, the running ends re-keyed (no
+    restart): IKEv2 keeps its SA, WireGuard loses at most its keepalive
+    interval; `up` then finds nothing to change. Metrics: tunnel up, serving,
+    bytes (the pings went through)."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from lab.ops.logs import read_archive
+    from lab.ops.secret_store import load
+    from lab.report.collectors.vpn import vpn_collector
+    from lab.verify.vpn.failover import PROBE_INTERVAL_S, _start_probe, _target, _wait_ready
+
+    archive = tmp_path / "vpn-logs.tar.zst"
+    lab_cli("logs", "collect", "--lab", LAB, "--role", "gateway", "--from", "-1h", "-o", str(archive))
+    members = read_archive(archive)
+    charon = members[f"{LAB}/daemons/vpn/vpn.hq.1/charon.log"].decode()
+    assert charon.startswith(time.strftime("%Y-")) and "IKE_SA" in charon, charon[:300]
+    assert f"{LAB}/daemons/vpn/vpn.branch/wireguard-go.log" in members
+    blob = b"".join(members.values())
+    assert load(LAB, "vpn-hq").value["psk"].encode() not in blob
+    assert not [n for n in members if n.endswith((".conf", ".vici", ".pid"))]
+    daemons = sorted(vpn_daemons(LAB))
+    probes = {n: _start_probe(plan.vpn(n), _target(plan, plan.vpn(n)), max_s=30) for n in ("hq", "branch")}
+    assert all(_wait_ready(p) for p in probes.values())
+    rotated = lab_json("secrets", "rotate", "--all", "--lab", LAB)["rotated"]
+    lost = {}
+    for name, proc in probes.items():
+        out, _ = proc.communicate("rotated\n", timeout=60)
+        sent = json.loads(out.strip().splitlines()[-1])["probes"]
+        lost[name] = max((len(run) for run in "".join("x" if not p["ok"] else " " for p in sent).split()),
+                         default=0) * PROBE_INTERVAL_S
+    applied = {r["name"]: r["applied"] for r in rotated}
+    assert applied["vpn-hq"] == [f"{h}: re-keyed" for h in ("site.hq", "vpn.hq.2", "vpn.hq.1")], applied
+    assert sorted(vpn_daemons(LAB)) == daemons  # nothing restarted
+    assert lost["hq"] == 0 and lost["branch"] <= 1.5, lost  # longest outage (s) while re-keyed
+    fresh = saved_plan(LAB)
+    assert all(check_tunnel_up(fresh, n).verdict == "pass" for n in ("hq", "branch"))
+    assert "nothing to change" in lab_cli("up", str(TOPOLOGY), "--dry-run").stdout
+    registry = CollectorRegistry(auto_describe=False)  # after the pings: bytes went through both tunnels
+    registry.register(vpn_collector(lab_dir(LAB), LAB))
+    got = {(s.name, s.labels.get("vpn"), s.labels.get("instance")): s.value
+           for f in text_string_to_metric_families(generate_latest(registry).decode()) for s in f.samples}
+    assert got[("stacklab_vpn_tunnel_up", "hq", None)] == got[("stacklab_vpn_tunnel_up", "branch", None)] == 1
+    assert got[("stacklab_vpn_instance_serving", "hq", "vpn.hq.1")] == 1
+    assert got[("stacklab_vpn_receive_bytes_total", "branch", "vpn.branch")] > 0
+    assert got[("stacklab_vpn_transmit_bytes_total", "hq", "vpn.hq.1")] > 0
 
 
 def test_down_leaves_no_daemon_socket_tun_or_file(plan):

@@ -1,5 +1,5 @@
 """A VPN's keys are lab secrets: made once per VPN gateway, private, rotated
-like the others (`lab secrets rotate`), never in the plan."""
+like the others (`lab secrets rotate`, which re-keys the running ends), never in the plan."""
 
 from __future__ import annotations
 
@@ -39,3 +39,27 @@ def test_vpn_secrets_rotate_like_the_others(tmp_path, monkeypatch):
     new = secrets.rotate("vs2", "vpn-hq")
     assert new.kind == "vpn-ikev2" and new.rotations == 1 and new.value["psk"] != old.value["psk"]
     assert [s.name for s in secrets.rotate_all("vs2")] == ["vpn-hq"]
+
+
+def test_rotation_re_keys_the_running_ends_site_first_serving_last(tmp_path, monkeypatch):
+    """The live test measures the tunnel through it; here: who, in which order,
+    with the site's WireGuard endpoint at the instance that serves."""
+    from lab.model import load_topology
+    from lab.plan.planner import build_plan
+    from lab.vpn import rekey
+    from lab.vpn.state import save_specs, set_serving
+    from tests.fabric.helpers import ROOT
+
+    monkeypatch.setenv("STACKLAB_HOME", str(tmp_path))
+    plan = build_plan(load_topology(ROOT / "tests" / "vpn" / "wgpair.yaml"))
+    vpn = plan.vpns[0]
+    save_specs(plan.lab, plan.vpns)
+    set_serving(vpn, vpn.instances[1].host, "test")
+    secrets.ensure_item(plan.lab, vpn.secret, "vpn-wireguard")
+    keyed = []
+    monkeypatch.setattr(rekey.ends, "running", lambda v, end: 1)
+    monkeypatch.setattr(rekey.ends, "reconfigure", lambda v, end: keyed.append(end))
+    new, applied = secrets.rotate_applied(plan.lab, vpn.secret)
+    assert [e.host for e in keyed] == [vpn.site.host, vpn.instances[0].host, vpn.instances[1].host]
+    assert keyed[0].remote_addresses[0] == vpn.instances[1].public_address
+    assert applied == [f"{e.host}: re-keyed" for e in keyed] and new.rotations == 1

@@ -15,6 +15,7 @@ import yaml
 
 from lab.model.topology import Topology
 from lab.plan.model import Plan
+from lab.providers.ansible.vpn_inventory import VPN_GROUP, vpn_hosts
 
 TOR_GROUP = "tor"
 SERVER_GROUP = "servers"
@@ -81,7 +82,8 @@ def tor_vars(topo: Topology, plan: Plan, underlay_if: str = DEFAULT_TOR_UNDERLAY
 
 def build_inventory(topo: Topology, plan: Plan,
                     tor_underlay_if: str = DEFAULT_TOR_UNDERLAY_IF) -> dict[str, Any]:
-    """A YAML inventory: groups tor and servers (children compute, mux), with vars."""
+    """A YAML inventory: groups tor, servers (children compute, mux) and vpn
+    (the servers that carry VPN gateway instances), with vars."""
     by_role: dict[str, dict[str, Any]] = {"compute": {}, "mux": {}}
     for server in topo.servers:
         by_role[server.role][server.name] = server_vars(topo, plan, server.name)
@@ -91,6 +93,7 @@ def build_inventory(topo: Topology, plan: Plan,
         "children": {
             TOR_GROUP: {"hosts": {topo.tor.name: tor_vars(topo, plan, tor_underlay_if)}},
             SERVER_GROUP: {"children": children},
+            VPN_GROUP: {"hosts": vpn_hosts(topo, plan)},
         },
     }}
 
