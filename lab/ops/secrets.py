@@ -37,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.features import resolve
 from lab.ops import htpasswd
 from lab.ops.secret_store import Secret, all_secrets, load, save, secrets_dir, write_private
 from lab.paths import lab_dir
@@ -75,9 +76,10 @@ def _publish_exporter(lab: str, secret: Secret) -> list[str]:
 
 
 def _rekey_vpn(lab: str, secret: Secret) -> list[str]:
-    from lab.vpn.rekey import rekey_running
-
-    return rekey_running(lab, secret.name)
+    """The VPN feature re-keys (lab.vpn.rekey), by reference: the VPN is built
+    on these secrets, so ops does not import it."""
+    rekey_running = resolve("lab.vpn.rekey:rekey_running")
+    return rekey_running(lab, secret.name) if rekey_running else []
 
 
 def wireguard_keypair() -> tuple[str, str]:

@@ -18,8 +18,9 @@ LAYERS = {"model": 0, "plan": 1, "apply": 2, "providers": 3, "compute": 3, "lb":
           "verify": 4, "graph": 5, "report": 5, "cli": 6, "stacklab": 7}
 # siblings on one layer that may use each other (no cycle): the LB's VM
 # backends and the BMCs' systems are compute's VMs; the VPN's keys are lab
-# secrets (ops)
-SIBLINGS = {("lb", "compute"), ("ops", "compute"), ("vpn", "ops")}
+# secrets (ops); the ansible provider renders a VPN tunnel as the embedded
+# lab does (lab.vpn.render)
+SIBLINGS = {("lb", "compute"), ("ops", "compute"), ("vpn", "ops"), ("providers", "vpn")}
 MAX_LINES = 400
 
 
@@ -180,3 +181,7 @@ def test_names_of_namespaces_and_the_home_default_are_written_once():
         if module != "lab.paths" and "/var/lib/stacklab" in text:
             found.append(f"{module}: STACKLAB_HOME's default")
     assert not found, found
+
+
+def test_sibling_packages_use_each_other_one_way_only():
+    assert not [(a, b) for a, b in SIBLINGS if (b, a) in SIBLINGS]
