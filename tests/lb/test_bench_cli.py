@@ -1,5 +1,5 @@
 """`lab bench lb --format json` prints the agreed keys (small, bounded run); extra keys
-extend the contract, never replace it."""
+extend the contract, never replace it. One run covers the MUX pool too (--muxes 1,2)."""
 
 from __future__ import annotations
 
@@ -13,18 +13,33 @@ from lab.cli import app
 
 KEYS = {"drop_ns", "established_ns", "new_flow_ns", "xdp_cpu_ns_per_pkt", "nft_cpu_ns_per_pkt",
         "xdp_pps", "nft_pps"}
+POOL_KEYS = {"muxes", "frames", "offered_pps", "total_pps", "cpu_ns_per_pkt", "per_mux"}
 pytestmark = pytest.mark.root
 
 
-def test_bench_lb_json_has_the_agreed_keys_and_forwards_in_both_runs():
-    require_root("clang", "bpftool")
-    result = CliRunner().invoke(app, ["bench", "lb", "--format", "json", "--frames", "20000"])
+def test_bench_lb_json_has_the_agreed_keys_and_forwards_in_both_runs_and_through_every_mux():
+    require_root("clang", "bpftool", "trafgen")
+    result = CliRunner().invoke(app, ["bench", "lb", "--format", "json", "--frames", "20000", "--muxes", "1,2"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert KEYS <= set(data)
     assert all(isinstance(data[k], (int, float)) and data[k] >= 0 for k in KEYS), data
     assert data["xdp_pps"] > 0 and data["nft_pps"] > 0 and data["drop_ns"] > 0, data
     assert data["established_raw_ns"] == pytest.approx(data["established_ns"] + data["rewind_ns"])
+    one, two = data["muxes"]
+    assert POOL_KEYS <= set(one) and POOL_KEYS <= set(two), data["muxes"]
+    assert (one["muxes"], two["muxes"]) == (1, 2) and [len(one["per_mux"]), len(two["per_mux"])] == [1, 2]
+    for entry in (one, two):
+        assert entry["total_pps"] > 0 and entry["offered_pps"] > 0 and entry["cpu_ns_per_pkt"] >= 0, entry
+        assert all(m["forwarded"] > 0 and m["cpu_ns_per_pkt"] > 0 for m in entry["per_mux"]), entry
+    # the ECMP route spreads the 256 flows: neither MUX is starved
+    assert all(m["share"] > 0.2 for m in two["per_mux"]), two
+
+
+@pytest.mark.parametrize("muxes", ["0", "1,x", "9"])
+def test_bench_lb_rejects_bad_mux_counts_before_any_work(muxes):
+    result = CliRunner().invoke(app, ["bench", "lb", "--muxes", muxes])
+    assert result.exit_code == 2 and "--muxes" in result.output
 
 
 def test_bench_lb_rejects_unknown_format():
