@@ -139,7 +139,7 @@ def route_over(count: int) -> None:
             ipr.route("replace", dst=f"{VIP}/32", multipath=hops)
 
 
-def _frame() -> bytes:
+def pool_frame() -> bytes:
     return bytes(Ether(dst=RTR_MAC, src=GEN_MAC) / IP(src=CLIENT, dst=VIP)
                  / TCP(sport=40000, dport=80, flags="A") / (b"x" * 18))
 
@@ -172,7 +172,7 @@ def _sample(lbs: list[loader.Pinned]) -> list[tuple[int, int]]:
 def _round(count: int, frames: int, rate: int | None, drop: loader.Pinned,
            lbs: list[loader.Pinned]) -> dict:
     """A baseline run (the MUXes drop) and an LB run over `count` MUXes."""
-    config = trafgen_config(_frame(), (SPORT_LOW_BYTE,))
+    config = trafgen_config(pool_frame(), (SPORT_LOW_BYTE,))
     route_over(count)
     for i in range(1, count + 1):
         attach(mux_ns(i), "m0", drop)

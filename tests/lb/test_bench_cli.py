@@ -4,6 +4,8 @@ extend the contract, never replace it. One run covers the MUX pool too (--muxes 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
 import pytest
 from lb_support import require_root
@@ -34,6 +36,28 @@ def test_bench_lb_json_has_the_agreed_keys_and_forwards_in_both_runs_and_through
         assert all(m["forwarded"] > 0 and m["cpu_ns_per_pkt"] > 0 for m in entry["per_mux"]), entry
     # the ECMP route spreads the 256 flows: neither MUX is starved
     assert all(m["share"] > 0.2 for m in two["per_mux"]), two
+
+
+def test_the_pool_frames_count_the_source_port_so_the_ecmp_route_sees_256_flows(tmp_path):
+    """trafgen's config for the pool bench, written to a pcap (no device, no root)."""
+    if shutil.which("trafgen") is None:
+        pytest.skip("needs trafgen (netsniff-ng)")
+    from scapy.layers.inet import TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import rdpcap
+
+    from lab.lb.livebench import trafgen_config
+    from lab.lb.poolbench import SPORT_LOW_BYTE, pool_frame
+
+    frame = pool_frame()
+    (tmp_path / "pool.cfg").write_text(trafgen_config(frame, (SPORT_LOW_BYTE,)))
+    subprocess.run(["trafgen", "--in", str(tmp_path / "pool.cfg"), "--out", str(tmp_path / "pool.pcap"),
+                    "--num", "300", "--cpus", "1", "--no-cpu-stats"], check=True, capture_output=True, timeout=30)
+    sent = [bytes(p) for p in rdpcap(str(tmp_path / "pool.pcap"))]
+    assert len(sent) == 300
+    assert len({Ether(f)[TCP].sport for f in sent}) == 256
+    assert all(f[:SPORT_LOW_BYTE] + f[SPORT_LOW_BYTE + 1:] == frame[:SPORT_LOW_BYTE] + frame[SPORT_LOW_BYTE + 1:]
+               for f in sent)
 
 
 @pytest.mark.parametrize("muxes", ["0", "1,x", "9"])
