@@ -206,10 +206,11 @@ def _print_bench(tr, lv, pool) -> None:
               f"the fastest of the interleaved rounds; median round: "
               + ", ".join(f"{k} {v:.0f}" for k, v in (tr.medians or {}).items()) + ".")
     if pool:
-        p = Table("MUXes", "offered", "forwarded", "CPU/pkt (pool)", "per MUX: share, XDP program CPU/pkt",
+        p = Table("MUXes", "offered", "forwarded", "whole CPU/pkt", "XDP_DROP floor",
+                  "per MUX: share, XDP program CPU/pkt",
                   title="MUX pool behind an ECMP route (same offered load)")
         for f in pool:
             p.add_row(str(f.muxes), f"{f.offered_pps / 1e6:.2f} Mpps", f"{f.total_pps / 1e6:.2f} Mpps",
-                      f"{f.cpu_ns_per_pkt:.0f} ns",
+                      f"{f.whole_cpu_ns_per_pkt:.0f} ns", f"{f.xdp_drop_ns_per_pkt:.0f} ns",
                       ", ".join(f"{m['mux']} {m['share']:.0%} {m['cpu_ns_per_pkt']:.0f} ns" for m in f.per_mux))
         out.print(p)

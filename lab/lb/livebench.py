@@ -142,7 +142,7 @@ def trafgen_config(frame: bytes, counters: tuple[int, ...] = ()) -> str:
 def generate(frames: int, namespace: str = GEN, config: str | None = None,
              rate_pps: int | None = None) -> tuple[int, float]:
     """Send `frames` frames (by default copies of one frame) out of the
-    namespace's first veth, g0, with trafgen; at `rate_pps` when given, else
+    namespace's g0 with trafgen; at `rate_pps` when given, else
     as fast as it can. Returns (CPU ns spent incl. softirq, wall seconds)."""
     with tempfile.NamedTemporaryFile("w", suffix=".cfg", prefix="lbbench-") as conf:
         conf.write(config or trafgen_config(_frame()))

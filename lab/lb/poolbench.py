@@ -15,12 +15,17 @@ the router, whose r<i> drops the frames (XDP_DROP).
 Measured per MUX count, in interleaved rounds (median of each figure):
 - per MUX: packets it forwarded (its own counters) and the CPU time of its
   XDP program per forwarded packet, from the kernel's BPF run-time
-  statistics (BPF_ENABLE_STATS, on only while the bench runs).
+  statistics (BPF_ENABLE_STATS, on only while the bench runs); the XDP_DROP
+  program of the baseline run, timed the same way, is the floor to read it
+  against (the statistics' own clock reads are in both).
 - the pool: the rate trafgen offered, the packets all MUXes forwarded per
   second, and the whole CPU cost per forwarded packet above a baseline run in
   which every MUX of the run drops (the router's forwarding and trafgen's own
-  cost are in both, so they cancel). With veth, a MUX's XDP runs in softirq
-  on the sender's CPU: more MUXes spread the work over programs, not CPUs.
+  cost are in both, so they cancel). That difference is a few percent of
+  trafgen's own ~2-3 us per frame, so it is coarse (hundreds of ns between
+  rounds); the per-MUX figure is the precise one. With veth, a MUX's XDP runs
+  in softirq on the sender's CPU: more MUXes spread the work over programs,
+  not CPUs.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ PREFIX = "lbpool"
 GEN, RTR = f"{PREFIX}.gen", f"{PREFIX}.rtr"
 VIP, VIP_POOL, CLIENT, GATEWAY = "203.0.113.10", "203.0.113.0/24", "198.18.1.2", "198.18.1.1"
 SPORT_LOW_BYTE = 14 + 20 + 1  # Ethernet + IPv4 header, then the TCP source port's second byte
-ROUNDS = 3
+ROUNDS = 5
 MAX_MUXES = 8
 
 
@@ -70,13 +75,14 @@ class PoolFigures:
     frames: int
     offered_pps: float
     total_pps: float
-    cpu_ns_per_pkt: float
+    whole_cpu_ns_per_pkt: float
+    xdp_drop_ns_per_pkt: float  # the floor: XDP_DROP on the same MUXes, timed the same way
     per_mux: list[dict[str, float | int | str]]
 
     def to_json(self) -> dict:
         return {"muxes": self.muxes, "frames": self.frames, "offered_pps": round(self.offered_pps),
-                "total_pps": round(self.total_pps), "cpu_ns_per_pkt": round(self.cpu_ns_per_pkt, 1),
-                "per_mux": self.per_mux}
+                "total_pps": round(self.total_pps), "whole_cpu_ns_per_pkt": round(self.whole_cpu_ns_per_pkt, 1),
+                "xdp_drop_ns_per_pkt": round(self.xdp_drop_ns_per_pkt, 1), "per_mux": self.per_mux}
 
 
 def _veth(a_ns: str, a: str, a_mac: str, b_ns: str, b: str, b_mac: str) -> None:
@@ -155,17 +161,20 @@ def _configure(maps: LbMaps, i: int) -> None:
     maps.write_ring(0, maglev.build_ring({"b1": 1, "b2": 2}, 65537), 1)
 
 
+def _run_stats(pinned: loader.Pinned) -> tuple[int, int]:
+    fd = pinned.prog_fd()
+    try:
+        return prog_run_stats(fd)
+    finally:
+        os.close(fd)
+
+
 def _sample(lbs: list[loader.Pinned]) -> list[tuple[int, int]]:
     """(forwarded packets, program run time ns) of each MUX's LB."""
     result = []
     for lb in lbs:
-        fd = lb.prog_fd()
-        try:
-            run_ns, _ = prog_run_stats(fd)
-        finally:
-            os.close(fd)
         with LbMaps(lb) as maps:
-            result.append((maps.forwarded_packets(), run_ns))
+            result.append((maps.forwarded_packets(), _run_stats(lb)[0]))
     return result
 
 
@@ -176,7 +185,9 @@ def _round(count: int, frames: int, rate: int | None, drop: loader.Pinned,
     route_over(count)
     for i in range(1, count + 1):
         attach(mux_ns(i), "m0", drop)
+    d0 = _run_stats(drop)
     base_cpu, _ = generate(frames, GEN, config, rate)
+    d1 = _run_stats(drop)
     for i in range(1, count + 1):
         attach(mux_ns(i), "m0", lbs[i - 1])
     before = _sample(lbs[:count])
@@ -188,18 +199,20 @@ def _round(count: int, frames: int, rate: int | None, drop: loader.Pinned,
     if not total:
         raise RuntimeError(f"no MUX forwarded anything ({count} MUXes)")
     return {"offered_pps": frames / wall, "total_pps": total / wall, "cpu": (cpu - base_cpu) / total,
+            "drop_ns": (d1[0] - d0[0]) / max(d1[1] - d0[1], 1),
             "forwarded": fwd, "prog_ns": [r / f if f else 0.0 for r, f in zip(run_ns, fwd, strict=True)]}
 
 
 def _median(rounds: list[dict], count: int, frames: int) -> PoolFigures:
-    med = {k: statistics.median(r[k] for r in rounds) for k in ("offered_pps", "total_pps", "cpu")}
+    med = {k: statistics.median(r[k] for r in rounds) for k in ("offered_pps", "total_pps", "cpu", "drop_ns")}
     per_mux = []
     for i in range(count):
         fwd = statistics.median(r["forwarded"][i] for r in rounds)
         per_mux.append({"mux": f"mux{i + 1}", "forwarded": round(fwd),
                         "share": round(fwd / max(statistics.median(sum(r["forwarded"]) for r in rounds), 1), 3),
                         "cpu_ns_per_pkt": round(statistics.median(r["prog_ns"][i] for r in rounds), 1)})
-    return PoolFigures(count, frames, med["offered_pps"], med["total_pps"], max(0.0, med["cpu"]), per_mux)
+    return PoolFigures(count, frames, med["offered_pps"], med["total_pps"], max(0.0, med["cpu"]),
+                       med["drop_ns"], per_mux)
 
 
 def run_pool_bench(counts: list[int], frames: int = 300_000, rate_pps: int | None = None,
