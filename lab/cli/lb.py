@@ -132,10 +132,29 @@ def remove_backend(lb_name: LbArg, vm: VmArg, lab: LabOpt = None, topology: Topo
 
 LiveOpt = Annotated[bool, typer.Option("--live/--no-live", help="also the live XDP vs nftables run")]
 FramesOpt = Annotated[int, typer.Option(help="frames per live run (bounded)", min=10_000, max=2_000_000)]
+MuxesOpt = Annotated[str | None, typer.Option(
+    "--muxes", help="MUX counts to compare under the same offered load, e.g. 1,2 (ECMP over the MUXes)")]
+OfferedOpt = Annotated[int | None, typer.Option(
+    "--offered-pps", min=1_000, max=10_000_000, help="offered load of the --muxes runs (default: flat out)")]
 
 
-def bench_lb(fmt: Format = "table", live: LiveOpt = True, frames: FramesOpt = 300_000) -> None:
-    """ns/packet (BPF_PROG_TEST_RUN, vs XDP_DROP) and live CPU/pps vs an nftables DNAT LB."""
+def _mux_counts(text: str | None) -> list[int]:
+    if not text:
+        return []
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise fail(f"--muxes {text!r}: a comma-separated list of MUX counts, e.g. 1,2", 2) from None
+    if not counts or not all(1 <= c <= 8 for c in counts):
+        raise fail(f"--muxes {text!r}: every count must be 1-8", 2)
+    return list(dict.fromkeys(counts))
+
+
+def bench_lb(fmt: Format = "table", live: LiveOpt = True, frames: FramesOpt = 300_000,
+             muxes: MuxesOpt = None, offered_pps: OfferedOpt = None) -> None:
+    """ns/packet (BPF_PROG_TEST_RUN, vs XDP_DROP), live CPU/pps vs an nftables DNAT LB,
+    and with --muxes the MUX pool: CPU per packet per MUX and total pps for each MUX count."""
+    counts = _mux_counts(muxes)
     _root()
     from lab.lb.bench import run_test_run_bench
     from lab.lb.livebench import run_live_bench
@@ -146,16 +165,27 @@ def bench_lb(fmt: Format = "table", live: LiveOpt = True, frames: FramesOpt = 30
     if live:
         with console.status("lb bench: live XDP vs nftables"):
             lv = run_live_bench(frames)
+    pool = []
+    if counts:
+        from lab.lb.poolbench import run_pool_bench
+
+        with console.status(f"lb bench: MUX pool of {', '.join(map(str, counts))} MUXes"):
+            pool = run_pool_bench(counts, frames, offered_pps)
     data = {"drop_ns": tr.drop_ns, "established_ns": tr.established_ns, "new_flow_ns": tr.new_flow_ns,
             "rewind_ns": tr.rewind_ns, "established_raw_ns": tr.established_raw_ns,
             "new_flow_raw_ns": tr.new_flow_raw_ns,
             "median_round": tr.medians,
             "xdp_cpu_ns_per_pkt": round(lv.xdp_cpu_ns_per_pkt, 1) if lv else None,
             "nft_cpu_ns_per_pkt": round(lv.nft_cpu_ns_per_pkt, 1) if lv else None,
-            "xdp_pps": round(lv.xdp_pps) if lv else None, "nft_pps": round(lv.nft_pps) if lv else None}
+            "xdp_pps": round(lv.xdp_pps) if lv else None, "nft_pps": round(lv.nft_pps) if lv else None,
+            "muxes": [p.to_json() for p in pool]}
     if fmt == "json":
         emit(data, "json")
         return
+    _print_bench(tr, lv, pool)
+
+
+def _print_bench(tr, lv, pool) -> None:
     from rich.table import Table
 
     t = Table("measure", "value", "vs baseline", "target", title="lab bench lb")
@@ -175,3 +205,12 @@ def bench_lb(fmt: Format = "table", live: LiveOpt = True, frames: FramesOpt = 30
               f"{tr.established_raw_ns:.0f} ns, new flow {tr.new_flow_raw_ns:.0f} ns. Figures are "
               f"the fastest of the interleaved rounds; median round: "
               + ", ".join(f"{k} {v:.0f}" for k, v in (tr.medians or {}).items()) + ".")
+    if pool:
+        p = Table("MUXes", "offered", "forwarded", "whole CPU/pkt", "XDP_DROP floor",
+                  "per MUX: share, XDP program CPU/pkt",
+                  title="MUX pool behind an ECMP route (same offered load)")
+        for f in pool:
+            p.add_row(str(f.muxes), f"{f.offered_pps / 1e6:.2f} Mpps", f"{f.total_pps / 1e6:.2f} Mpps",
+                      f"{f.whole_cpu_ns_per_pkt:.0f} ns", f"{f.xdp_drop_ns_per_pkt:.0f} ns",
+                      ", ".join(f"{m['mux']} {m['share']:.0%} {m['cpu_ns_per_pkt']:.0f} ns" for m in f.per_mux))
+        out.print(p)

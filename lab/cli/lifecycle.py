@@ -175,11 +175,27 @@ def _print_status(data: dict) -> None:
         from lab.cli.lb_view import render
 
         render(data["load_balancers"], out)
+    if data.get("bgp"):
+        _print_bgp(data["bgp"])
     if data.get("vpn"):
         _section("vpn gateways", ("vpn", "protocol", "tenant", "serving", "tunnel", "daemons down"),
                  [(name, v["protocol"], v["tenant"], v["serving"], _health("ok" if v["tunnel"] == "up" else "down"),
                    ", ".join(h for h, s in v["daemons"].items() if s != "running") or "-")
                   for name, v in data["vpn"].items()])
+
+
+def _print_bgp(bgp: dict) -> None:
+    """Each MUX's session to the ToR (its view and the ToR's) and what it announces."""
+    rows = []
+    for mux, b in bgp.items():
+        tor = b.get("tor", {})
+        up = b["session"] == "Established" and b["bfd"] == "up"
+        rows.append((mux, b.get("peer", "-"), _health("ok" if up else "down"),
+                     f"{b['session']}, BFD {b['bfd']}",
+                     f"{tor.get('session', '-')}, {tor.get('accepted', 0)} accepted",
+                     Text(", ".join(b["advertised"]) or "none")))
+    _section("BGP: MUX sessions to the ToR", ("MUX", "peer", "health", "session", "ToR's view",
+                                              "advertised VIPs"), rows)
 
 
 def _section(title: str, header: tuple[str, ...], rows: list[tuple]) -> None:

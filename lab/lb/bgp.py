@@ -126,11 +126,16 @@ def sessions(lab: str, host: str) -> dict[str, dict[str, Any]]:
 
 
 def status(lab: str) -> dict[str, Any]:
-    """Per MUX: its session to the ToR and the VIPs it announces."""
-    if not frr.instances(lab):
+    """Per MUX: its session to the ToR (the MUX's view, and the ToR's: how
+    many of the VIPs it announces the ToR accepted) and the VIPs it announces."""
+    hosts = frr.instances(lab)
+    if not hosts:
         return {}
+    muxes = muxes_of(lab)
+    tor = next((h for h in hosts if h not in muxes), None)
+    tor_view = sessions(lab, tor) if tor else {}
     result = {}
-    for mux in muxes_of(lab):
+    for mux in muxes:
         spec = load_state(lab, mux).spec
         if spec.bgp is None:
             continue
@@ -139,5 +144,10 @@ def status(lab: str) -> dict[str, Any]:
             vips = advertise.announced(spec.namespace, spec.vip_pool)
         except OSError:
             vips = []
-        result[mux] = {"session": session["state"], "bfd": session["bfd"], "advertised": vips}
+        seen = tor_view.get(spec.underlay_ip, {})
+        result[mux] = {"session": session["state"], "bfd": session["bfd"], "advertised": vips,
+                       "peer": spec.bgp.peer, "up_s": session.get("up_s", 0),
+                       "flaps": session.get("flaps", 0),
+                       "tor": {"session": seen.get("state", "down"), "bfd": seen.get("bfd", "none"),
+                               "accepted": seen.get("received", 0)}}
     return result

@@ -29,6 +29,8 @@ BPF_OBJ_GET = 7
 BPF_OBJ_GET_INFO_BY_FD = 15
 BPF_MAP_LOOKUP_BATCH = 24
 BPF_MAP_UPDATE_BATCH = 26
+BPF_ENABLE_STATS = 32
+BPF_STATS_RUN_TIME = 0
 
 BPF_ANY = 0
 
@@ -95,6 +97,21 @@ def prog_id(fd: int) -> int:
     info = ctypes.create_string_buffer(256)
     _bpf(BPF_OBJ_GET_INFO_BY_FD, _attr("=IIQ", fd, len(info), _addr(info)))
     return struct.unpack_from("=I", info, 4)[0]
+
+
+def prog_run_stats(fd: int) -> tuple[int, int]:
+    """(run_time_ns, run_cnt) of a program: counted only while run-time
+    statistics are on (enable_run_time_stats)."""
+    info = ctypes.create_string_buffer(216)
+    _bpf(BPF_OBJ_GET_INFO_BY_FD, _attr("=IIQ", fd, len(info), _addr(info)))
+    return struct.unpack_from("=QQ", info, 192)
+
+
+def enable_run_time_stats() -> int:
+    """BPF_ENABLE_STATS: every program's run time is counted while the
+    returned fd is open (host-wide; closing it turns the counting off again,
+    unless another holder or the kernel.bpf_stats_enabled sysctl keeps it on)."""
+    return _bpf(BPF_ENABLE_STATS, _attr("=I", BPF_STATS_RUN_TIME))
 
 
 class _Closing:

@@ -131,19 +131,29 @@ def _children_cpu_ns() -> int:
     return int((usage.ru_utime + usage.ru_stime) * 1e9)
 
 
-def generate(frames: int) -> tuple[int, float]:
-    """Send `frames` copies of the frame out of g0 with trafgen inside the
-    generator namespace; returns (CPU ns spent incl. softirq, wall seconds)."""
-    body = ", ".join(f"0x{b:02x}" for b in _frame())
+def trafgen_config(frame: bytes, counters: tuple[int, ...] = ()) -> str:
+    """trafgen's packet config for `frame`; the bytes at `counters` count up
+    by one per packet (dinc: 0-255, wrapping), e.g. the low byte of the TCP
+    source port for 256 flows."""
+    body = ", ".join("dinc(0, 255, 1)" if i in counters else f"0x{b:02x}" for i, b in enumerate(frame))
+    return f"{{ {body} }}\n"
+
+
+def generate(frames: int, namespace: str = GEN, config: str | None = None,
+             rate_pps: int | None = None) -> tuple[int, float]:
+    """Send `frames` frames (by default copies of one frame) out of the
+    namespace's g0 with trafgen; at `rate_pps` when given, else
+    as fast as it can. Returns (CPU ns spent incl. softirq, wall seconds)."""
     with tempfile.NamedTemporaryFile("w", suffix=".cfg", prefix="lbbench-") as conf:
-        conf.write(f"{{ {body} }}\n")
+        conf.write(config or trafgen_config(_frame()))
         conf.flush()
         # one process; the host's socket memory and IRQ affinity left alone
         argv = ["trafgen", "--dev", "g0", "--in", conf.name, "--num", str(frames), "--cpus", "1",
                 "--no-sock-mem", "--notouch-irq", "--no-cpu-stats"]
+        argv += ["--rate", f"{rate_pps}pps"] if rate_pps else []
         for _ in range(3):  # on a busy host the TX ring's flush can meet a full socket buffer (EAGAIN)
             k0, c0, t0 = _ksoftirqd_ns(), _children_cpu_ns(), time.perf_counter()
-            proc = run_in_namespace(GEN, argv, timeout=120)
+            proc = run_in_namespace(namespace, argv, timeout=120)
             wall = time.perf_counter() - t0
             if proc.returncode == 0 or "temporarily unavailable" not in proc.stderr + proc.stdout:
                 break
@@ -153,7 +163,7 @@ def generate(frames: int) -> tuple[int, float]:
     return _children_cpu_ns() - c0 + _ksoftirqd_ns() - k0, wall
 
 
-def _attach(ns: str, ifname: str, pinned: loader.Pinned) -> None:
+def attach(ns: str, ifname: str, pinned: loader.Pinned) -> None:
     fd = pinned.prog_fd()
     try:
         loader.detach(ns, ifname)
@@ -193,14 +203,14 @@ def _round(frames: int, progs: dict[str, loader.Pinned], lb: loader.Pinned) -> d
     forwarded packet above the baseline, and the forwarding rates."""
     if _has_nft_table():  # the previous round's DNAT would catch the baseline's frames
         _nft(None)
-    _attach(MUX, "m0", progs["drop"])
+    attach(MUX, "m0", progs["drop"])
     base_cpu, _ = generate(frames)
-    _attach(MUX, "m0", lb)
+    attach(MUX, "m0", lb)
     with LbMaps(lb) as maps:
         tx0 = maps.global_counters()["tx"]
         xdp_cpu, xdp_wall = generate(frames)
         xdp_fwd = maps.global_counters()["tx"] - tx0
-    _attach(MUX, "m0", progs["pass"])
+    attach(MUX, "m0", progs["pass"])
     _nft(NFT_RULES)
     tx0 = _tx_packets(MUX, "m1")
     nft_cpu, nft_wall = generate(frames)
@@ -232,8 +242,8 @@ def run_live_bench(frames: int = 300_000) -> LiveFigures:
             lb = loader.load(build.lb_object(ring_slots=65537), root, "lb")
             with LbMaps(lb) as maps:
                 _configure_lb(maps)
-            _attach(GEN, "g0", progs["drop"])
-            _attach(SINK, "s0", progs["drop"])
+            attach(GEN, "g0", progs["drop"])
+            attach(SINK, "s0", progs["drop"])
             rounds = [_round(frames, progs, lb) for _ in range(ROUNDS)]
     finally:
         loader.remove_root(root)

@@ -197,6 +197,16 @@ def load_balancer(report_url: str = g.DEFAULT_REPORT_URL) -> DashboardBuilder:
         .with_panel(_ts("Dropped packets by reason", _query(
             f"sum by (lb, reason) (rate({m.LB_DROPPED}_total{{{sel}}}[{RATE}]))", "{{lb}} {{reason}}"),
             unit="pps", description="no_rule: traffic to a VIP/port without a rule (secure by default)."))
+        .with_row(Row("MUX pool: BGP to the ToR"))
+        .with_panel(g.ok_when_one(_panel(statetimeline.Panel(), "BGP session per MUX", _query(
+            f"{m.LB_BGP_SESSION_UP}{{{LAB}}}", "{{mux}}")), "Established", "down"))
+        .with_panel(g.ok_when_one(_panel(statetimeline.Panel(), "BFD per MUX", _query(
+            f"{m.LB_BGP_BFD_UP}{{{LAB}}}", "{{mux}}")), "up", "down"))
+        .with_panel(_ts("VIPs announced and accepted per MUX", _query(
+            f"{m.LB_BGP_ADVERTISED}{{{LAB}}}", "{{mux}} announced"), _query(
+            f"{m.LB_BGP_ACCEPTED}{{{LAB}}}", "{{mux}} accepted by the ToR", ref="B"),
+            description="A MUX announces a VIP while its XDP program is attached and the VIP has "
+                        "a healthy backend in its own probes."))
         .with_row(Row("Verify"))
         .with_panel(_passed_column(_table("LB checks (latest run)", {
             "A": (f'{m.CHECK_PASSED}{{{LAB}, group="lb"}}', "result"),

@@ -98,6 +98,41 @@ def lb_families(lab: str, counters: Iterable[LbBackendCounters],
     return [packets, octets, syns, healthy, dropped]
 
 
+@dataclass(frozen=True)
+class MuxBgpState:
+    """One MUX's BGP speaker: its session to the ToR and what it announces."""
+
+    mux: str
+    peer: str
+    established: bool
+    bfd_up: bool
+    advertised: tuple[str, ...]
+    accepted: int  # the MUX's routes the ToR accepted
+
+
+_BGP_GAUGES: dict[str, tuple[str, Callable[[MuxBgpState], float]]] = {
+    m.LB_BGP_SESSION_UP: ("BGP session of a MUX to the ToR Established (1).", lambda s: float(s.established)),
+    m.LB_BGP_BFD_UP: ("BFD session of a MUX to the ToR up (1).", lambda s: float(s.bfd_up)),
+    m.LB_BGP_ADVERTISED: ("VIPs a MUX announces to the ToR.", lambda s: float(len(s.advertised))),
+    m.LB_BGP_ACCEPTED: ("Routes from a MUX the ToR accepted.", lambda s: float(s.accepted)),
+}
+
+
+def bgp_families(lab: str, muxes: Iterable[MuxBgpState]) -> list[Metric]:
+    """Per MUX: session and BFD state, announced and accepted route counts,
+    and one series per announced VIP."""
+    gauges = {name: GaugeMetricFamily(name, doc, labels=m.LB_BGP_LABELS) for name, (doc, _) in _BGP_GAUGES.items()}
+    route = GaugeMetricFamily(m.LB_BGP_ROUTE, "A VIP a MUX announces (1 while announced).",
+                              labels=(*m.LB_BGP_LABELS, "vip"))
+    for s in muxes:
+        labels = [lab, s.mux, s.peer]
+        for name, (_, value) in _BGP_GAUGES.items():
+            gauges[name].add_metric(labels, value(s))
+        for vip in s.advertised:
+            route.add_metric([*labels, vip], 1.0)
+    return [*gauges.values(), route]
+
+
 def fabric_families(lab: str, counters: Iterable[FabricInterfaceCounters],
                     fdb_entries: Mapping[tuple[str, int], int] | None = None) -> list[Metric]:
     """Metric families for the fabric; `fdb_entries` maps (server, vni) -> static FDB entries."""

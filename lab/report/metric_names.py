@@ -43,6 +43,12 @@ LB_BYTES = f"{PREFIX}_lb_bytes"                    # counter -> _total
 LB_SYNS = f"{PREFIX}_lb_syns"                      # counter -> _total
 LB_DROPPED = f"{PREFIX}_lb_dropped_packets"        # counter -> _total, by reason
 LB_BACKEND_HEALTHY = f"{PREFIX}_lb_backend_healthy"  # gauge 1/0 (probe status)
+# The MUX pool's BGP (per MUX, from its FRR and the ToR's)
+LB_BGP_SESSION_UP = f"{PREFIX}_lb_bgp_session_up"          # gauge 1/0: Established, the MUX's view
+LB_BGP_BFD_UP = f"{PREFIX}_lb_bgp_bfd_up"                  # gauge 1/0: BFD session up, the MUX's view
+LB_BGP_ADVERTISED = f"{PREFIX}_lb_bgp_advertised_routes"   # gauge: VIPs the MUX announces
+LB_BGP_ROUTE = f"{PREFIX}_lb_bgp_route_advertised"         # gauge 1 per (MUX, VIP) announced
+LB_BGP_ACCEPTED = f"{PREFIX}_lb_bgp_accepted_routes"       # gauge: the MUX's routes the ToR accepted
 
 # Fabric (per server namespace and interface)
 FABRIC_RX_PACKETS = f"{PREFIX}_fabric_receive_packets"    # counter -> _total
@@ -65,6 +71,7 @@ VPN_LAST_HANDSHAKE = f"{PREFIX}_vpn_last_handshake_timestamp_seconds"  # WireGua
 
 CHECK_LABELS = ("lab", "group", "check")
 LB_LABELS = ("lab", "lb", "vip", "port", "protocol", "backend")
+LB_BGP_LABELS = ("lab", "mux", "peer")
 FABRIC_LABELS = ("lab", "server", "interface")
 VPN_LABELS = ("lab", "vpn", "protocol")
 VPN_INSTANCE_LABELS = ("lab", "vpn", "instance", "role")

@@ -134,6 +134,7 @@ def write_inventory(lab: NetnsLab, directory: Path, overrides: dict | None = Non
         "tor_manage_services": False,
         "tor_frr_conf_path": f"{files}/tor/frr.conf",
         "tor_nft_path": f"{files}/tor/acl.nft",
+        "tor_sysctl_file": f"{files}/tor/sysctl.conf",
         "kvm_host_manage_services": False,
         "lab_agent_install": False,
         # the lead's `lab apply-host` here (the VM runs the role's default, the light agent entry)

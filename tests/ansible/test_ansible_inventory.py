@@ -41,6 +41,23 @@ def test_inventory_groups_and_host_vars_follow_the_topology():
     assert inv["vars"]["lab_underlay_mtu"] == 9000
 
 
+def test_the_tor_role_sets_the_routing_sysctls_the_plan_gives_the_embedded_tor():
+    """A real ToR forwards and hashes ECMP by L4 ports like the embedded one
+    (the FRR config both render comes from the role's one template)."""
+    from lab.lb import frr
+    from lab.model import load_topology
+
+    role = frr.PLAYBOOKS / "roles" / "tor"
+    defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text())
+    plan = build_plan(load_topology(frr.PLAYBOOKS.parent / "topologies" / "mux-pool.yaml"))
+    tor = next(h for h in plan.hosts if h.role == "tor")
+    for key in ("net.ipv4.ip_forward", "net.ipv4.fib_multipath_hash_policy"):
+        assert str(defaults["tor_sysctls"][key]) == tor.sysctls[key] == "1", key
+    assert frr.TOR_TEMPLATE == role / "templates" / "frr.conf.j2"
+    tasks = yaml.safe_load((role / "tasks" / "main.yml").read_text())
+    assert any(t.get("ansible.builtin.template", {}).get("src") == frr.TOR_TEMPLATE.name for t in tasks)
+
+
 def test_host_problems_name_extra_and_missing_hosts():
     problems = host_problems(topology(), {"tor", "hv1", "hv9"})
     assert any("'hv9' is not a server" in p for p in problems)

@@ -53,6 +53,11 @@ def test_first_run_converges_every_host(converged, netns_lab):
     assert netns_lab.mtu("hv1", "eth0") == 9000
     assert netns_lab.mtu("mux1", "eth0") == 9000
     assert netns_lab.mtu("tor", "underlay") == 9000
+    # the ToR hashes ECMP flows by L4 ports (the VIP's flows spread over the MUXes), also after a boot
+    policy = netns_lab.run("tor", "cat", "/proc/sys/net/ipv4/fib_multipath_hash_policy").stdout.strip()
+    assert policy == "1"
+    persisted = (converged[1].parent / "files" / "tor" / "sysctl.conf").read_text()
+    assert "net.ipv4.fib_multipath_hash_policy = 1" in persisted, persisted
 
 
 def test_second_run_reports_no_change_on_any_host(converged):

@@ -5,6 +5,7 @@ the check it targets; `lab down` leaves no daemon, socket or file."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -113,6 +114,60 @@ def test_advertisement_follows_the_program_and_the_health(plan):
             ctl.set_health("web", b.name, False)
     assert advertise.announced(mux2.namespace, mux2.vip_pool) == []
     assert wait_for(lambda: mux2.underlay_ip not in tor_nexthops(LAB, mux1.tor_namespace, VIP), 5.0) is not None
+
+
+def _set_health(plan, mux: str, healthy: bool) -> None:
+    with with_controller(LAB, mux) as ctl:  # the controller re-syncs the announcement
+        for b in plan.mux(mux).lb("web").backends:
+            ctl.set_health("web", b.name, healthy)
+
+
+def _samples(text: str) -> dict[tuple[str, tuple], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for f in text_string_to_metric_families(text) for s in f.samples}
+
+
+@pytest.mark.root
+def test_status_and_the_exporter_show_each_muxs_session_and_announced_vips(plan):
+    """mux1 serves the VIP, mux2 has no healthy backend: `lab status` (JSON and
+    table) and the exporter say so per MUX, with the ToR's view."""
+    from prometheus_client import generate_latest
+    from typer.testing import CliRunner
+
+    from lab.cli import app
+    from lab.lb import bgp
+    from lab.paths import lab_dir
+    from lab.report.exporter import build_registry
+
+    _set_health(plan, "mux1", True)
+    _set_health(plan, "mux2", False)
+    try:
+        accepted = {"mux1": 1, "mux2": 0}
+        assert wait_for(lambda: {m: b["tor"]["accepted"] for m, b in bgp.status(LAB).items()} == accepted,
+                        10.0) is not None, bgp.status(LAB)
+        result = CliRunner().invoke(app, ["status", "--lab", LAB, "--format", "json"])
+        assert result.exit_code == 0, result.output
+        seen = json.loads(result.stdout)["bgp"]
+        assert {m: (b["session"], b["bfd"], b["advertised"], b["tor"]["session"]) for m, b in seen.items()} == {
+            "mux1": ("Established", "up", [VIP], "Established"), "mux2": ("Established", "up", [], "Established")}
+        assert seen["mux1"]["peer"] == plan.bgp.router_id
+        table = CliRunner().invoke(app, ["status", "--lab", LAB], terminal_width=200)
+        assert "BGP: MUX sessions to the ToR" in table.output and VIP in table.output, table.output
+        text = generate_latest(build_registry([lab_dir(LAB)])).decode()
+    finally:
+        _set_health(plan, "mux2", True)
+    s = _samples(text)
+    peer = ("peer", plan.bgp.router_id)
+    for mux in ("mux1", "mux2"):
+        labels = (("lab", LAB), ("mux", mux), peer)
+        assert s[("stacklab_lb_bgp_session_up", labels)] == 1.0, mux
+        assert s[("stacklab_lb_bgp_bfd_up", labels)] == 1.0, mux
+        assert s[("stacklab_lb_bgp_accepted_routes", labels)] == accepted[mux], mux
+    assert s[("stacklab_lb_bgp_route_advertised", (("lab", LAB), ("mux", "mux1"), peer, ("vip", VIP)))] == 1.0
+    assert not any(name == "stacklab_lb_bgp_route_advertised" and ("mux", "mux2") in labels
+                   for name, labels in s)
 
 
 @pytest.mark.root

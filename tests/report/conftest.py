@@ -13,6 +13,8 @@ from lab.report.history import History, RunRecord
 from lab.report.live import (
     FabricInterfaceCounters,
     LbBackendCounters,
+    MuxBgpState,
+    bgp_families,
     fabric_families,
     lb_families,
 )
@@ -97,8 +99,11 @@ class TrafficSource:
         fabric = [FabricInterfaceCounters(s, "eth0", 5000 * n, 4900 * n, 6_000_000 * n,
                                           5_900_000 * n, rx_dropped=n // 3)
                   for s in ("hv1", "hv2", "hv3", "hv4", "mux1")]
+        bgp = [MuxBgpState(mux, "198.18.0.1", True, n % 5 != 0, ("192.0.2.10",), 1)
+               for mux in ("mux1", "mux2")]
         return [*lb_families(LAB, lb, {("web", "no_rule"): 3 * n}),
-                *fabric_families(LAB, fabric, {("hv1", 1001): 4, ("hv2", 1002): 2})]
+                *fabric_families(LAB, fabric, {("hv1", 1001): 4, ("hv2", 1002): 2}),
+                *bgp_families(LAB, bgp)]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from lab.report.dashboards import DASHBOARD_DIR, DASHBOARDS, render
 from lab.report.html import run_page
 
 GOOD_WHEN_ONE = (m.VERIFY_LAST_RUN_PASSED, m.CHECK_PASSED, m.FABRIC_LINK_UP, m.LB_BACKEND_HEALTHY,
-                 m.COLLECTOR_UP)
+                 m.COLLECTOR_UP, m.LB_BGP_SESSION_UP, m.LB_BGP_BFD_UP)
 DAY_AND_2H = 26 * 3600
 
 

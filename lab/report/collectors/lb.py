@@ -1,4 +1,5 @@
-"""Live LB counters for `lab exporter`, read from the BPF maps at each scrape."""
+"""Live LB counters for `lab exporter`, read from the BPF maps at each scrape,
+and the MUX pool's BGP state (sessions, announced VIPs) from FRR."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from pathlib import Path
 
 from prometheus_client.core import Metric
 
+from lab.lb.bgp import status as bgp_status
 from lab.lb.state import muxes_of
 from lab.lb.status import lb_status
-from lab.report.live import LbBackendCounters, lb_families
+from lab.report.live import LbBackendCounters, MuxBgpState, bgp_families, lb_families
 
 
 class LbCollector:
@@ -33,7 +35,13 @@ class LbCollector:
                 if reason.endswith("_drop"):
                     key = ("all", reason.removesuffix("_drop"))
                     drops[key] = drops.get(key, 0) + value
-        return lb_families(self.lab, counters, drops)
+        return lb_families(self.lab, counters, drops) + bgp_families(self.lab, self._bgp())
+
+    def _bgp(self) -> list[MuxBgpState]:
+        return [MuxBgpState(mux=mux, peer=b["peer"], established=b["session"] == "Established",
+                            bfd_up=b["bfd"] == "up", advertised=tuple(b["advertised"]),
+                            accepted=b["tor"]["accepted"])
+                for mux, b in bgp_status(self.lab).items()]
 
 
 def lb_collector(_results_dir: Path, lab: str) -> LbCollector | None:
