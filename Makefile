@@ -17,7 +17,7 @@ test: install
 
 # rewrite tests/plan/golden/*.json from topologies/*.yaml; review the diff
 golden: install
-	STACKLAB_REGEN_GOLDEN=1 $(VENV)/bin/pytest -q tests/plan/test_golden.py
+	STACKLAB_REGEN_GOLDEN=1 $(VENV)/bin/python -m pytest -q tests/plan/test_golden.py
 
 lint: install
 	$(VENV)/bin/ruff check lab collectors tests

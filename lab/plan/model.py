@@ -121,6 +121,7 @@ class HostPlan(PlanModel):
     snat: list[SnatSpec] = Field(default_factory=list)
     port_maps: list[PortMapSpec] = Field(default_factory=list)
     nics: list[NicPlan] = Field(default_factory=list)  # servers: as claimed by the topology
+    cluster: str | None = None  # compute servers: the storage cluster (VM placement, mirror legs)
 
 
 class MirrorLegPlan(PlanModel):

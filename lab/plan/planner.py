@@ -273,7 +273,8 @@ def _server(topo: Topology, name: str, underlay_ips: dict[str, str],
               for e in local if not e.is_vm]
     return HostPlan(name=name, role=server.role, namespace=namespace_for(topo.name, name),
                     underlay_ip=ip, links=links, addresses=[addr], routes=[route],
-                    nics=[NicPlan(**nic.model_dump()) for nic in server.nics])
+                    nics=[NicPlan(**nic.model_dump()) for nic in server.nics],
+                    cluster=server.cluster if server.role == "compute" else None)
 
 
 def _gateway(topo: Topology, tenant: TenantPlan, endpoints: list[EndpointPlan]) -> HostPlan:
