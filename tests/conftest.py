@@ -38,3 +38,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "root" in item.keywords:
             item.add_marker(skip)
+
+
+def _own_namespace() -> str:
+    return os.readlink("/proc/thread-self/ns/net")
+
+
+@pytest.fixture(autouse=True)
+def _test_leaves_the_runner_in_its_namespace():
+    """A test (or the code it calls in-process) that leaves pytest's thread in
+    a lab namespace makes every later `lab` subprocess start there: libvirtd's
+    taps, made in the host's namespace, are then "nowhere" to it. Fail the
+    test that did it, and put the runner back, so the rest of the run holds."""
+    before = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    here = _own_namespace()
+    try:
+        yield
+        after = _own_namespace()
+        if after != here:
+            from pyroute2 import netns
+
+            netns.setns(before, flags=0)
+            pytest.fail(f"the test left the test runner in network namespace {after} (it was in {here})")
+    finally:
+        os.close(before)

@@ -45,17 +45,26 @@ def inside(name: str) -> Iterator[None]:
     here stay bound to it; /proc/sys/net refers to it). An empty name is the
     current namespace (a real server's own). A namespace that does not exist
     is an error, never created: pyroute2's pushns would create it, and a
-    check or teardown running late would then leave an empty namespace behind."""
+    check or teardown running late would then leave an empty namespace behind.
+    The namespace to return to is this thread's own, kept here: pyroute2's
+    pushns/popns keep one stack for all threads and save the main thread's
+    namespace, so two threads inside at once could leave one of them (the
+    main one included) in a lab namespace, and every process it then starts
+    (a `lab up` making VM taps in "the host's" namespace) there too."""
     if not name:
         yield
         return
     if not namespace_exists(name):
         raise FileNotFoundError(f"network namespace {name!r} does not exist")
-    netns.pushns(name)
+    saved = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
-        yield
+        netns.setns(str(NETNS_DIR / name), flags=0)
+        try:
+            yield
+        finally:
+            netns.setns(saved, flags=0)
     finally:
-        netns.popns()
+        os.close(saved)
 
 
 class Sockets:

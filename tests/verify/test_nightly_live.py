@@ -110,7 +110,7 @@ def _assert_clean_night(proc: subprocess.CompletedProcess[str], run_id: int) -> 
         return
     assert proc.returncode == 4, _said(proc)
     data = json.loads(lab("regress", "--lab", LAB, "--run", run_id, "--format", "json").stdout)
-    assert {c["verdict"] for c in data["verify"]["checks"]} == {"pass"}, _said(proc)
+    assert {c["verdict"] for c in data["verify"]["checks"]} <= {"pass", "skipped"}, _said(proc)
     unjudged = [c for c in data["regress"]["comparisons"] if c["outcome"] == "not_compared"]
     assert unjudged and all("on a busy host" in c["reason"] for c in unjudged), _said(proc)
     assert data["regress"]["passed"], _said(proc)
