@@ -10,7 +10,7 @@
 # With no pytest arguments the suite runs in two lanes, two pytest processes
 # side by side, each with its own STACKLAB_HOME: the second runs the Ansible
 # Debian-VM tests (one TCG guest: one emulated CPU for ~10 minutes, little
-# else) and then STACKLAB_LANE2 (default "tests/vpn tests/robust": labs with
+# else) and then STACKLAB_LANE2 (default "tests/vpn tests/robust tests/ops": labs with
 # names of their own that mostly wait on daemons, timers and kills); the first
 # runs everything else. Both outputs are shown and either failing fails the run. STACKLAB_LOAD_SUBSET="tests/lb tests/compute"
 # (CI sets it) runs those paths of the main suite first and under load, then
@@ -74,7 +74,7 @@ if [ $# -gt 0 ]; then
 fi
 
 VM_TESTS=tests/ansible/test_ansible_vm.py
-read -r -a lane2 <<<"${STACKLAB_LANE2-tests/vpn tests/robust}"
+read -r -a lane2 <<<"${STACKLAB_LANE2-tests/vpn tests/robust tests/ops}"
 read -r -a load_subset <<<"${STACKLAB_LOAD_SUBSET:-}"
 if [ "$under_load" -eq 1 ] || [ ${#load_subset[@]} -gt 0 ]; then
     start_load  # --under-load: until the main suite ends; a subset alone: until it ends

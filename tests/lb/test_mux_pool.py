@@ -88,10 +88,17 @@ def _repair(plan) -> None:
 
 
 @pytest.mark.root
-def test_every_pool_check_passes(plan):
-    verdicts = _verdicts(plan)
-    assert set(verdicts) == {"lb.bgp.sessions", "lb.bgp.routes", "lb.ecmp.spread", "lb.mux_pool.failover"}
-    assert all(v == "pass" for v, _ in verdicts.values()), verdicts
+def test_every_pool_check_passes_five_runs_in_a_row(plan):
+    """Five runs back to back, each stopping a MUX mid-traffic and bringing
+    it back: nothing fails. The failover check may say inconclusive when the
+    host was too busy to time it (it measures the host's pressure and says
+    so); every other check passes every time, and at least one run is clean."""
+    runs = [_verdicts(plan) for _ in range(5)]
+    for verdicts in runs:
+        assert set(verdicts) == {"lb.bgp.sessions", "lb.bgp.routes", "lb.ecmp.spread", "lb.mux_pool.failover"}
+        assert all(v == "pass" or (n == "lb.mux_pool.failover" and v == "inconclusive")
+                   for n, (v, _) in verdicts.items()), runs
+    assert any(all(v == "pass" for v, _ in verdicts.values()) for verdicts in runs), runs
 
 
 @pytest.mark.root
