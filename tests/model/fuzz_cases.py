@@ -34,7 +34,7 @@ def _base(name: str) -> dict[str, Any]:
 BASE_DATA = {name: _base(name) for name in BASES}
 
 # ---- values ------------------------------------------------------------------
-ipv4 = st.ip_addresses(v=4).map(str) | st.sampled_from(["100.64.1.0/24", "192.0.2.7", "198.18.0.300", "10.0.0.1"])
+ipv4 = st.ip_addresses(v=4).map(str) | st.sampled_from(["100.64.1.0/24", "192.0.2.7", "198.18.0.300", "240.0.0.1"])
 ipv6 = st.ip_addresses(v=6).map(str) | st.ip_addresses(v=6).map(lambda a: f"{a}/64")
 NAMES = ["auto", "hv1", "hv9", "red", "blue", "nope", "mux1", "mux2", "web", "Standard_A0", "all", "HV1",
          "hv1 ", "", "~", "0", "fuzz", "a" * 40, "tor", "client"]

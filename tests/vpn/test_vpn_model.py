@@ -40,7 +40,7 @@ def test_a_valid_gateway_pair_and_a_wireguard_gateway_parse():
      ["unknown tenant 'rde'", "known: red, blue"]),
     ("{name: hq, tenant: red, peer_site: {subnet: 100.64.1.0/25}}", "vpn_gateways[0].peer_site.subnet",
      ["overlaps subnet 'web' of tenant 'red'", "reachable through the tunnel only"]),
-    ("{name: hq, tenant: red, peer_site: {subnet: 10.1.0.0/24}}", "vpn_gateways[0].peer_site.subnet",
+    ("{name: hq, tenant: red, peer_site: {subnet: 240.0.1.0/24}}", "vpn_gateways[0].peer_site.subnet",
      ["outside the ranges a lab may route", "203.0.113.0/24"]),
     ("{name: hq, tenant: red, peer_site: {subnet: 198.51.100.0/26}}", "vpn_gateways[0].peer_site.subnet",
      ["overlaps external.subnet 198.51.100.0/24"]),
