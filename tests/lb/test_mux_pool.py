@@ -181,20 +181,25 @@ def test_status_and_the_exporter_show_each_muxs_session_and_announced_vips(plan)
 @pytest.mark.parametrize("fault, check", [
     ("mux-down", "lb.bgp.sessions"), ("bgp-flap", "lb.bgp.sessions"),
     ("ecmp-l3-hash", "lb.ecmp.spread"), ("ring-diverge", "lb.mux_pool.failover")])
-def test_each_pool_fault_fails_its_check(plan, fault, check):
+def test_each_pool_fault_fails_its_check_and_no_other(plan, fault, check):
+    """All four pool checks run while the fault holds: the targeted one fails;
+    the others pass, or (a MUX out of service leaves one MUX to spread over or
+    fail over) say why they could not measure; none fails."""
     detail = pool_faults.FAULTS[fault](plan)
     try:
-        verdicts = _verdicts(plan) if check != "lb.bgp.sessions" else {
-            check: (bgp_checks.check_sessions(plan).verdict, "")}
-        if fault == "mux-down":
-            assert wait_for(lambda: bgp_checks.check_sessions(plan).verdict == "fail", 5.0) is not None
-            verdicts[check] = ("fail", "")
+        verdicts = _verdicts(plan)
     finally:
         _repair(plan)
     assert verdicts[check][0] == "fail", (detail, verdicts)
-    if check != "lb.bgp.sessions":
-        others = {n: v for n, (v, _) in verdicts.items() if n not in (check, "lb.mux_pool.failover")}
-        assert all(v == "pass" for v in others.values()), (detail, verdicts)
+    others = {n: v for n, v in verdicts.items() if n != check}
+    if check == "lb.bgp.sessions":  # mux1 is out: the ToR routes via mux2 alone, rightly
+        assert others["lb.bgp.routes"][0] == "pass", (detail, verdicts)
+        for pool_check in ("lb.ecmp.spread", "lb.mux_pool.failover"):
+            verdict, why = others[pool_check]
+            assert verdict == "skipped" and "mux1 not in service" in why, (detail, verdicts)
+    else:
+        allowed = {"lb.mux_pool.failover": {"pass", "inconclusive"}}  # timing on a busy host: see judge
+        assert all(v in allowed.get(n, {"pass"}) for n, (v, _) in others.items()), (detail, verdicts)
     assert bgp_checks.check_sessions(plan).verdict == "pass"
 
 

@@ -13,7 +13,7 @@ from lab.lb.state import load_state, muxes_of
 from lab.plan.model import Plan
 from lab.verify.lb import traffic
 from lab.verify.lb.common import carriers, probing, result, skipped, wait_for, wait_healthy
-from lab.verify.lb.routing import tor_nexthops
+from lab.verify.lb.routing import sessions_up, tor_nexthops
 from lab.verify.result import CheckResult
 
 SETTLE_S = 10.0  # BGP update + zebra install after an announcement: well under a second here
@@ -57,15 +57,18 @@ def serving(plan: Plan) -> Iterator[None]:
 
 
 def expected_nexthops(lab: str) -> dict[str, set[str]]:
-    """VIP -> the underlay addresses of the MUXes that can serve it now."""
+    """VIP -> the underlay addresses of the MUXes that can serve it now and
+    whose session the ToR holds (a MUX whose session is down cannot be a next
+    hop, whatever it would announce: that is lb.bgp.sessions' finding)."""
     want: dict[str, set[str]] = {}
-    for mux in muxes_of(lab):
-        state = load_state(lab, mux)
-        if state.spec.bgp is None:
-            continue
+    states = [s for s in (load_state(lab, m) for m in muxes_of(lab)) if s.spec.bgp is not None]
+    up = sessions_up(lab, states[0].spec.tor_namespace) if states else set()
+    for state in states:
         attached = loader.attached_prog_id(state.spec.namespace, state.spec.ifname) != 0
         for vip in {r.vip for r in state.rules}:
             want.setdefault(vip, set())
+        if state.spec.underlay_ip not in up:
+            continue
         for vip in advertise.can_serve(state, attached):
             want[vip].add(state.spec.underlay_ip)
     return want
@@ -96,5 +99,5 @@ def check_routes(plan: Plan) -> CheckResult:
     measured = (shown + (f"; expected {({v: sorted(by_ip.get(h, h) for h in want[v]) for v in wrong})}"
                          if wrong else "") + (f"; unrouted: {unrouted}" if unrouted else "")
                 + f"; settled after {'never' if settled is None else f'{settled:.2f} s'}")
-    return result(name, "each VIP: one next hop per MUX that can serve it", measured, ok, t0,
+    return result(name, "each VIP: one next hop per MUX in session that can serve it", measured, ok, t0,
                   metrics={"vips_routed": [float(len(planned) - len(unrouted))]})

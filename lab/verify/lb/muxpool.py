@@ -20,8 +20,10 @@ from lab.plan.lb_model import LbSpec, MuxSpec
 from lab.verify.lb import traffic
 from lab.verify.lb.common import carriers, client_ns, probing, result, secs, skipped, wait_for, wait_healthy
 from lab.verify.lb.failover import is_timeout, judged
-from lab.verify.lb.routing import tor_nexthops
+from lab.verify.lb.routing import in_service, tor_nexthops
 from lab.verify.result import CheckResult
+
+ROUTE_SETTLE_S = 10.0  # announcement after the backends turn healthy: BGP update + zebra, < 1 s here
 
 
 def pool_target(lab: str, lb_name: str) -> tuple[list[MuxSpec], LbSpec, int] | str:
@@ -35,6 +37,21 @@ def pool_target(lab: str, lb_name: str) -> tuple[list[MuxSpec], LbSpec, int] | s
     if fe is None:
         return f"load balancer {lb_name} has no TCP rule"
     return muxes, lb, fe.port
+
+
+def serving_pool(muxes: list[MuxSpec], lb: str, vip: str) -> list[MuxSpec] | str:
+    """The MUXes in service (routing.in_service) once the ToR's route to the
+    VIP has settled on them; a reason instead when fewer than two are: a pool
+    with a MUX down is lb.bgp.sessions' finding, and spread or failover
+    cannot be measured over one MUX."""
+    pool = in_service(muxes)
+    if len(pool) < 2:
+        out = sorted({m.name for m in muxes} - {m.name for m in pool})
+        return (f"load balancer {lb}: {', '.join(out)} not in service (no session with the ToR or no program "
+                f"attached: see lb.bgp.sessions), so {len(pool)} MUX(es) to measure over")
+    want = {m.underlay_ip for m in pool}
+    wait_for(lambda: tor_nexthops(pool[0].lab, pool[0].tor_namespace, vip) == want, ROUTE_SETTLE_S, 0.1)
+    return pool
 
 
 def _new_flows(lab: str, mux: str) -> int:
@@ -54,6 +71,10 @@ def check_ecmp_spread(lab: str, lb_name: str, flows: int = 1000, budget_s: float
     vip = next(f.vip for f in lb.frontends if f.port == port)
     with traffic.echo_backends(lb.backends, lab, traffic.echo_ports(lb)), probing(lab, muxes[0].name, lb.name):
         wait_healthy(lab, muxes[0].name, lb)
+        pool = serving_pool(muxes, lb_name, vip)
+        if isinstance(pool, str):
+            return skipped(name, pool)
+        muxes = pool
         before = {m.name: _new_flows(lab, m.name) for m in muxes}
         answers = traffic.many(client_ns(lab), vip, port, flows, budget_s)
         got = {m.name: _new_flows(lab, m.name) - before[m.name] for m in muxes}
@@ -145,8 +166,8 @@ def judge_mux_failover(outage: float | None, rerouted: float | None, spec_s: flo
 
 def check_mux_failover(lab: str, lb_name: str, flows: int = 200, spec_s: float = 1.0,
                        moved_pct: float = 1.0) -> CheckResult:
-    """Open `flows` connections (spread over the MUXes), kill the first MUX
-    (`blackhole`: BFD must notice), and measure: how long new flows failed
+    """Open `flows` connections (spread over the MUXes in service), kill the
+    one carrying most of them (`blackhole`: BFD must notice), and measure: how long new flows failed
     (and when the ToR's route dropped the MUX), whether the established ones
     still answer and how many changed backend; then bring it back and see it
     take new flows again. Host pressure is measured throughout (see
@@ -156,13 +177,22 @@ def check_mux_failover(lab: str, lb_name: str, flows: int = 200, spec_s: float =
     if isinstance(target, str):
         return skipped(name, target)
     muxes, lb, port = target
-    victim, client = muxes[0], client_ns(lab)
+    client = client_ns(lab)
     vip = next(f.vip for f in lb.frontends if f.port == port)
-    with traffic.echo_backends(lb.backends, lab, traffic.echo_ports(lb)), probing(lab, victim.name, lb.name):
-        wait_healthy(lab, victim.name, lb)
+    with traffic.echo_backends(lb.backends, lab, traffic.echo_ports(lb)), probing(lab, muxes[0].name, lb.name):
+        wait_healthy(lab, muxes[0].name, lb)
+        pool = serving_pool(muxes, lb_name, vip)
+        if isinstance(pool, str):
+            return skipped(name, pool)
+        opened = {m.name: _new_flows(lab, m.name) for m in pool}
         conns = [traffic.Conn(client, vip, port, timeout=3.0) for _ in range(flows)]
         before = [c.ask() for c in conns]
-        via_victim = _new_flows(lab, victim.name)
+        carried = {m.name: _new_flows(lab, m.name) - opened[m.name] for m in pool}
+        # the MUX that carries most of the flows fails: losing one that carries
+        # none (an ECMP hash that favours one path) would measure nothing
+        victim = max(pool, key=lambda m: carried[m.name])
+        rest = {m.underlay_ip for m in pool if m is not victim}
+        via_victim = opened[victim.name] + carried[victim.name]
         with host_load.measuring() as load:
             watcher = NewFlows(client, vip, port, budget_s=10 * spec_s + 10)
             watcher.start()
@@ -170,7 +200,6 @@ def check_mux_failover(lab: str, lb_name: str, flows: int = 200, spec_s: float =
             failed_at = time.monotonic()
             blackhole(victim)
             try:
-                rest = {m.underlay_ip for m in muxes[1:]}
                 rerouted = wait_for(lambda: tor_nexthops(lab, victim.tor_namespace, vip) == rest, 10.0, 0.02)
                 time.sleep(max(0.0, spec_s - (time.monotonic() - failed_at)) + 0.5)
                 after = [c.ask() for c in conns]

@@ -5,6 +5,10 @@
   ring-diverge  -> lb.mux_pool.failover (one MUX's ring built from another backend list)
   ecmp-l3-hash  -> lb.ecmp.spread    (the ToR hashes by addresses only)
 
+A fault fails its check and no other: lb.bgp.routes expects next hops only
+from MUXes the ToR holds a session with, and the spread and failover checks
+measure over the MUXes in service, saying "skipped" when one is left.
+
 `lab fault clear` runs `up` (restarts the daemons, restores the sysctl) and
 then `clear` here (re-opens sessions, rewrites rings).
 """
