@@ -13,7 +13,7 @@
 # else) and then STACKLAB_LANE2 (default "tests/vpn tests/robust tests/ops": labs with
 # names of their own that mostly wait on daemons, timers and kills); the first
 # runs everything else. Both outputs are shown and either failing fails the run. STACKLAB_LOAD_SUBSET="tests/lb tests/compute"
-# (CI sets it) runs those paths of the main suite first and under load, then
+# (.ci/run sets it) runs those paths of the main suite first and under load, then
 # the rest without: the VM tests, which boot at the start, boot under it too.
 #
 # The load: stress-ng with STACKLAB_LOAD_CPU CPU workers (default 2) and
