@@ -102,6 +102,17 @@ def test_every_pool_check_passes_five_runs_in_a_row(plan):
 
 
 @pytest.mark.root
+def test_a_pooled_vip_is_measured_once_under_one_name(plan):
+    """The client reaches the pool through the ToR whichever MUX carries the
+    flow: one result per frontend and per VIP, not one per MUX."""
+    from lab.verify.lb.frontends import check_frontends, check_no_rule_dropped
+
+    results = check_frontends(LAB, attempts=1) + check_no_rule_dropped(LAB, attempts=1)
+    assert sorted(r.name for r in results) == [f"lb.no_rule.{VIP}:81", f"lb.web.{VIP}:80/tcp"], results
+    assert {r.verdict for r in results} == {"pass"}, results
+
+
+@pytest.mark.root
 def test_advertisement_follows_the_program_and_the_health(plan):
     mux1, mux2 = plan.mux("mux1"), plan.mux("mux2")
     lb = mux1.lb("web")

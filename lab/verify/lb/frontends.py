@@ -35,18 +35,27 @@ def _probe(lab: str, vip: str, port: int, proto: str, count: int, timeout: float
                          *(["--stop-on-miss"] if stop_on_miss else []))
 
 
+def _each_lb(lab: str) -> list[tuple[str, LbSpec]]:
+    """Every load balancer once, with the first MUX that carries it: the
+    client reaches a pooled LB through the ToR whichever MUX it picks, so
+    measuring it once per MUX would repeat one measurement under one name."""
+    seen: dict[str, tuple[str, LbSpec]] = {}
+    for mux in muxes_of(lab):
+        for lb in load_state(lab, mux).spec.lbs:
+            seen.setdefault(lb.name, (mux, lb))
+    return list(seen.values())
+
+
 def check_frontends(lab: str, attempts: int = 3) -> list[CheckResult]:
     """Each frontend (VIP:port/protocol; HA ports on several ports and UDP)
     answers every attempt, from its VIP."""
     results = []
-    for mux in muxes_of(lab):
-        spec = load_state(lab, mux).spec
-        for lb in spec.lbs:
-            with traffic.echo_backends(lb.backends, lab, traffic.echo_ports(lb)):
-                wait_healthy(lab, mux, lb)
-                for fe in lb.frontends:
-                    for port, proto in _probes(fe):
-                        results.append(_check_one(lab, lb, fe, port, proto, attempts))
+    for mux, lb in _each_lb(lab):
+        with traffic.echo_backends(lb.backends, lab, traffic.echo_ports(lb)):
+            wait_healthy(lab, mux, lb)
+            for fe in lb.frontends:
+                for port, proto in _probes(fe):
+                    results.append(_check_one(lab, lb, fe, port, proto, attempts))
     return results
 
 
@@ -93,22 +102,23 @@ def check_no_rule_dropped(lab: str, attempts: int = 3) -> list[CheckResult]:
     the probe would then measure the ToR, not the MUX); drops are summed over
     every MUX, as ECMP may send each SYN to another."""
     results = []
-    for mux in muxes_of(lab):
-        spec = load_state(lab, mux).spec
-        vips = sorted({fe.vip for lb in spec.lbs for fe in lb.frontends if fe.port != 0})
-        for vip in vips:
-            lb = next(lb for lb in spec.lbs if any(fe.vip == vip for fe in lb.frontends))
-            t0 = time.monotonic()
-            with traffic.echo_backends(lb.backends, lab, traffic.echo_ports(lb)):
-                wait_healthy(lab, mux, lb)
-                before = _no_rule_drops(lab)
-                data = _probe(lab, vip, NO_RULE_PORT, "tcp", attempts, timeout=1.0)
-                counted = _no_rule_drops(lab) - before
-            ok = data["answered"] == 0 and counted >= attempts
-            results.append(result(
-                f"lb.no_rule.{vip}:{NO_RULE_PORT}", f"no answer and >= {attempts} drops counted",
-                f"{data['answered']} answered, {counted} no-rule drops counted", ok, t0,
-                metrics={"no_rule_drops": [float(counted)]}))
+    by_vip: dict[str, tuple[str, LbSpec]] = {}
+    for mux, lb in _each_lb(lab):
+        for fe in lb.frontends:
+            if fe.port != 0:
+                by_vip.setdefault(fe.vip, (mux, lb))
+    for vip, (mux, lb) in sorted(by_vip.items()):
+        t0 = time.monotonic()
+        with traffic.echo_backends(lb.backends, lab, traffic.echo_ports(lb)):
+            wait_healthy(lab, mux, lb)
+            before = _no_rule_drops(lab)
+            data = _probe(lab, vip, NO_RULE_PORT, "tcp", attempts, timeout=1.0)
+            counted = _no_rule_drops(lab) - before
+        ok = data["answered"] == 0 and counted >= attempts
+        results.append(result(
+            f"lb.no_rule.{vip}:{NO_RULE_PORT}", f"no answer and >= {attempts} drops counted",
+            f"{data['answered']} answered, {counted} no-rule drops counted", ok, t0,
+            metrics={"no_rule_drops": [float(counted)]}))
     return results
 
 
