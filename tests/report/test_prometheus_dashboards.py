@@ -28,7 +28,7 @@ from tests.report.tools import require_binary
 WAIT_S = 30
 # What Grafana would put in for the dashboard variables: the lab under test and
 # "All" (allValue .*) for the others; a rate window covering a few 1 s scrapes.
-SUBSTITUTIONS = {"$__rate_interval": "10s", "$lab": "demo", "$lb": ".*", "$metric": ".*"}
+SUBSTITUTIONS = {"$__rate_interval": "10s", "$lab": "demo", "$lb": ".*", "$metric": ".*", "$vpn": ".*"}
 
 
 def _prometheus_binary() -> str:
