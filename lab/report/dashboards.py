@@ -220,7 +220,8 @@ def load_balancer(report_url: str = g.DEFAULT_REPORT_URL) -> DashboardBuilder:
 
 def site_to_site_vpn(report_url: str = g.DEFAULT_REPORT_URL) -> DashboardBuilder:
     """Instances are told apart by (vpn, role): Prometheus renames the exported
-    `instance` label to exported_instance unless the scrape honours labels."""
+    `instance` label to exported_instance unless the scrape honours labels.
+    The stats are instant: a pair's former serving instance drops out of them."""
     sel = f'{LAB}, vpn=~"$vpn"'
     serving = f"{m.VPN_INSTANCE_SERVING}{{{sel}}} == 1"
 
@@ -239,8 +240,9 @@ def site_to_site_vpn(report_url: str = g.DEFAULT_REPORT_URL) -> DashboardBuilder
         .with_panel(g.named_states(_stat("Serving instance now", _query(
             f'{m.VPN_INSTANCE_SERVING}{{{sel}, role="active"}} == 1'
             f' or 2 * ({m.VPN_INSTANCE_SERVING}{{{sel}, role="standby"}} == 1)',
-            "{{vpn}}"), w=12, h=8, description="Standby (orange): the pair failed over from its active "
-                                               "instance.").text_mode(BigValueTextMode.VALUE_AND_NAME),
+            "{{vpn}}", instant=True), w=12, h=8, description="Standby (orange): the pair failed over "
+                                                           "from its active instance.")
+            .text_mode(BigValueTextMode.VALUE_AND_NAME),
             (1, "active", g.GOOD), (2, "standby", g.WARN)))
         .with_row(Row("Gateway instances"))
         .with_panel(g.named_states(_panel(statetimeline.Panel(), "Serving instance over time", _query(
@@ -252,7 +254,8 @@ def site_to_site_vpn(report_url: str = g.DEFAULT_REPORT_URL) -> DashboardBuilder
                         throughput(m.VPN_TX_BYTES, "transmit", "B"), unit="bps",
                         description="rate() of byte counters that start again at each re-key."))
         .with_panel(g.bad_from(_stat("Since the last WireGuard handshake", _query(
-            f"time() - {m.VPN_LAST_HANDSHAKE}{{{sel}}} and on (lab, vpn, role) ({serving})", "{{vpn}}"),
+            f"time() - {m.VPN_LAST_HANDSHAKE}{{{sel}}} and on (lab, vpn, role) ({serving})", "{{vpn}}",
+            instant=True),
             unit="s", w=12, h=8, description="Of the serving instance; WireGuard re-handshakes every "
                                              "2 min while keepalives flow."), g.STALE_HANDSHAKE_S))
     )
