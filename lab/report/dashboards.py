@@ -26,7 +26,7 @@ from grafana_foundation_sdk.builders.dashboard import (
 )
 from grafana_foundation_sdk.builders.prometheus import Dataquery
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
-from grafana_foundation_sdk.models.common import BigValueColorMode, ReduceDataOptions
+from grafana_foundation_sdk.models.common import BigValueColorMode, BigValueTextMode, ReduceDataOptions
 from grafana_foundation_sdk.models.dashboard import (
     DashboardCursorSync,
     DataSourceRef,
@@ -218,6 +218,49 @@ def load_balancer(report_url: str = g.DEFAULT_REPORT_URL) -> DashboardBuilder:
     )
 
 
+def site_to_site_vpn(report_url: str = g.DEFAULT_REPORT_URL) -> DashboardBuilder:
+    """Instances are told apart by (vpn, role): Prometheus renames the exported
+    `instance` label to exported_instance unless the scrape honours labels.
+    The stats are instant: a pair's former serving instance drops out of them."""
+    sel = f'{LAB}, vpn=~"$vpn"'
+    serving = f"{m.VPN_INSTANCE_SERVING}{{{sel}}} == 1"
+
+    def throughput(metric: str, direction: str, ref: str) -> Dataquery:
+        return _query(f"8 * sum by (lab, vpn, role) (rate({metric}_total{{{sel}}}[{RATE}]))",
+                      f"{{{{vpn}}}} {{{{role}}}} {direction}", ref=ref)
+
+    return (
+        _base("stacklab-vpn", "stacklab: site-to-site VPN",
+              "VPN gateways read from their daemons at each scrape: tunnels, the serving instance "
+              "of a pair, daemons, throughput and WireGuard handshakes.", ["vpn"], report_url)
+        .with_variable(_variable("vpn", "VPN gateway", m.VPN_TUNNEL_UP, LAB))
+        .with_row(Row("Site-to-site VPN"))
+        .with_panel(g.ok_when_one(_panel(statetimeline.Panel(), "Tunnel up per VPN (the site's view)", _query(
+            f"{m.VPN_TUNNEL_UP}{{{sel}}}", "{{vpn}} ({{protocol}})")), "up", "down"))
+        .with_panel(g.named_states(_stat("Serving instance now", _query(
+            f'{m.VPN_INSTANCE_SERVING}{{{sel}, role="active"}} == 1'
+            f' or 2 * ({m.VPN_INSTANCE_SERVING}{{{sel}, role="standby"}} == 1)',
+            "{{vpn}}", instant=True), w=12, h=8, description="Standby (orange): the pair failed over "
+                                                           "from its active instance.")
+            .text_mode(BigValueTextMode.VALUE_AND_NAME),
+            (1, "active", g.GOOD), (2, "standby", g.WARN)))
+        .with_row(Row("Gateway instances"))
+        .with_panel(g.named_states(_panel(statetimeline.Panel(), "Serving instance over time", _query(
+            f"{m.VPN_INSTANCE_SERVING}{{{sel}}}", "{{vpn}} {{role}}")),
+            (0, "standing by", g.IDLE), (1, "serving", g.INFO)))
+        .with_panel(g.ok_when_one(_panel(statetimeline.Panel(), "VPN daemon up per instance", _query(
+            f"{m.VPN_INSTANCE_UP}{{{sel}}}", "{{vpn}} {{role}}")), "up", "down"))
+        .with_panel(_ts("Throughput per instance", throughput(m.VPN_RX_BYTES, "receive", "A"),
+                        throughput(m.VPN_TX_BYTES, "transmit", "B"), unit="bps",
+                        description="rate() of byte counters that start again at each re-key."))
+        .with_panel(g.bad_from(_stat("Since the last WireGuard handshake", _query(
+            f"time() - {m.VPN_LAST_HANDSHAKE}{{{sel}}} and on (lab, vpn, role) ({serving})", "{{vpn}}",
+            instant=True),
+            unit="s", w=12, h=8, description="Of the serving instance; WireGuard re-handshakes every "
+                                             "2 min while keepalives flow."), g.STALE_HANDSHAKE_S))
+    )
+
+
 def storage(report_url: str = g.DEFAULT_REPORT_URL) -> DashboardBuilder:
     iops = f'{m.CHECK_METRIC}{{{LAB}, group="storage", metric="iops"}}'
     cap = f'{m.CHECK_METRIC}{{{LAB}, group="storage", metric="iops_target"}}'
@@ -272,6 +315,7 @@ def regression_history(report_url: str = g.DEFAULT_REPORT_URL) -> DashboardBuild
 DASHBOARDS: dict[str, Callable[[str], DashboardBuilder]] = {
     "lab-overview": lab_overview,
     "load-balancer": load_balancer,
+    "site-to-site-vpn": site_to_site_vpn,
     "storage-iops": storage,
     "regression-history": regression_history,
 }

@@ -45,11 +45,14 @@ from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 from lab.paths import DEFAULT_HOME
 
 GOOD, BAD, WARN, ERROR, SKIP, INFO = "green", "red", "orange", "purple", "yellow", "blue"
+IDLE = "text"  # neither good nor bad: a standby standing by
 VERDICT_COLORS = {"pass": GOOD, "fail": BAD, "error": ERROR, "skipped": SKIP}
 # Where `lab report` writes, for the default STACKLAB_HOME: <results>/<lab>/report/.
 DEFAULT_REPORT_URL = (DEFAULT_HOME / "results").as_uri()
 REPORT_URL = "${report_url}"
 NO_RUN_FOR_S = 26 * 3600  # same limit as the StacklabNoVerifyRun alert
+# WireGuard re-handshakes every 2 min while keepalives flow (the serving gateway sends them).
+STALE_HANDSHAKE_S = 180
 HIDDEN_COLUMNS = ("Time", "__name__", "instance", "job")
 
 
@@ -71,6 +74,14 @@ def ok_when_one(panel: Any, ok: str = "pass", bad: str = "FAIL") -> Any:
 def one_zero(ok: str, bad: str) -> ValueMap:
     return ValueMap({"1": ValueMappingResult(ok, GOOD, index=0),
                      "0": ValueMappingResult(bad, BAD, index=1)})
+
+
+def named_states(panel: Any, *states: tuple[int, str, str]) -> Any:
+    """A gauge whose values name states, none of them failed by itself (which
+    instance of a pair serves): (value, word, colour) each, lowest value first."""
+    mapping = ValueMap({str(value): ValueMappingResult(word, color, index=i)
+                        for i, (value, word, color) in enumerate(states)})
+    return color_steps(panel.mappings([mapping]), states[0][2], *((v, c) for v, _, c in states[1:]))
 
 
 def color_steps(panel: Any, base: str, *levels: tuple[float, str]) -> Any:

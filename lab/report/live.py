@@ -4,7 +4,8 @@ A live collector is anything with `collect() -> Iterable[Metric]` (the
 prometheus-client collector protocol). The LB control plane reads its BPF maps
 into LbBackendCounters and returns `lb_families(...)`; the fabric reads
 interface statistics into FabricInterfaceCounters and returns
-`fabric_families(...)`. Using these builders keeps names and labels identical
+`fabric_families(...)`; the VPN reads its daemons into VpnState and returns
+`vpn_families(...)`. Using these builders keeps names and labels identical
 to what the dashboards query.
 
 Registration: a feature's `collector` in lab.features, a factory(lab_dir,
@@ -160,6 +161,70 @@ def fabric_families(lab: str, counters: Iterable[FabricInterfaceCounters],
     for (server, vni), value in (fdb_entries or {}).items():
         fdb.add_metric([lab, server, str(vni)], value)
     return [rx_p, tx_p, rx_b, tx_b, dropped, up, fdb]
+
+
+@dataclass(frozen=True)
+class VpnInstanceState:
+    """One gateway instance of a VPN as its daemon answers it. Counters and the
+    handshake are None when the daemon did not tell them (down, or IKEv2 has
+    no handshake time)."""
+
+    host: str
+    role: str  # active | standby
+    serving: bool
+    daemon_up: bool
+    tunnel_up: bool
+    rx_bytes: int | None = None
+    tx_bytes: int | None = None
+    handshake_at: float | None = None  # Unix time, WireGuard only
+
+
+@dataclass(frozen=True)
+class VpnState:
+    """One VPN gateway: its tunnel as the site sees it, and its instances."""
+
+    name: str
+    protocol: str
+    site_up: bool
+    instances: tuple[VpnInstanceState, ...]
+
+
+_VPN_INSTANCE_GAUGES: dict[str, tuple[str, Callable[[VpnInstanceState], float]]] = {
+    m.VPN_INSTANCE_SERVING: ("1 on the gateway instance that serves the tunnel now.", lambda i: float(i.serving)),
+    m.VPN_INSTANCE_UP: ("Whether a gateway instance's VPN daemon answers (1 up).", lambda i: float(i.daemon_up)),
+    m.VPN_INSTANCE_TUNNEL_UP: ("Whether a gateway instance has the tunnel up itself.",
+                               lambda i: float(i.tunnel_up)),
+}
+
+
+def vpn_families(lab: str, vpns: Iterable[VpnState]) -> list[Metric]:
+    """Per VPN: the site's tunnel; per gateway instance: serving, daemon, own
+    tunnel, bytes through it (counters that restart at a re-key) and WireGuard's
+    last handshake."""
+    Family = GaugeMetricFamily | CounterMetricFamily
+
+    def per_instance(kind: type[Family], name: str, doc: str) -> Family:
+        return kind(name, doc, labels=m.VPN_INSTANCE_LABELS)
+
+    tunnel = GaugeMetricFamily(m.VPN_TUNNEL_UP, "Whether the VPN's site has its tunnel up (1 up).",
+                               labels=m.VPN_LABELS)
+    gauges = {name: per_instance(GaugeMetricFamily, name, doc) for name, (doc, _) in _VPN_INSTANCE_GAUGES.items()}
+    rx = per_instance(CounterMetricFamily, m.VPN_RX_BYTES, "Bytes a gateway instance received through its tunnel.")
+    tx = per_instance(CounterMetricFamily, m.VPN_TX_BYTES, "Bytes a gateway instance sent through its tunnel.")
+    handshake = per_instance(GaugeMetricFamily, m.VPN_LAST_HANDSHAKE,
+                             "Last WireGuard handshake of a gateway instance (Unix time).")
+    for vpn in vpns:
+        tunnel.add_metric([lab, vpn.name, vpn.protocol], float(vpn.site_up))
+        for inst in vpn.instances:
+            labels = [lab, vpn.name, inst.host, inst.role]
+            for name, (_, value) in _VPN_INSTANCE_GAUGES.items():
+                gauges[name].add_metric(labels, value(inst))
+            if inst.rx_bytes is not None and inst.tx_bytes is not None:
+                rx.add_metric(labels, inst.rx_bytes)
+                tx.add_metric(labels, inst.tx_bytes)
+            if inst.handshake_at:
+                handshake.add_metric(labels, inst.handshake_at)
+    return [tunnel, *gauges.values(), rx, tx, handshake]
 
 
 class LiveCollectorSet:

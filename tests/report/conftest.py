@@ -14,9 +14,12 @@ from lab.report.live import (
     FabricInterfaceCounters,
     LbBackendCounters,
     MuxBgpState,
+    VpnInstanceState,
+    VpnState,
     bgp_families,
     fabric_families,
     lb_families,
+    vpn_families,
 )
 from lab.report.regress import regress_against_baseline
 from lab.verify.result import CheckResult
@@ -84,9 +87,19 @@ def lab_dir(tmp_path: Path) -> Path:
     return directory
 
 
+def _vpns(n: int) -> list[VpnState]:
+    """An IKEv2 pair served by its active instance and a WireGuard gateway whose
+    counters start again at each re-key and which re-handshakes every 2 min."""
+    hq = (VpnInstanceState("vpn.hq.1", "active", True, True, True, 40_000 * n, 38_000 * n),
+          VpnInstanceState("vpn.hq.2", "standby", False, True, False, 0, 0))
+    branch = VpnInstanceState("vpn.branch", "active", True, True, True, 30_000 * (n % 20), 29_000 * (n % 20),
+                              handshake_at=time.time() - 5 * (n % 24))
+    return [VpnState("hq", "ikev2", True, hq), VpnState("branch", "wireguard", True, (branch,))]
+
+
 class TrafficSource:
-    """Stands in for the LB's BPF maps and the fabric's interface counters:
-    every read sees more traffic, like a lab under load."""
+    """Stands in for the LB's BPF maps, the fabric's interface counters and the
+    VPN daemons: every read sees more traffic, like a lab under load."""
 
     def __init__(self) -> None:
         self.reads = itertools.count(1)
@@ -103,7 +116,7 @@ class TrafficSource:
                for mux in ("mux1", "mux2")]
         return [*lb_families(LAB, lb, {("web", "no_rule"): 3 * n}),
                 *fabric_families(LAB, fabric, {("hv1", 1001): 4, ("hv2", 1002): 2}),
-                *bgp_families(LAB, bgp)]
+                *bgp_families(LAB, bgp), *vpn_families(LAB, _vpns(n))]
 
 
 @pytest.fixture

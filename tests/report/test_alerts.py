@@ -68,7 +68,8 @@ def test_promtool_unit_tests_fail_when_an_alert_threshold_is_wrong(tmp_path):
 def test_every_alert_has_a_firing_and_a_quiet_unit_test():
     required = {"no run for 26 h": "StacklabNoVerifyRun", "last verify failed": "StacklabVerifyFailed",
                 "regression": "StacklabRegressionDetected",
-                "failing N nights in a row": "StacklabCheckFailingNightsInARow"}
+                "failing N nights in a row": "StacklabCheckFailingNightsInARow",
+                "VPN tunnel down": "StacklabVpnTunnelDown"}
     names = {rule["alert"] for rule in _rules()}
     assert set(required.values()) <= names, f"missing alerts: {set(required.values()) - names}"
     cases = [case for test in yaml.safe_load(ALERT_TESTS.read_text())["tests"]

@@ -77,7 +77,8 @@ def test_dashboards_command_writes_json(tmp_path):
     result = runner.invoke(app, ["dashboards", "--out", str(tmp_path)])
     assert result.exit_code == 0
     assert sorted(p.name for p in tmp_path.glob("*.json")) == [
-        "lab-overview.json", "load-balancer.json", "regression-history.json", "storage-iops.json"]
+        "lab-overview.json", "load-balancer.json", "regression-history.json", "site-to-site-vpn.json",
+        "storage-iops.json"]
 
 
 def test_exporter_command_serves_metrics_on_loopback(home):

@@ -17,7 +17,7 @@ from lab.report.dashboards import DASHBOARD_DIR, DASHBOARDS, render
 from lab.report.html import run_page
 
 GOOD_WHEN_ONE = (m.VERIFY_LAST_RUN_PASSED, m.CHECK_PASSED, m.FABRIC_LINK_UP, m.LB_BACKEND_HEALTHY,
-                 m.COLLECTOR_UP, m.LB_BGP_SESSION_UP, m.LB_BGP_BFD_UP)
+                 m.COLLECTOR_UP, m.LB_BGP_SESSION_UP, m.LB_BGP_BFD_UP, m.VPN_TUNNEL_UP, m.VPN_INSTANCE_UP)
 DAY_AND_2H = 26 * 3600
 
 
@@ -100,6 +100,19 @@ def test_no_run_for_26_hours_is_red():
     for panel, column in ages:
         assert color(panel, 3600, column) == g.GOOD
         assert color(panel, DAY_AND_2H + 60, column) == g.BAD
+
+
+def test_a_stale_wireguard_handshake_is_red():
+    (_, panel, column, expr), = _targets(m.VPN_LAST_HANDSHAKE)
+    assert expr.startswith("time() - ")
+    assert color(panel, 115, column) == g.GOOD and color(panel, 181, column) == g.BAD
+
+
+def test_a_vpn_pair_served_by_its_standby_is_orange_and_a_standby_standing_by_is_not_red():
+    panels = {p["title"]: p for _, p, _, _ in _targets(m.VPN_INSTANCE_SERVING)}
+    now, over_time = panels["Serving instance now"], panels["Serving instance over time"]
+    assert (color(now, 1), color(now, 2)) == (g.GOOD, g.WARN)
+    assert g.BAD not in (color(over_time, 0), color(over_time, 1))
 
 
 def test_failing_checks_table_paints_fail_red_and_long_streaks_red():

@@ -28,7 +28,7 @@ from tests.report.tools import require_binary
 WAIT_S = 30
 # What Grafana would put in for the dashboard variables: the lab under test and
 # "All" (allValue .*) for the others; a rate window covering a few 1 s scrapes.
-SUBSTITUTIONS = {"$__rate_interval": "10s", "$lab": "demo", "$lb": ".*", "$metric": ".*"}
+SUBSTITUTIONS = {"$__rate_interval": "10s", "$lab": "demo", "$lb": ".*", "$metric": ".*", "$vpn": ".*"}
 
 
 def _prometheus_binary() -> str:
@@ -184,7 +184,8 @@ def test_shipped_alert_rules_load_with_health_ok(prometheus):
 
 def test_alerts_fire_on_what_the_exporter_reports(prometheus):
     """The last synthetic night failed a check (once): StacklabVerifyFailed fires for
-    the lab, the failing-in-a-row alert does not, the lab is not silent."""
+    the lab, the failing-in-a-row alert does not, the lab is not silent, its VPN
+    tunnels are up."""
     def firing():
         alerts = _get(f"{prometheus}/api/v1/alerts")["data"]["alerts"]
         return [a for a in alerts if a["state"] == "firing"]
@@ -193,4 +194,4 @@ def test_alerts_fire_on_what_the_exporter_reports(prometheus):
     names = {(a["labels"]["alertname"], a["labels"].get("lab")) for a in alerts}
     assert ("StacklabVerifyFailed", "demo") in names
     assert not {n for n, _ in names} & {"StacklabCheckFailingNightsInARow", "StacklabNoVerifyRun",
-                                         "StacklabNoVerifyRunExported"}
+                                         "StacklabNoVerifyRunExported", "StacklabVpnTunnelDown"}
