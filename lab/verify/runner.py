@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -131,8 +132,23 @@ def run_checks(checks: Iterable[Check], lab: str, topology_hash: str, config: di
             if kept:
                 evidence.adopt(found, lab, kept, moved)
             results.extend(found)
+    results += name_clashes(results)
     return VerifyRun(lab=lab, started_at=started_at, duration_s=time.monotonic() - t0,
                      topology_hash=topology_hash, config=config, results=results, run_dir=run_dir)
+
+
+def name_clashes(results: list[CheckResult]) -> list[CheckResult]:
+    """One `error` result per group in which two results share a name: history,
+    JUnit and the exporter key results by name, so one would hide the other."""
+    counts = Counter((r.group, r.name) for r in results)
+    clashes: dict[str, list[str]] = {}
+    for (group, name), n in counts.items():
+        if n > 1:
+            clashes.setdefault(group, []).append(f"{name} ({n} results)")
+    return [CheckResult(name=f"{group}.results.unique_names", group=group, target="one result per name",
+                        measured="shared names: " + ", ".join(names), verdict="error",
+                        evidence="a rig bug: each measurement must be named apart")
+            for group, names in sorted(clashes.items())]
 
 
 @contextmanager

@@ -133,3 +133,15 @@ def test_topology_hash_is_stable_and_changes_with_the_topology():
     a, b = parse_topology(text), parse_topology(text)
     c = a.model_copy(update={"name": "other"})
     assert topology_hash(a) == topology_hash(b) != topology_hash(c)
+
+
+def test_two_results_under_one_name_are_an_error_naming_it():
+    def pooled() -> list[CheckResult]:  # e.g. one frontend measured once per MUX
+        return [CheckResult("lb.web.192.0.2.30:80/tcp", "lb", "", "", "pass") for _ in range(3)]
+
+    run = run_checks([named_check("mtu", "fabric", _mtu), named_check("lb.web.frontends", "lb", pooled)],
+                     "demo", "h", {}, console=_quiet())
+    clash = [r for r in run.results if r.verdict == "error"]
+    assert [(r.name, r.group) for r in clash] == [("lb.results.unique_names", "lb")]
+    assert "lb.web.192.0.2.30:80/tcp (3 results)" in clash[0].measured
+    assert not run.passed and run.exit_code != 0
