@@ -17,6 +17,7 @@ import pytest
 from ansb_targets import SECRET, NetnsLab, topology, write_inventory
 from pyroute2 import IPRoute
 
+from lab.plan.planner import build_plan
 from lab.providers.ansible import RunResult, deprovision, provision
 
 pytestmark = pytest.mark.root
@@ -26,7 +27,7 @@ TAGS = ["network", "firewall", "ssh", "secrets", "kvm", "frr", "rdma", "plan"]
 
 def _run(lab_dir: Path, inventory: Path, password: Path, rdma: bool = False,
          **options) -> RunResult:
-    return provision(topology(rdma), inventory, lab_dir / "state", vault_password_file=password,
+    return provision(build_plan(topology(rdma)), inventory, lab_dir / "state", vault_password_file=password,
                      tags=options.pop("tags", TAGS), **options)
 
 
@@ -204,7 +205,7 @@ def test_lab_agent_applies_the_hosts_plan_with_the_stacklab_appliers(converged, 
 
 def test_down_removes_the_lab_state_from_servers_and_tor(converged, netns_lab):
     lab_dir, inventory, password = converged[:3]
-    result = deprovision(topology(), inventory, lab_dir / "state", vault_password_file=password,
+    result = deprovision(build_plan(topology()), inventory, lab_dir / "state", vault_password_file=password,
                          ping=False)
     assert result.succeeded, result.to_json()
     assert not {"br1001", "vx1001"} & set(_links(netns_lab, "hv1"))

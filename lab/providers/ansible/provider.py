@@ -36,14 +36,14 @@ class AnsibleProvider:
         return self.topology, self.inventory
 
     def up(self, plan: Plan, dry_run: bool = False, progress: Progress = quiet) -> RunResult:
-        topo, inventory = self._hosts()
-        return provision(topo, inventory, lab_dir(plan.lab) / "ansible", plan=plan,
+        _, inventory = self._hosts()
+        return provision(plan, inventory, lab_dir(plan.lab) / "ansible",
                          vault_password_file=self.vault_password_file, console=self.console,
                          check=dry_run, diff=dry_run)
 
     def down(self, lab: str, progress: Progress = quiet) -> RunResult:
         topo, inventory = self._hosts()
-        return deprovision(topo, inventory, lab_dir(lab) / "ansible", plan=build_plan(topo),
+        return deprovision(build_plan(topo), inventory, lab_dir(lab) / "ansible",
                            vault_password_file=self.vault_password_file, console=self.console,
                            check=False, diff=False)
 
