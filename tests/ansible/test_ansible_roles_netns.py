@@ -18,7 +18,7 @@ from ansb_targets import SECRET, NetnsLab, topology, write_inventory
 from pyroute2 import IPRoute
 
 from lab.plan.planner import build_plan
-from lab.providers.ansible import RunResult, deprovision, provision
+from lab.providers.ansible import RunResult, deprovision, last_run, provision
 
 pytestmark = pytest.mark.root
 
@@ -65,6 +65,9 @@ def test_second_run_reports_no_change_on_any_host(converged):
     second = converged[4]
     assert second.succeeded, second.to_json()
     assert {h: r.changed for h, r in second.hosts.items()} == {"tor": 0, "hv1": 0, "mux1": 0}
+    summary = last_run.load(converged[0] / "state")  # what the provider's status reports
+    assert summary["hosts"] == {"tor": "ok", "hv1": "ok", "mux1": "ok"}
+    assert (summary["action"], summary["check_mode"], summary["succeeded"]) == ("up", False, True)
 
 
 def _ruleset(lab: NetnsLab, host: str, table: str) -> dict:
@@ -181,6 +184,8 @@ def test_check_mode_reports_drift_without_changing_it(converged, netns_lab):
     assert set(dry.hosts["hv1"].changed_tasks) <= {"Set the underlay MTU on the underlay interfaces",
                                                    "Apply the plan with the stacklab appliers"}
     assert dry.hosts["tor"].changed == 0 and dry.hosts["mux1"].changed == 0
+    summary = last_run.load(lab_dir / "state")
+    assert summary["check_mode"] and summary["hosts"]["hv1"] == "changed"
     assert netns_lab.mtu("hv1", "eth0") == 1500
     with IPRoute(netns=netns_lab.namespaces["hv1"]) as ipr:
         ipr.link("set", index=ipr.link_lookup(ifname="eth0")[0], mtu=9000)

@@ -17,6 +17,7 @@ import ansible_runner
 from rich.console import Console
 
 from lab.plan.model import Plan
+from lab.providers.ansible import last_run
 from lab.providers.ansible import preflight as checks
 from lab.providers.ansible.inventory import DEFAULT_TOR_UNDERLAY_IF, host_problems, write_inventory
 from lab.providers.ansible.progress import live_progress, summary_table
@@ -123,8 +124,10 @@ def provision(plan: Plan, inventory: Path, state_dir: Path,
         except WheelhouseError as exc:
             raise ProvisionError([f"could not build the stacklab bundle for the hosts: {exc}"]) from None
         run_options["extravars"] = {**built.extravars(), **(run_options.get("extravars") or {})}
-    return run_playbook("site.yml", inventories, state_dir, vault_password_file,
-                        console=console, **run_options)
+    result = run_playbook("site.yml", inventories, state_dir, vault_password_file,
+                          console=console, **run_options)
+    last_run.save(state_dir, "up", result, bool(run_options.get("check")))
+    return result
 
 
 def deprovision(plan: Plan, inventory: Path, state_dir: Path,
@@ -132,5 +135,7 @@ def deprovision(plan: Plan, inventory: Path, state_dir: Path,
                 ping: bool = True, **run_options: Any) -> RunResult:
     """`lab down --provider ansible`: remove the lab's state from the hosts (down.yml)."""
     inventories = preflight(plan, inventory, state_dir, vault_password_file, ping)
-    return run_playbook("down.yml", inventories, state_dir, vault_password_file,
-                        console=console, **run_options)
+    result = run_playbook("down.yml", inventories, state_dir, vault_password_file,
+                          console=console, **run_options)
+    last_run.save(state_dir, "down", result, bool(run_options.get("check")))
+    return result

@@ -13,6 +13,7 @@ from lab.model.topology import Topology
 from lab.paths import lab_dir
 from lab.plan.model import Plan
 from lab.plan.planner import build_plan
+from lab.providers.ansible import last_run
 from lab.providers.ansible.driver import deprovision, provision
 from lab.providers.ansible.results import RunResult
 from lab.providers.base import Progress, quiet
@@ -48,7 +49,13 @@ class AnsibleProvider:
                            check=False, diff=False)
 
     def status(self, lab: str) -> dict[str, Any]:
-        """Only what this machine knows: whether the lab was provisioned from here."""
+        """Only what this machine knows: whether the lab was provisioned from
+        here and, once a run has finished, how it went on each host
+        (`last_run`: action, playbook, ended, check_mode, rc, succeeded,
+        hosts: name -> ok/changed/failed/unreachable, artifact_dir)."""
         state = lab_dir(lab) / "ansible"
-        return {"lab": lab, "provider": self.name, "state": "provisioned" if state.exists() else "down",
-                "state_dir": str(state)}
+        run = last_run.load(state)
+        cleaned = run is not None and run["action"] == "down" and run["succeeded"] and not run["check_mode"]
+        status = {"lab": lab, "provider": self.name,
+                  "state": "provisioned" if state.exists() and not cleaned else "down", "state_dir": str(state)}
+        return {**status, "last_run": run} if run else status
