@@ -31,20 +31,21 @@ class AnsibleProvider:
     name: str = "ansible"
     local: bool = False
 
-    def _hosts(self) -> tuple[Topology, Path]:
-        if self.topology is None or self.inventory is None:
-            raise ValueError("the ansible provider needs the topology and an inventory")
-        return self.topology, self.inventory
+    def _inventory(self) -> Path:
+        if self.inventory is None:
+            raise ValueError("the ansible provider needs an inventory")
+        return self.inventory
 
     def up(self, plan: Plan, dry_run: bool = False, progress: Progress = quiet) -> RunResult:
-        _, inventory = self._hosts()
-        return provision(plan, inventory, lab_dir(plan.lab) / "ansible",
+        return provision(plan, self._inventory(), lab_dir(plan.lab) / "ansible",
                          vault_password_file=self.vault_password_file, console=self.console,
                          check=dry_run, diff=dry_run)
 
     def down(self, lab: str, progress: Progress = quiet) -> RunResult:
-        topo, inventory = self._hosts()
-        return deprovision(build_plan(topo), inventory, lab_dir(lab) / "ansible",
+        """The plan of the topology says which hosts to clean."""
+        if self.topology is None:
+            raise ValueError("the ansible provider needs the topology to clean the lab's hosts")
+        return deprovision(build_plan(self.topology), self._inventory(), lab_dir(lab) / "ansible",
                            vault_password_file=self.vault_password_file, console=self.console,
                            check=False, diff=False)
 
