@@ -77,11 +77,13 @@ def test_a_gone_stand_in_holds_no_lb_vip_and_removing_one_is_harmless():
 def test_a_stand_in_holds_and_drops_an_lb_vip_on_lo():
     import secrets
 
-    from pyroute2 import netns
+    from pyroute2 import IPRoute, netns
 
     name = f"iv-{secrets.token_hex(3)}"
     netns.create(name)
     try:
+        with IPRoute(netns=name) as ipr:  # a stand-in's port: the DSR sysctls set its rp_filter
+            ipr.link("add", ifname="eth0", kind="veth", peer="eth0p")
         ep = endpoints.NetnsEndpoint("iv", "ep", name)
         assert not ep.has_lb_vip("192.0.2.10")
         assert ep.add_lb_vip("192.0.2.10") and ep.has_lb_vip("192.0.2.10")
