@@ -15,9 +15,9 @@ demo: install
 test: install
 	@bash scripts/test.sh
 
-# rewrite tests/plan/golden/*.json from topologies/*.yaml; review the diff
+# rewrite tests/plan/golden/*.json and tests/ansible/golden/*.yml from topologies/*.yaml; review the diff
 golden: install
-	STACKLAB_REGEN_GOLDEN=1 $(VENV)/bin/python -m pytest -q tests/plan/test_golden.py
+	STACKLAB_REGEN_GOLDEN=1 $(VENV)/bin/python -m pytest -q tests/plan/test_golden.py tests/ansible/test_inventory_golden.py
 
 lint: install
 	$(VENV)/bin/ruff check lab collectors tests

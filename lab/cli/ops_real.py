@@ -28,13 +28,13 @@ def collect_real(topo, inventory: Path, vault: Path | None, roles: set[str], win
     plan = build_plan(topo)
     state = lab_dir(topo.name) / "ansible"
     try:
-        inventories = preflight(topo, inventory, state, plan, vault)
+        inventories = preflight(plan, inventory, state, vault)
     except ProvisionError as exc:
         console.print(f"[bold red]{len(exc.problems)} problem(s); nothing was collected:[/]")
         for problem in exc.problems:
             console.print(f"  {problem}", markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    hosts = [Host(topo.tor.name, "tor", ""), *(Host(s.name, s.role, "") for s in topo.servers)]
+    hosts = [Host(plan.tor.name, "tor", ""), *(Host(s.name, s.role, "") for s in plan.servers())]
     wanted = [h for h in hosts if h.role in roles]
     staging = state / "logs-staging"
     shutil.rmtree(staging, ignore_errors=True)

@@ -14,6 +14,8 @@ import shlex
 import sys
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import ClassVar, Protocol
 
 from pyroute2 import IPRoute
@@ -56,6 +58,22 @@ class Endpoint(ABC):
         """Hold load-balancer VIPs on lo without ARPing for them (a DSR
         backend answers from the VIP itself); idempotent."""
 
+    # A load balancer's host side (lab.lb.hostside) puts the VIPs of its
+    # rules on its backends and takes them off; whose job that is depends on
+    # the endpoint, so the endpoint answers.
+    @abstractmethod
+    def add_lb_vip(self, vip: str) -> bool:
+        """Hold the VIP for a load balancer this endpoint backs; False when
+        the endpoint's VIPs are not the load balancer's to add."""
+
+    @abstractmethod
+    def has_lb_vip(self, vip: str) -> bool:
+        """Whether the load balancer finds nothing to add for the VIP."""
+
+    @abstractmethod
+    def remove_lb_vip(self, vip: str) -> None:
+        """The VIP off lo once no rule of the load balancer needs it; idempotent."""
+
     def missing(self) -> str | None:
         """Why the endpoint cannot be entered now, or None."""
         return None
@@ -83,16 +101,42 @@ class NetnsEndpoint(Endpoint):
             proc.terminate()
             return proc.wait()
 
-    def add_vips(self, vips: list[str]) -> None:
+    @contextmanager
+    def _lo(self) -> Iterator[tuple[IPRoute, int, set[str]]]:
+        """Netlink in the namespace: its lo's index and addresses."""
         with inside(self.namespace):
             ipr = IPRoute()
         with ipr:
             lo = ipr.link_lookup(ifname="lo")[0]
-            have = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=lo)}
+            yield ipr, lo, {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=lo)}
+
+    def add_vips(self, vips: list[str]) -> None:
+        with self._lo() as (ipr, lo, have):
             for vip in (v for v in vips if v not in have):
                 ipr.addr("add", index=lo, address=vip, prefixlen=32)
         for key, value in DSR_SYSCTLS:
             write_sysctl(self.namespace, key, value)
+
+    def add_lb_vip(self, vip: str) -> bool:
+        """A stand-in's VIPs are the load balancer's: netlink on its lo."""
+        self.add_vips([vip])
+        return True
+
+    def has_lb_vip(self, vip: str) -> bool:
+        """False when the namespace is gone."""
+        try:
+            with self._lo() as (_, _, have):
+                return vip in have
+        except OSError:
+            return False
+
+    def remove_lb_vip(self, vip: str) -> None:
+        try:
+            with self._lo() as (ipr, lo, have):
+                if vip in have:
+                    ipr.addr("del", index=lo, address=vip, prefixlen=32)
+        except OSError:
+            return  # the namespace is already gone
 
     def missing(self) -> str | None:
         return None if namespace_exists(self.namespace) else f"namespace {self.namespace} is gone"
@@ -113,6 +157,18 @@ class VmEndpoint(Endpoint):
 
     def add_vips(self, vips: list[str]) -> None:
         add_vips(self.lab, lab_dir(self.lab), self.name, vips)
+
+    # A VM's VIPs are compute's: every VIP the plan's load balancers give it
+    # goes on its lo at boot and on `lab up` (lab.compute.vms.lb_vips, in
+    # compute's diff), so the load balancer has nothing to add or remove.
+    def add_lb_vip(self, vip: str) -> bool:
+        return False
+
+    def has_lb_vip(self, vip: str) -> bool:
+        return True
+
+    def remove_lb_vip(self, vip: str) -> None:
+        return None
 
     def exec(self, command: list[str] | str, timeout: float | None = None) -> int:
         line = command if isinstance(command, str) else shlex.join(command)

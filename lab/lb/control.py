@@ -120,7 +120,7 @@ class MuxController:
         self._sync_vip(fe.vip)
         self._put_lb(lb.model_copy(update={"frontends": [*lb.frontends, fe]}))
         for b in lb.backends:
-            hostside.add_vip(b, fe.vip)
+            hostside.add_vip(self.spec.lab, b, fe.vip)
         return time.perf_counter() - t0
 
     def _check_rule_conflicts(self, fe: FrontendSpec) -> None:
@@ -146,7 +146,7 @@ class MuxController:
         self._put_lb(lb.model_copy(update={"frontends": left}))
         if not any(r.vip == vip for r in self.state.rules):
             for b in lb.backends:
-                hostside.remove_vip(b, vip)
+                hostside.remove_vip(self.spec.lab, b, vip)
         return time.perf_counter() - t0
 
     def add_backend(self, lb_name: str, backend: BackendSpec) -> float:
@@ -163,7 +163,7 @@ class MuxController:
         lb = lb.model_copy(update={"backends": [*lb.backends, backend]})
         self._put_lb(lb)
         for vip in {f.vip for f in lb.frontends}:
-            hostside.add_vip(backend, vip)
+            hostside.add_vip(self.spec.lab, backend, vip)
         self._write_ring(lb, self.state.rules_of(lb_name))
         return time.perf_counter() - t0
 
@@ -181,7 +181,7 @@ class MuxController:
         self._write_ring(lb, self.state.rules_of(lb_name))
         self.maps.put_backend(bs.id, self._entry(spec, valid=False))
         for vip in {f.vip for f in lb.frontends}:
-            hostside.remove_vip(spec, vip)
+            hostside.remove_vip(self.spec.lab, spec, vip)
         return time.perf_counter() - t0
 
     def set_health(self, lb_name: str, name: str, healthy: bool) -> bool:

@@ -104,7 +104,7 @@ def diff_backend_vips(plan: Plan) -> list[Change]:
         for lb in mux.lbs:
             for b in lb.backends:
                 for vip in sorted({fe.vip for fe in lb.frontends}):
-                    if b.namespace and not hostside.has_vip(b, vip):
+                    if not hostside.has_vip(plan.lab, b, vip):
                         changes.append(Change(b.name, "create", "vip", f"{vip} on lo of {b.namespace}",
-                                              lambda x=b, v=vip: hostside.add_vip(x, v)))
+                                              lambda x=b, v=vip: hostside.add_vip(plan.lab, x, v)))
     return changes

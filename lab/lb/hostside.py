@@ -11,40 +11,29 @@ from pathlib import Path
 from pyroute2.ethtool import Ethtool
 
 from lab.apply.netns import inside
-from lab.compute.endpoints import NetnsEndpoint
+from lab.compute.endpoints import Endpoint, endpoint
 from lab.lb import build, loader
 from lab.plan.lb_model import BackendSpec, MuxSpec
 
 
-def has_vip(backend: BackendSpec, vip: str) -> bool:
-    """Whether a namespace backend holds the VIP on lo (False when its namespace is gone)."""
-    try:
-        with loader.netlink(backend.namespace or "") as ipr:
-            lo = ipr.link_lookup(ifname="lo")[0]
-            return vip in {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=lo)}
-    except OSError:
-        return False
+def backend_endpoint(lab: str, backend: BackendSpec) -> Endpoint:
+    """Where a backend holds the VIPs of its load balancer's rules: the
+    endpoint decides whether that is the load balancer's job."""
+    return endpoint(lab, backend, backend.namespace)
 
 
-def add_vip(backend: BackendSpec, vip: str) -> bool:
-    """Returns False for a VM backend: compute adds its VIPs (lab.compute.vms.lb_vips)."""
-    if backend.namespace is None:
-        return False
-    NetnsEndpoint("", backend.name, backend.namespace).add_vips([vip])
-    return True
+def has_vip(lab: str, backend: BackendSpec, vip: str) -> bool:
+    """Whether the backend needs nothing from the load balancer for the VIP."""
+    return backend_endpoint(lab, backend).has_lb_vip(vip)
 
 
-def remove_vip(backend: BackendSpec, vip: str) -> None:
-    if backend.namespace is None:
-        return
-    try:
-        with loader.netlink(backend.namespace) as ipr:
-            lo = ipr.link_lookup(ifname="lo")[0]
-            have = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=lo)}
-            if vip in have:
-                ipr.addr("del", index=lo, address=vip, prefixlen=32)
-    except OSError:
-        return  # the namespace is already gone
+def add_vip(lab: str, backend: BackendSpec, vip: str) -> bool:
+    """False when the VIP is not the load balancer's to add (a VM's are compute's)."""
+    return backend_endpoint(lab, backend).add_lb_vip(vip)
+
+
+def remove_vip(lab: str, backend: BackendSpec, vip: str) -> None:
+    backend_endpoint(lab, backend).remove_lb_vip(vip)
 
 
 def pass_root(mux: MuxSpec) -> Path:

@@ -22,7 +22,6 @@ from collections import defaultdict
 from lab.model.topology import LoadBalancer, Topology
 from lab.plan.lb_model import (
     BackendSpec,
-    BfdSpec,
     BgpPeerSpec,
     FrontendSpec,
     LbSpec,
@@ -49,7 +48,7 @@ def plan_load_balancers(plan: Plan, topo: Topology) -> Plan:
                 port_maps[server].append(PortMapSpec(
                     vip=fe.vip, protocol=fe.protocol, port=fe.port, backend_port=fe.backend_port,
                     backends=[b.address for b in lb.backends if b.server == server]))
-    tor_bgp = tor_bgp_spec(plan, topo, muxes) if bgp and muxes else None
+    tor_bgp = tor_bgp_spec(plan, muxes) if bgp and muxes else None
     hosts = [_tor_routing(h, plan, muxes, tor_bgp) if h.role == "tor"
              else h.model_copy(update={"port_maps": port_maps.get(h.name, [])}) for h in plan.hosts]
     return plan.model_copy(update={"hosts": hosts, "muxes": muxes, "bgp": tor_bgp})
@@ -66,17 +65,13 @@ def _tor_routing(tor: HostPlan, plan: Plan, muxes: list[MuxSpec], bgp: TorBgpSpe
     return tor.model_copy(update={"routes": [*tor.routes, *routes]})
 
 
-def tor_bgp_spec(plan: Plan, topo: Topology, muxes: list[MuxSpec]) -> TorBgpSpec:
-    tor = next(h for h in plan.hosts if h.role == "tor")
+def tor_bgp_spec(plan: Plan, muxes: list[MuxSpec]) -> TorBgpSpec:
+    tor = plan.host(plan.tor.name)
     return TorBgpSpec(
-        name=tor.name, namespace=tor.namespace, asn=topo.tor.asn, router_id=plan.tor_underlay_ip,
+        name=tor.name, namespace=tor.namespace, asn=plan.tor.asn, router_id=plan.tor_underlay_ip,
         underlay_subnet=plan.underlay_subnet, vip_pool=plan.vip_pool,
-        external_subnet=str(topo.external.subnet), maximum_paths=topo.tor.maximum_paths,
-        bfd=_bfd(topo), neighbors=[BgpPeerSpec(name=m.name, address=m.underlay_ip, role="mux") for m in muxes])
-
-
-def _bfd(topo: Topology) -> BfdSpec:
-    return BfdSpec(interval_ms=topo.tor.bfd_interval_ms, multiplier=topo.tor.bfd_multiplier)
+        external_subnet=plan.external_subnet, maximum_paths=plan.tor.maximum_paths,
+        bfd=plan.tor.bfd, neighbors=[BgpPeerSpec(name=m.name, address=m.underlay_ip, role="mux") for m in muxes])
 
 
 def _link_mac(plan: Plan, host: str, ifname: str) -> str:
@@ -136,7 +131,7 @@ def mux_specs(plan: Plan, lbs: list[LoadBalancer], bgp: Topology | None = None) 
         lbs_here = [lb_spec(plan, lb) for lb in mine]
         speaker = None if bgp is None else MuxBgpSpec(
             asn=bgp.tor.mux_asn, router_id=mux.underlay_ip or "", peer=plan.tor_underlay_ip,
-            peer_asn=bgp.tor.asn, bfd=_bfd(bgp))
+            peer_asn=plan.tor.asn, bfd=plan.tor.bfd)
         result.append(MuxSpec(
             lab=plan.lab, name=mux.name, namespace=mux.namespace, ifname=nic,
             underlay_ip=mux.underlay_ip or "", mac=_link_mac(plan, mux.name, nic),

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from lab.model.topology import LoadBalancer, Specs
-from lab.plan.lb_model import MuxSpec, TorBgpSpec
+from lab.plan.lb_model import BfdSpec, MuxSpec, TorBgpSpec
 from lab.plan.vpn_model import VpnSpec
 
 HostRole = Literal["tor", "compute", "mux", "client", "gateway", "endpoint", "vpn", "site"]
@@ -121,7 +121,7 @@ class HostPlan(PlanModel):
     snat: list[SnatSpec] = Field(default_factory=list)
     port_maps: list[PortMapSpec] = Field(default_factory=list)
     nics: list[NicPlan] = Field(default_factory=list)  # servers: as claimed by the topology
-    cluster: str | None = None  # compute servers: the storage cluster (VM placement, mirror legs)
+    cluster: str | None = None  # servers: the storage cluster (VM placement, mirror legs on compute)
 
 
 class MirrorLegPlan(PlanModel):
@@ -217,6 +217,16 @@ class LifecycleHostPlan(PlanModel):
         return next(b for b in self.bmcs if b.server == server)
 
 
+class TorPlan(PlanModel):
+    """The ToR's routing parameters as the topology sets them, whether or not
+    a MUX peers with it: a real ToR's FRR (Ansible tor role) uses them too."""
+
+    name: str
+    asn: int
+    maximum_paths: int  # ECMP next hops per VIP
+    bfd: BfdSpec
+
+
 class Plan(PlanModel):
     lab: str
     mark: str  # ownership mark set as ifalias on every link and on each namespace's lo
@@ -224,7 +234,9 @@ class Plan(PlanModel):
     underlay_mtu: int
     tor_underlay_ip: str
     tor_underlay_mac: str
+    tor: TorPlan
     client_address: str
+    external_subnet: str  # the client network routed through the ToR
     vip_pool: str
     hosts: list[HostPlan]
     endpoints: list[EndpointPlan]
@@ -238,6 +250,10 @@ class Plan(PlanModel):
 
     def host(self, name: str) -> HostPlan:
         return next(h for h in self.hosts if h.name == name)
+
+    def servers(self) -> list[HostPlan]:
+        """The compute servers and MUXes, in topology order."""
+        return [h for h in self.hosts if h.role in ("compute", "mux")]
 
     def endpoint(self, name: str) -> EndpointPlan:
         return next(e for e in self.endpoints if e.name == name)

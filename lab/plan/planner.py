@@ -21,6 +21,7 @@ from lab.features import planners
 from lab.model.sizes import VM_SIZES
 from lab.model.topology import Topology, Vm
 from lab.plan.disks import mirror_capable, plan_disks
+from lab.plan.lb_model import BfdSpec
 from lab.plan.model import (
     AddressSpec,
     DiskPlan,
@@ -34,6 +35,7 @@ from lab.plan.model import (
     RouteSpec,
     SnatSpec,
     TenantPlan,
+    TorPlan,
     VethPeer,
     VxlanOpts,
 )
@@ -95,7 +97,9 @@ def build_plan(topo: Topology) -> Plan:
         underlay_mtu=topo.underlay.mtu,
         tor_underlay_ip=str(net.network_address + 1),
         tor_underlay_mac=mac_for(lab, "tor", "underlay"),
+        tor=_tor_routing(topo),
         client_address=_client_address(topo),
+        external_subnet=str(topo.external.subnet),
         vip_pool=str(topo.external.vip_pool),
         hosts=hosts,
         endpoints=endpoints,
@@ -230,6 +234,12 @@ def _tor(topo: Topology, underlay_ips: dict[str, str]) -> HostPlan:
     )
 
 
+def _tor_routing(topo: Topology) -> TorPlan:
+    tor = topo.tor
+    return TorPlan(name=tor.name, asn=tor.asn, maximum_paths=tor.maximum_paths,
+                   bfd=BfdSpec(interval_ms=tor.bfd_interval_ms, multiplier=tor.bfd_multiplier))
+
+
 def _client(topo: Topology) -> HostPlan:
     ext = topo.external
     return HostPlan(
@@ -274,7 +284,7 @@ def _server(topo: Topology, name: str, underlay_ips: dict[str, str],
     return HostPlan(name=name, role=server.role, namespace=namespace_for(topo.name, name),
                     underlay_ip=ip, links=links, addresses=[addr], routes=[route],
                     nics=[NicPlan(**nic.model_dump()) for nic in server.nics],
-                    cluster=server.cluster if server.role == "compute" else None)
+                    cluster=server.cluster)
 
 
 def _gateway(topo: Topology, tenant: TenantPlan, endpoints: list[EndpointPlan]) -> HostPlan:

@@ -27,7 +27,7 @@ def _no_run_happened(state: Path) -> bool:
 
 def test_inventory_groups_and_host_vars_follow_the_topology():
     topo = topology(rdma=True)
-    inv = build_inventory(topo, build_plan(topo))["all"]
+    inv = build_inventory(build_plan(topo))["all"]
     tor = inv["children"]["tor"]["hosts"]["tor"]
     servers = inv["children"]["servers"]["children"]
     hv1 = servers["compute"]["hosts"]["hv1"]
@@ -59,7 +59,7 @@ def test_the_tor_role_sets_the_routing_sysctls_the_plan_gives_the_embedded_tor()
 
 
 def test_host_problems_name_extra_and_missing_hosts():
-    problems = host_problems(topology(), {"tor", "hv1", "hv9"})
+    problems = host_problems(build_plan(topology()), {"tor", "hv1", "hv9"})
     assert any("'hv9' is not a server" in p for p in problems)
     assert any("'mux1' has no host in the inventory" in p for p in problems)
 
@@ -67,7 +67,7 @@ def test_host_problems_name_extra_and_missing_hosts():
 def test_inventory_hosts_not_in_topology_stop_the_run_before_any_change(tmp_path):
     inventory = _inventory(tmp_path, {"tor": {}, "hv1": {}, "hv9": {}})
     with pytest.raises(ProvisionError) as err:
-        provision(topology(), inventory, tmp_path / "state")
+        provision(build_plan(topology()), inventory, tmp_path / "state")
     text = str(err.value)
     assert "'hv9' is not a server" in text and "'mux1' has no host" in text
     assert _no_run_happened(tmp_path / "state")
@@ -79,7 +79,7 @@ def test_vault_encrypted_inventory_without_password_is_refused(tmp_path):
     (tmp_path / "group_vars").mkdir()
     (tmp_path / "group_vars" / "all.yml").write_bytes(vault.encrypt("baseline_secrets: {bmc: x}\n"))
     with pytest.raises(ProvisionError) as err:
-        provision(topology(), inventory, tmp_path / "state", vault_password_file=None)
+        provision(build_plan(topology()), inventory, tmp_path / "state", vault_password_file=None)
     assert "no vault password was given" in str(err.value)
     assert _no_run_happened(tmp_path / "state")
 
@@ -87,7 +87,7 @@ def test_vault_encrypted_inventory_without_password_is_refused(tmp_path):
 def test_missing_vault_password_file_is_refused(tmp_path):
     inventory = _inventory(tmp_path, {"tor": {}, "hv1": {}, "mux1": {}})
     with pytest.raises(ProvisionError, match="vault password file .* does not exist"):
-        provision(topology(), inventory, tmp_path / "state",
+        provision(build_plan(topology()), inventory, tmp_path / "state",
                   vault_password_file=tmp_path / "absent")
 
 
@@ -95,7 +95,7 @@ def test_unreachable_hosts_stop_the_run_before_any_change(tmp_path):
     gone = {"ansible_connection": "stacklab.lab.netns", "ansible_host": "ansb-absent-ns"}
     inventory = _inventory(tmp_path, {"tor": gone, "hv1": gone, "mux1": gone})
     with pytest.raises(ProvisionError) as err:
-        provision(topology(), inventory, tmp_path / "state")
+        provision(build_plan(topology()), inventory, tmp_path / "state")
     text = str(err.value)
     for host in ("tor", "hv1", "mux1"):
         assert f"host '{host}' is unreachable" in text

@@ -17,7 +17,8 @@ import pytest
 from ansb_targets import SECRET, NetnsLab, topology, write_inventory
 from pyroute2 import IPRoute
 
-from lab.providers.ansible import RunResult, deprovision, provision
+from lab.plan.planner import build_plan
+from lab.providers.ansible import RunResult, deprovision, last_run, provision
 
 pytestmark = pytest.mark.root
 
@@ -26,7 +27,7 @@ TAGS = ["network", "firewall", "ssh", "secrets", "kvm", "frr", "rdma", "plan"]
 
 def _run(lab_dir: Path, inventory: Path, password: Path, rdma: bool = False,
          **options) -> RunResult:
-    return provision(topology(rdma), inventory, lab_dir / "state", vault_password_file=password,
+    return provision(build_plan(topology(rdma)), inventory, lab_dir / "state", vault_password_file=password,
                      tags=options.pop("tags", TAGS), **options)
 
 
@@ -64,6 +65,9 @@ def test_second_run_reports_no_change_on_any_host(converged):
     second = converged[4]
     assert second.succeeded, second.to_json()
     assert {h: r.changed for h, r in second.hosts.items()} == {"tor": 0, "hv1": 0, "mux1": 0}
+    summary = last_run.load(converged[0] / "state")  # what the provider's status reports
+    assert summary["hosts"] == {"tor": "ok", "hv1": "ok", "mux1": "ok"}
+    assert (summary["action"], summary["check_mode"], summary["succeeded"]) == ("up", False, True)
 
 
 def _ruleset(lab: NetnsLab, host: str, table: str) -> dict:
@@ -180,6 +184,8 @@ def test_check_mode_reports_drift_without_changing_it(converged, netns_lab):
     assert set(dry.hosts["hv1"].changed_tasks) <= {"Set the underlay MTU on the underlay interfaces",
                                                    "Apply the plan with the stacklab appliers"}
     assert dry.hosts["tor"].changed == 0 and dry.hosts["mux1"].changed == 0
+    summary = last_run.load(lab_dir / "state")
+    assert summary["check_mode"] and summary["hosts"]["hv1"] == "changed"
     assert netns_lab.mtu("hv1", "eth0") == 1500
     with IPRoute(netns=netns_lab.namespaces["hv1"]) as ipr:
         ipr.link("set", index=ipr.link_lookup(ifname="eth0")[0], mtu=9000)
@@ -204,7 +210,7 @@ def test_lab_agent_applies_the_hosts_plan_with_the_stacklab_appliers(converged, 
 
 def test_down_removes_the_lab_state_from_servers_and_tor(converged, netns_lab):
     lab_dir, inventory, password = converged[:3]
-    result = deprovision(topology(), inventory, lab_dir / "state", vault_password_file=password,
+    result = deprovision(build_plan(topology()), inventory, lab_dir / "state", vault_password_file=password,
                          ping=False)
     assert result.succeeded, result.to_json()
     assert not {"br1001", "vx1001"} & set(_links(netns_lab, "hv1"))

@@ -29,6 +29,7 @@ from ansb_vm_image import ADMIN, ADMIN_PASSWORD, build
 from test_ansible_roles_netns import files_containing
 
 from lab.model import parse_topology
+from lab.plan.planner import build_plan
 from lab.providers.ansible import deprovision, provision
 from lab.providers.ansible.driver import PLAYBOOKS
 from lab.providers.ansible.wheelhouse import CONTROLLER_ONLY
@@ -111,15 +112,15 @@ def lab_up(vm, tmp_path_factory):
     inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
     password = vault_secret(inventory.parent, {"baseline_secrets": {"bmc_password": SECRET}})
     state = directory / "state"
-    topo = parse_topology(TOPOLOGY)
+    plan = build_plan(parse_topology(TOPOLOGY))
     # what provision builds from the checkout (cached by its inputs), built once: both runs
     # ship the same bundle even if someone edits the checkout meanwhile
     bundle = build_bundle()
     # hv1 only: the ToR namespace shares this machine's packages, users and init (its role
     # runs against namespaces in test_ansible_roles_netns); preflight still checks both hosts
-    runs = [provision(topo, inventory, state, vault_password_file=password, ping=ping,
+    runs = [provision(plan, inventory, state, vault_password_file=password, ping=ping,
                       tor_underlay_if=vm.tap, limit="hv1", bundle=bundle) for ping in (True, False)]
-    return {"topo": topo, "inventory": inventory, "password": password, "state": state, "bundle": bundle,
+    return {"plan": plan, "inventory": inventory, "password": password, "state": state, "bundle": bundle,
             "before": before, "first": runs[0], "second": runs[1]}
 
 
@@ -231,7 +232,7 @@ def test_kvm_report_tells_what_the_tcg_guest_really_has(lab_up, vm):
 
 def test_kvm_demanded_on_a_tcg_guest_fails_that_host_clearly(lab_up):
     """Fault: the inventory demands KVM of a host that has none -> hv1 fails, saying why."""
-    result = provision(lab_up["topo"], lab_up["inventory"], lab_up["state"],
+    result = provision(lab_up["plan"], lab_up["inventory"], lab_up["state"],
                        vault_password_file=lab_up["password"], ping=False, bundle=False, limit="hv1",
                        tags=["kvm"], extravars={"kvm_host_require_kvm": True})
     assert result.hosts["hv1"].status == "failed"
@@ -280,7 +281,7 @@ def test_the_agent_on_the_guest_sees_nothing_to_do_and_refuses_bad_input(lab_up,
 
 
 def test_lab_down_removes_the_plan_state_from_the_guest(lab_up, vm):
-    result = deprovision(lab_up["topo"], lab_up["inventory"], lab_up["state"],
+    result = deprovision(lab_up["plan"], lab_up["inventory"], lab_up["state"],
                          vault_password_file=lab_up["password"], ping=False, limit="hv1")
     assert result.succeeded, result.to_json()
     links = json.loads(vm.ssh(LINKS, timeout=120).stdout)

@@ -42,7 +42,7 @@ def test_site_yml_runs_the_vpn_role_per_tunnel_on_the_vpn_group():
 
 def test_inventory_places_a_pairs_instances_on_two_servers():
     topo, plan = _plan()
-    vpn = build_inventory(topo, plan)["all"]["children"]["vpn"]["hosts"]
+    vpn = build_inventory(plan)["all"]["children"]["vpn"]["hosts"]
     placed = {t["instance"]: (server, t) for server, hv in vpn.items() for t in hv["lab_vpn_tunnels"]}
     assert {i: s for i, (s, _) in placed.items()} == {"vpn.hq.1": "hv1", "vpn.hq.2": "hv2", "vpn.branch": "hv1"}
     _, active = placed["vpn.hq.1"]
@@ -63,7 +63,7 @@ def _normalised(text: str) -> str:
 def test_the_role_renders_what_the_embedded_lab_renders(tmp_path):
     need_root()  # the role writes root-owned 0600 files (into tmp_path)
     topo, plan = _plan()
-    generated = write_inventory(topo, plan, tmp_path / "inventory")
+    generated = write_inventory(plan, tmp_path / "inventory")
     local = {"ansible_connection": "local", "ansible_become": False, "vpn_manage_services": False,
              "ansible_python_interpreter": sys.executable}
     hosts = {h: {**local, "vpn_swanctl_dir": str(tmp_path / h), "vpn_wireguard_dir": str(tmp_path / h)}
@@ -92,7 +92,7 @@ def test_the_role_renders_what_the_embedded_lab_renders(tmp_path):
 def test_a_tunnel_without_its_keys_fails_before_writing_anything(tmp_path, secrets):
     need_root()
     topo, plan = _plan()
-    generated = write_inventory(topo, plan, tmp_path / "inventory")
+    generated = write_inventory(plan, tmp_path / "inventory")
     local = {"ansible_connection": "local", "ansible_become": False, "vpn_manage_services": False,
              "ansible_python_interpreter": sys.executable, "vpn_swanctl_dir": str(tmp_path),
              "vpn_wireguard_dir": str(tmp_path)}

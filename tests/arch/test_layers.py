@@ -159,8 +159,36 @@ def kind_branches(path: Path) -> list[int]:
     return found
 
 
+def _names_namespace(node: ast.AST) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "namespace"
+
+
+def namespace_branches(path: Path) -> list[int]:
+    """Lines telling an endpoint's kind by whether it has a namespace: a
+    `.namespace` compared with None or taken as true or false."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Compare) and isinstance(node.ops[0], ast.Is | ast.IsNot):
+            sides = [node.left, *node.comparators]
+            if any(map(_names_namespace, sides)) and any(isinstance(s, ast.Constant) and s.value is None
+                                                         for s in sides):
+                found.append(node.lineno)
+        tests = (node.values if isinstance(node, ast.BoolOp) else [node.operand]
+                 if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not) else [node.test]
+                 if isinstance(node, ast.If | ast.IfExp | ast.While) else [])
+        found += [node.lineno for t in tests if _names_namespace(t)]
+    return sorted(set(found))
+
+
 def test_endpoint_kinds_are_told_apart_only_behind_the_endpoint_interface():
     bad = {m: lines for m, p in MODULES.items() if m not in KIND_HOMES and (lines := kind_branches(p))}
+    assert not bad, bad
+
+
+def test_the_load_balancer_asks_the_endpoint_not_its_namespace():
+    """A backend without a namespace is a VM: lab.lb asks the endpoint
+    (lab.compute.endpoints) instead of branching on that."""
+    bad = {m: lines for m, p in MODULES.items() if m.startswith("lab.lb.") and (lines := namespace_branches(p))}
     assert not bad, bad
 
 
@@ -168,6 +196,14 @@ def test_the_kind_check_sees_a_kind_branch(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text('if e.kind == "vm":\n    pass\nx = [e for e in es if e.kind in ("netns",)]\n')
     assert kind_branches(probe) == [1, 3]
+
+
+def test_the_namespace_check_sees_a_kind_branch(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("if b.namespace is None:\n    pass\nok = b.namespace and has(b)\n"
+                     "x = b.namespace or ''\nif not b.namespace:\n    pass\n"
+                     "if namespace is None:\n    pass\n")
+    assert namespace_branches(probe) == [1, 3, 4, 5]
 
 
 def test_names_of_namespaces_and_the_home_default_are_written_once():

@@ -54,3 +54,41 @@ def test_a_stand_in_whose_namespace_is_gone_says_so(plan):
     stand_in = plan.stand_ins()[0]
     gone = endpoints.NetnsEndpoint("hqnone", stand_in.name, "hqnone.ep.nothere")
     assert gone.missing() == "namespace hqnone.ep.nothere is gone"
+
+
+def test_a_vm_answers_for_its_lb_vips_as_compute_holds_them(plan, monkeypatch):
+    """The LB's host side has nothing to add to or remove from a VM: compute
+    puts every planned VIP on its lo (lab.compute.vms.lb_vips); the guest is
+    not asked."""
+    monkeypatch.setattr(endpoints, "exec_vm", lambda *a, **k: pytest.fail("the guest was asked"))
+    monkeypatch.setattr(endpoints, "add_vips", lambda *a, **k: pytest.fail("the guest was asked"))
+    vm = endpoints.endpoint(plan.lab, plan.vms()[0], None)
+    assert vm.has_lb_vip("192.0.2.10") and not vm.add_lb_vip("192.0.2.10")
+    vm.remove_lb_vip("192.0.2.10")
+
+
+def test_a_gone_stand_in_holds_no_lb_vip_and_removing_one_is_harmless():
+    gone = endpoints.NetnsEndpoint("ivnone", "ivnone-ep", "ivnone.ep.nothere")
+    assert not gone.has_lb_vip("192.0.2.10")
+    gone.remove_lb_vip("192.0.2.10")
+
+
+@pytest.mark.root
+def test_a_stand_in_holds_and_drops_an_lb_vip_on_lo():
+    import secrets
+
+    from pyroute2 import IPRoute, netns
+
+    name = f"iv-{secrets.token_hex(3)}"
+    netns.create(name)
+    try:
+        with IPRoute(netns=name) as ipr:  # a stand-in's port: the DSR sysctls set its rp_filter
+            ipr.link("add", ifname="eth0", kind="veth", peer="eth0p")
+        ep = endpoints.NetnsEndpoint("iv", "ep", name)
+        assert not ep.has_lb_vip("192.0.2.10")
+        assert ep.add_lb_vip("192.0.2.10") and ep.has_lb_vip("192.0.2.10")
+        ep.remove_lb_vip("192.0.2.10")
+        ep.remove_lb_vip("192.0.2.10")
+        assert not ep.has_lb_vip("192.0.2.10")
+    finally:
+        netns.remove(name)

@@ -55,8 +55,8 @@ def test_up_with_ansible_hands_the_provider_the_plan_of_the_topology(tmp_path, m
         def to_json(self):
             return {"playbook": "site.yml"}
 
-    def provision(topo, inventory, state_dir, plan, **options):
-        seen.update(lab=plan.lab, topology=topo.name, state_dir=state_dir, check=options["check"])
+    def provision(plan, inventory, state_dir, **options):
+        seen.update(lab=plan.lab, hosts=len(plan.hosts), state_dir=state_dir, check=options["check"])
         return Result()
 
     monkeypatch.setattr(provider, "provision", provision)
@@ -66,7 +66,7 @@ def test_up_with_ansible_hands_the_provider_the_plan_of_the_topology(tmp_path, m
                                       "--dry-run", "--format", "json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == {"playbook": "site.yml"}
-    assert seen["lab"] == seen["topology"] and seen["check"] is True
+    assert seen["lab"] == "demo" and seen["hosts"] and seen["check"] is True
     assert seen["state_dir"].name == "ansible" and seen["state_dir"].parent.name == seen["lab"]
 
 

@@ -84,7 +84,7 @@ def test_dry_run_lists_exactly_what_up_does_on_a_drifted_lab(plan):
     with with_controller(LAB, "mux2") as ctl:
         ctl.remove_frontend("api", "192.0.2.20", 443, "tcp")
     web1 = plan.mux("mux1").lb("web").backends[0]
-    hostside.remove_vip(web1, "192.0.2.10")
+    hostside.remove_vip(plan.lab, web1, "192.0.2.10")
     try:
         dry = changes(embedded.up(plan, dry_run=True))
         done = changes(embedded.up(plan))

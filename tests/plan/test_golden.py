@@ -5,7 +5,6 @@ turns into shows up as a reviewed diff. Regenerate with `make golden`."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from lab.model import load_topology
 from lab.plan.planner import build_plan
 from tests.fabric.helpers import ROOT
+from tests.plan.golden_files import assert_matches_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 TOPOLOGIES = sorted((ROOT / "topologies").glob("*.yaml"))
@@ -25,13 +25,7 @@ def render(topology: Path) -> str:
 
 @pytest.mark.parametrize("topology", TOPOLOGIES, ids=lambda p: p.stem)
 def test_plan_matches_its_golden_file(topology):
-    golden = GOLDEN / f"{topology.stem}.json"
-    text = render(topology)
-    if os.environ.get("STACKLAB_REGEN_GOLDEN") == "1":
-        golden.write_text(text)
-    assert golden.exists(), f"no golden plan for {topology.name}: run `make golden` and review it"
-    assert text == golden.read_text(), (f"the plan of {topology.name} changed: review "
-                                        f"`git diff {golden}` after `make golden`")
+    assert_matches_golden(GOLDEN / f"{topology.stem}.json", render(topology), f"plan of {topology.name}")
 
 
 def test_every_golden_file_has_its_topology():

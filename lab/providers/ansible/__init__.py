@@ -1,5 +1,5 @@
 """Provisioning real servers with Ansible: inventory and host_vars generated
-from the topology and plan, the playbooks under ``playbooks/`` run through
+from the plan, the playbooks under ``playbooks/`` run through
 ansible-runner with live per-host progress, and per-host results.
 
 Entry points (the CLI wires them to ``lab up/down --provider ansible``):

@@ -16,9 +16,8 @@ from typing import Any
 import ansible_runner
 from rich.console import Console
 
-from lab.model.topology import Topology
 from lab.plan.model import Plan
-from lab.plan.planner import build_plan
+from lab.providers.ansible import last_run
 from lab.providers.ansible import preflight as checks
 from lab.providers.ansible.inventory import DEFAULT_TOR_UNDERLAY_IF, host_problems, write_inventory
 from lab.providers.ansible.progress import live_progress, summary_table
@@ -54,7 +53,7 @@ def ansible_env() -> dict[str, str]:
     }
 
 
-def preflight(topo: Topology, inventory: Path, state_dir: Path, plan: Plan | None = None,
+def preflight(plan: Plan, inventory: Path, state_dir: Path,
               vault_password_file: Path | None = None, ping: bool = True,
               tor_underlay_if: str = DEFAULT_TOR_UNDERLAY_IF) -> list[Path]:
     """Check the input and return the inventories to run with; raise ProvisionError if bad."""
@@ -66,10 +65,10 @@ def preflight(topo: Topology, inventory: Path, state_dir: Path, plan: Plan | Non
         raise ProvisionError(problems)
     envvars = ansible_env()
     hosts, problems = checks.read_inventory_hosts([inventory], vault, envvars)
-    problems += host_problems(topo, hosts) if not problems else []
+    problems += host_problems(plan, hosts) if not problems else []
     if problems:
         raise ProvisionError(problems)
-    generated = write_inventory(topo, plan or build_plan(topo), state_dir / "inventory", tor_underlay_if)
+    generated = write_inventory(plan, state_dir / "inventory", tor_underlay_if)
     inventories = [inventory, generated]
     if ping:
         problems = checks.unreachable_problems(state_dir, inventories, hosts, vault, envvars)
@@ -107,7 +106,7 @@ def run_playbook(playbook: str, inventories: list[Path], state_dir: Path,
     return result
 
 
-def provision(topo: Topology, inventory: Path, state_dir: Path, plan: Plan | None = None,
+def provision(plan: Plan, inventory: Path, state_dir: Path,
               vault_password_file: Path | None = None, console: Console | None = None,
               ping: bool = True, tor_underlay_if: str = DEFAULT_TOR_UNDERLAY_IF,
               bundle: bool | Wheelhouse = True, **run_options: Any) -> RunResult:
@@ -118,22 +117,25 @@ def provision(topo: Topology, inventory: Path, state_dir: Path, plan: Plan | Non
     targets that do not install stacklab; a Wheelhouse ships that one (a
     caller running twice ships the same bundle even if the checkout changes).
     """
-    inventories = preflight(topo, inventory, state_dir, plan, vault_password_file, ping,
-                            tor_underlay_if)
+    inventories = preflight(plan, inventory, state_dir, vault_password_file, ping, tor_underlay_if)
     if bundle:
         try:
             built = bundle if isinstance(bundle, Wheelhouse) else build_bundle()
         except WheelhouseError as exc:
             raise ProvisionError([f"could not build the stacklab bundle for the hosts: {exc}"]) from None
         run_options["extravars"] = {**built.extravars(), **(run_options.get("extravars") or {})}
-    return run_playbook("site.yml", inventories, state_dir, vault_password_file,
-                        console=console, **run_options)
+    result = run_playbook("site.yml", inventories, state_dir, vault_password_file,
+                          console=console, **run_options)
+    last_run.save(state_dir, "up", result, bool(run_options.get("check")))
+    return result
 
 
-def deprovision(topo: Topology, inventory: Path, state_dir: Path, plan: Plan | None = None,
+def deprovision(plan: Plan, inventory: Path, state_dir: Path,
                 vault_password_file: Path | None = None, console: Console | None = None,
                 ping: bool = True, **run_options: Any) -> RunResult:
     """`lab down --provider ansible`: remove the lab's state from the hosts (down.yml)."""
-    inventories = preflight(topo, inventory, state_dir, plan, vault_password_file, ping)
-    return run_playbook("down.yml", inventories, state_dir, vault_password_file,
-                        console=console, **run_options)
+    inventories = preflight(plan, inventory, state_dir, vault_password_file, ping)
+    result = run_playbook("down.yml", inventories, state_dir, vault_password_file,
+                          console=console, **run_options)
+    last_run.save(state_dir, "down", result, bool(run_options.get("check")))
+    return result

@@ -1,9 +1,9 @@
-"""Topology + plan -> Ansible inventory groups and host_vars.
+"""Plan -> Ansible inventory groups and host_vars.
 
 The user's inventory says how to reach each machine (address, user, keys,
-vault-encrypted secrets); the generated one says what each machine should be.
-Ansible merges the two, so the same playbooks serve every lab: host names are
-the topology's names in both.
+vault-encrypted secrets); the generated one says what each machine should be,
+all of it from the plan. Ansible merges the two, so the same playbooks serve
+every lab: host names are the topology's names in both.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Any
 
 import yaml
 
-from lab.model.topology import Topology
 from lab.plan.model import Plan
 from lab.providers.ansible.vpn_inventory import VPN_GROUP, vpn_hosts
 
@@ -24,95 +23,88 @@ SERVER_GROUP = "servers"
 DEFAULT_TOR_UNDERLAY_IF = "underlay"
 
 
-def lab_hosts(topo: Topology) -> set[str]:
-    """Every inventory host the topology expects: the ToR and each server."""
-    return {topo.tor.name, *(s.name for s in topo.servers)}
+def lab_hosts(plan: Plan) -> set[str]:
+    """Every inventory host the lab expects: the ToR and each server."""
+    return {plan.tor.name, *(s.name for s in plan.servers())}
 
 
-def common_vars(topo: Topology, plan: Plan) -> dict[str, Any]:
-    net = topo.underlay.subnet
+def common_vars(plan: Plan) -> dict[str, Any]:
     return {
-        "lab_name": topo.name,
-        "lab_underlay_subnet": str(net),
-        "lab_underlay_mtu": topo.underlay.mtu,
-        "lab_vip_pool": str(topo.external.vip_pool),
-        "lab_external_subnet": str(topo.external.subnet),
+        "lab_name": plan.lab,
+        "lab_underlay_subnet": plan.underlay_subnet,
+        "lab_underlay_mtu": plan.underlay_mtu,
+        "lab_vip_pool": plan.vip_pool,
+        "lab_external_subnet": plan.external_subnet,
         "lab_tor_ip": plan.tor_underlay_ip,
-        "lab_tenant_prefixes": sorted({str(s.prefix) for t in topo.tenants for s in t.subnets}),
+        "lab_tenant_prefixes": sorted({p for t in plan.tenants for p in t.subnets.values()}),
         # the whole plan, once: `lab apply-host --plan FILE --host NAME` reads a full plan
         "lab_plan": plan.model_dump(mode="json"),
     }
 
 
-def server_vars(topo: Topology, plan: Plan, name: str) -> dict[str, Any]:
-    server = topo.server(name)
+def server_vars(plan: Plan, name: str) -> dict[str, Any]:
     host = plan.host(name)
     return {
-        "lab_role": server.role,
-        "lab_cluster": server.cluster,
+        "lab_role": host.role,
+        "lab_cluster": host.cluster,
         "lab_underlay_ip": host.underlay_ip,
-        "lab_underlay_interfaces": [server.nics[0].name],
-        "lab_nics": [nic.model_dump() for nic in server.nics],
+        "lab_underlay_interfaces": [host.nics[0].name],
+        "lab_nics": [nic.model_dump() for nic in host.nics],
         "lab_plan_host": name,
     }
 
 
-def tor_vars(topo: Topology, plan: Plan, underlay_if: str = DEFAULT_TOR_UNDERLAY_IF) -> dict[str, Any]:
-    net = topo.underlay.subnet
-    neighbours = [
-        {"name": s.name, "address": plan.host(s.name).underlay_ip, "role": s.role}
-        for s in topo.servers
-    ]
+def tor_vars(plan: Plan, underlay_if: str = DEFAULT_TOR_UNDERLAY_IF) -> dict[str, Any]:
+    prefixlen = plan.underlay_subnet.split("/")[1]
+    neighbours = [{"name": s.name, "address": s.underlay_ip, "role": s.role} for s in plan.servers()]
     return {
-        "lab_tor_name": topo.tor.name,
-        "lab_tor_asn": topo.tor.asn,
+        "lab_tor_name": plan.tor.name,
+        "lab_tor_asn": plan.tor.asn,
         "lab_tor_router_id": plan.tor_underlay_ip,
         "lab_tor_interfaces": [{
             "name": underlay_if,
-            "address": f"{plan.tor_underlay_ip}/{net.prefixlen}",
-            "mtu": topo.underlay.mtu,
-            "description": f"lab {topo.name} underlay",
+            "address": f"{plan.tor_underlay_ip}/{prefixlen}",
+            "mtu": plan.underlay_mtu,
+            "description": f"lab {plan.lab} underlay",
         }],
         "lab_tor_bgp_neighbors": neighbours,
-        "lab_tor_maximum_paths": topo.tor.maximum_paths,
-        "lab_tor_bfd_interval_ms": topo.tor.bfd_interval_ms,
-        "lab_tor_bfd_multiplier": topo.tor.bfd_multiplier,
+        "lab_tor_maximum_paths": plan.tor.maximum_paths,
+        "lab_tor_bfd_interval_ms": plan.tor.bfd.interval_ms,
+        "lab_tor_bfd_multiplier": plan.tor.bfd.multiplier,
     }
 
 
-def build_inventory(topo: Topology, plan: Plan,
-                    tor_underlay_if: str = DEFAULT_TOR_UNDERLAY_IF) -> dict[str, Any]:
+def build_inventory(plan: Plan, tor_underlay_if: str = DEFAULT_TOR_UNDERLAY_IF) -> dict[str, Any]:
     """A YAML inventory: groups tor, servers (children compute, mux) and vpn
     (the servers that carry VPN gateway instances), with vars."""
     by_role: dict[str, dict[str, Any]] = {"compute": {}, "mux": {}}
-    for server in topo.servers:
-        by_role[server.role][server.name] = server_vars(topo, plan, server.name)
+    for server in plan.servers():
+        by_role[server.role][server.name] = server_vars(plan, server.name)
     children = {role: {"hosts": hosts} for role, hosts in by_role.items() if hosts}
     return {"all": {
-        "vars": common_vars(topo, plan),
+        "vars": common_vars(plan),
         "children": {
-            TOR_GROUP: {"hosts": {topo.tor.name: tor_vars(topo, plan, tor_underlay_if)}},
+            TOR_GROUP: {"hosts": {plan.tor.name: tor_vars(plan, tor_underlay_if)}},
             SERVER_GROUP: {"children": children},
-            VPN_GROUP: {"hosts": vpn_hosts(topo, plan)},
+            VPN_GROUP: {"hosts": vpn_hosts(plan)},
         },
     }}
 
 
-def write_inventory(topo: Topology, plan: Plan, directory: Path,
-                    tor_underlay_if: str = DEFAULT_TOR_UNDERLAY_IF) -> Path:
+def write_inventory(plan: Plan, directory: Path, tor_underlay_if: str = DEFAULT_TOR_UNDERLAY_IF) -> Path:
     """Write the generated inventory (no secrets in it) and return its path."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "stacklab-generated.yml"
     path.write_text("# generated by stacklab from the topology and plan; do not edit\n"
-                    + yaml.safe_dump(build_inventory(topo, plan, tor_underlay_if), sort_keys=False))
+                    + yaml.safe_dump(build_inventory(plan, tor_underlay_if), sort_keys=False))
     return path
 
 
-def host_problems(topo: Topology, inventory_hosts: set[str]) -> list[str]:
+def host_problems(plan: Plan, inventory_hosts: set[str]) -> list[str]:
     """Inventory hosts that are not topology hosts, and topology hosts with no inventory host."""
-    expected = lab_hosts(topo)
+    expected = lab_hosts(plan)
     problems = [
-        f"inventory host '{h}' is not a server or the ToR of topology '{topo.name}' "
+        f"inventory host '{h}' is not a server or the ToR of topology '{plan.lab}' "
         f"(expected: {', '.join(sorted(expected))})"
         for h in sorted(inventory_hosts - expected)
     ]

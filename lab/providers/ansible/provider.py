@@ -13,6 +13,7 @@ from lab.model.topology import Topology
 from lab.paths import lab_dir
 from lab.plan.model import Plan
 from lab.plan.planner import build_plan
+from lab.providers.ansible import last_run
 from lab.providers.ansible.driver import deprovision, provision
 from lab.providers.ansible.results import RunResult
 from lab.providers.base import Progress, quiet
@@ -30,25 +31,32 @@ class AnsibleProvider:
     name: str = "ansible"
     local: bool = False
 
-    def _hosts(self) -> tuple[Topology, Path]:
-        if self.topology is None or self.inventory is None:
-            raise ValueError("the ansible provider needs the topology and an inventory")
-        return self.topology, self.inventory
+    def _inventory(self) -> Path:
+        if self.inventory is None:
+            raise ValueError("the ansible provider needs an inventory")
+        return self.inventory
 
     def up(self, plan: Plan, dry_run: bool = False, progress: Progress = quiet) -> RunResult:
-        topo, inventory = self._hosts()
-        return provision(topo, inventory, lab_dir(plan.lab) / "ansible", plan=plan,
+        return provision(plan, self._inventory(), lab_dir(plan.lab) / "ansible",
                          vault_password_file=self.vault_password_file, console=self.console,
                          check=dry_run, diff=dry_run)
 
     def down(self, lab: str, progress: Progress = quiet) -> RunResult:
-        topo, inventory = self._hosts()
-        return deprovision(topo, inventory, lab_dir(lab) / "ansible", plan=build_plan(topo),
+        """The plan of the topology says which hosts to clean."""
+        if self.topology is None:
+            raise ValueError("the ansible provider needs the topology to clean the lab's hosts")
+        return deprovision(build_plan(self.topology), self._inventory(), lab_dir(lab) / "ansible",
                            vault_password_file=self.vault_password_file, console=self.console,
                            check=False, diff=False)
 
     def status(self, lab: str) -> dict[str, Any]:
-        """Only what this machine knows: whether the lab was provisioned from here."""
+        """Only what this machine knows: whether the lab was provisioned from
+        here and, once a run has finished, how it went on each host
+        (`last_run`: action, playbook, ended, check_mode, rc, succeeded,
+        hosts: name -> ok/changed/failed/unreachable, artifact_dir)."""
         state = lab_dir(lab) / "ansible"
-        return {"lab": lab, "provider": self.name, "state": "provisioned" if state.exists() else "down",
-                "state_dir": str(state)}
+        run = last_run.load(state)
+        cleaned = run is not None and run["action"] == "down" and run["succeeded"] and not run["check_mode"]
+        status = {"lab": lab, "provider": self.name,
+                  "state": "provisioned" if state.exists() and not cleaned else "down", "state_dir": str(state)}
+        return {**status, "last_run": run} if run else status

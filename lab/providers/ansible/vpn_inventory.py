@@ -17,23 +17,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.model.topology import Topology
 from lab.plan.model import Plan
 from lab.vpn.render import ends, tunnel_vars
 
 VPN_GROUP = "vpn"
 
 
-def placement(topo: Topology, plan: Plan) -> dict[str, str]:
+def placement(plan: Plan) -> dict[str, str]:
     """Gateway instance host -> the server it runs on."""
-    servers = [s.name for s in topo.servers if s.role == "mux"] or [s.name for s in topo.servers]
+    servers = [s.name for s in plan.servers() if s.role == "mux"] or [s.name for s in plan.servers()]
     instances = [i.host for v in plan.vpns for i in v.instances]
     return {host: servers[n % len(servers)] for n, host in enumerate(instances)}
 
 
-def vpn_hosts(topo: Topology, plan: Plan) -> dict[str, dict[str, Any]]:
+def vpn_hosts(plan: Plan) -> dict[str, dict[str, Any]]:
     """Server name -> {"lab_vpn_tunnels": [tunnel, ...]} for every server that carries an instance."""
-    where = placement(topo, plan)
+    where = placement(plan)
     hosts: dict[str, dict[str, Any]] = {}
     for vpn in plan.vpns:
         for end in ends(vpn, vpn.active.host):

@@ -1,0 +1,35 @@
+"""What this machine knows of a lab on real servers: the outcome of the last
+provision or deprovision run from here, per host, kept as a small JSON file
+in the run's state directory (the runner's artifacts rotate and mix in other
+runs: preflight pings, log collection)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from lab.providers.ansible.results import RunResult
+from lab.providers.state import read_json, write_json
+
+LAST_RUN = "last-run.json"
+Action = Literal["up", "down"]
+
+
+def save(state_dir: Path, action: Action, result: RunResult, check: bool) -> None:
+    write_json(state_dir / LAST_RUN, {
+        "action": action,
+        "playbook": result.playbook,
+        "ended": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "check_mode": check,
+        "rc": result.rc,
+        "succeeded": result.succeeded,
+        "hosts": {name: r.status for name, r in sorted(result.hosts.items())},
+        "artifact_dir": result.artifact_dir,
+    })
+
+
+def load(state_dir: Path) -> dict[str, Any] | None:
+    """The last run's summary, or None when no run from here has finished."""
+    data = read_json(state_dir / LAST_RUN)
+    return data if isinstance(data, dict) else None
