@@ -269,8 +269,8 @@ def _on_hosts(chosen, action: str, named: NamedLab, check: bool, fmt: str) -> No
     a result in the table, and makes the exit code 1."""
     from lab.providers.ansible.driver import ProvisionError
 
-    if named.topology is None:
-        purpose = "provision" if action == "up" else "clean"
+    if named.topology is None and (action == "up" or chosen.saved_plan(named.name) is None):
+        purpose = "provision" if action == "up" else "clean (the lab was not provisioned from here)"
         raise fail(f"--provider {chosen.name} needs the topology file (it says which hosts to {purpose})")
     try:
         result = (chosen.up(planner.build_plan(named.topology), dry_run=check) if action == "up"

@@ -76,3 +76,55 @@ def test_the_host_agent_applies_the_embedded_providers_phase_list():
 
     for module in (embedded, host_apply):
         assert "phases.host_phases(" in inspect.getsource(module), module.__name__
+
+
+
+def test_down_by_name_cleans_the_hosts_of_the_plan_up_provisioned(tmp_path, monkeypatch):
+    """`down --lab NAME --provider ansible` without the topology file: the
+    hosts of the plan the last `up` from here started to apply (kept once
+    preflight passed, before the playbook runs); a lab never provisioned from
+    here, or refused by preflight, asks for the file. The hosts are faked at
+    the driver's edges (preflight, bundle, playbook run)."""
+    from lab.model import load_topology
+    from lab.plan.planner import build_plan
+    from lab.providers import select
+    from lab.providers.ansible import driver
+
+    class Bundle:
+        def extravars(self):
+            return {}
+
+    ran = []
+
+    def run_playbook(playbook, inventories, state_dir, vault, **options):
+        ran.append((playbook, options.get("check")))
+        if playbook == "site.yml":
+            raise RuntimeError("the run dies half way")
+        return driver.RunResult(playbook, 0, "successful", str(state_dir), {})
+
+    preflight_ok = []
+
+    def preflight(*args, **kwargs):
+        if not preflight_ok:
+            raise driver.ProvisionError(["hv1: unreachable"])
+        return preflight_ok
+
+    monkeypatch.setattr(driver, "preflight", preflight)
+    monkeypatch.setattr(driver, "build_bundle", Bundle)
+    monkeypatch.setattr(driver, "run_playbook", run_playbook)
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("[servers]\n")
+    runner = CliRunner()
+    down = ["down", "--lab", "demo", "--provider", "ansible", "-i", str(inventory)]
+    assert runner.invoke(app, ["up", str(DEFAULT), "--provider", "ansible", "-i", str(inventory)]).exit_code == 2
+    refused = runner.invoke(app, down)  # preflight refused the up: nothing to clean, no plan kept
+    assert refused.exit_code == 2, refused.output
+    assert "not provisioned from here" in " ".join(refused.output.split())
+    preflight_ok.append(tmp_path / "inventory.yml")
+    runner.invoke(app, ["up", str(DEFAULT), "--provider", "ansible", "-i", str(inventory), "--dry-run"])
+    assert runner.invoke(app, down).exit_code == 2  # a check run changes nothing: keeps no plan
+    runner.invoke(app, ["up", str(DEFAULT), "--provider", "ansible", "-i", str(inventory)])
+    result = runner.invoke(app, down)
+    assert result.exit_code == 0, result.output
+    assert ran[-1] == ("down.yml", False)
+    assert select("ansible", None, inventory).saved_plan("demo") == build_plan(load_topology(DEFAULT))

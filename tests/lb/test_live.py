@@ -150,7 +150,7 @@ def test_vip_and_backends_change_at_run_time_without_reloading_the_program(lab, 
     from lab.plan.lb import backend_spec
     from lab.plan.lb_model import FrontendSpec
     from lab.verify.lb import routing, traffic
-    from lab.verify.lb.common import wait_for
+    from lab.verify.lb.common import wait_for, wait_healthy
 
     fd = obj_get(str(loader.pin_root(LAB) / "mux1" / "lb"))
     before = prog_id(fd)
@@ -159,6 +159,7 @@ def test_vip_and_backends_change_at_run_time_without_reloading_the_program(lab, 
         remove_be = ctl.remove_backend("web", "red-db1")
         spec, tor_ns = ctl.spec.lb("web"), ctl.spec.tor_namespace
     with traffic.echo_backends(spec.backends):
+        wait_healthy(LAB, "mux1", spec)  # a MUX announces a VIP once a backend is healthy in its probes
         # the new VIP is announced over BGP: traffic starts once the ToR routes it
         announced_s = wait_for(lambda: bool(routing.tor_nexthops(LAB, tor_ns, "192.0.2.30")), timeout=15.0)
         assert announced_s is not None, "the ToR never learnt 192.0.2.30 from mux1"

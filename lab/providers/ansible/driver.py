@@ -124,6 +124,8 @@ def provision(plan: Plan, inventory: Path, state_dir: Path,
         except WheelhouseError as exc:
             raise ProvisionError([f"could not build the stacklab bundle for the hosts: {exc}"]) from None
         run_options["extravars"] = {**built.extravars(), **(run_options.get("extravars") or {})}
+    if not run_options.get("check"):
+        last_run.save_plan(state_dir, plan)
     result = run_playbook("site.yml", inventories, state_dir, vault_password_file,
                           console=console, **run_options)
     last_run.save(state_dir, "up", result, bool(run_options.get("check")))

@@ -41,11 +41,17 @@ class AnsibleProvider:
                          vault_password_file=self.vault_password_file, console=self.console,
                          check=dry_run, diff=dry_run)
 
+    def saved_plan(self, lab: str) -> Plan | None:
+        """The plan the lab's hosts were last provisioned with from here."""
+        return last_run.load_plan(lab_dir(lab) / "ansible")
+
     def down(self, lab: str, progress: Progress = quiet) -> RunResult:
-        """The plan of the topology says which hosts to clean."""
-        if self.topology is None:
-            raise ValueError("the ansible provider needs the topology to clean the lab's hosts")
-        return deprovision(build_plan(self.topology), self._inventory(), lab_dir(lab) / "ansible",
+        """Cleans the hosts of the plan they were provisioned with from here,
+        else of the topology's plan."""
+        plan = self.saved_plan(lab) or (build_plan(self.topology) if self.topology else None)
+        if plan is None:
+            raise ValueError(f"lab {lab} was not provisioned from here: give its topology file")
+        return deprovision(plan, self._inventory(), lab_dir(lab) / "ansible",
                            vault_password_file=self.vault_password_file, console=self.console,
                            check=False, diff=False)
 
