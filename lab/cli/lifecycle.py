@@ -177,11 +177,27 @@ def _print_status(data: dict) -> None:
         render(data["load_balancers"], out)
     if data.get("bgp"):
         _print_bgp(data["bgp"])
+    if data.get("ansible"):
+        _print_ansible(data["ansible"])
     if data.get("vpn"):
         _section("vpn gateways", ("vpn", "protocol", "tenant", "serving", "tunnel", "daemons down"),
                  [(name, v["protocol"], v["tenant"], v["serving"], _health("ok" if v["tunnel"] == "up" else "down"),
                    ", ".join(h for h, s in v["daemons"].items() if s != "running") or "-")
                   for name, v in data["vpn"].items()])
+
+
+def _print_ansible(remote: dict) -> None:
+    """The last playbook run from here against the lab's real servers, per host."""
+    run = remote.get("last_run")
+    if not run:
+        out.print(f"real servers (ansible): {remote['state']}, no finished run from here")
+        return
+    mode = ", check mode" if run["check_mode"] else ""
+    out.print(f"real servers (ansible): last run {run['action']} ({run['playbook']}{mode}) ended "
+              f"{run['ended']}: {'succeeded' if run['succeeded'] else 'failed'}")
+    _section("hosts", ("host", "health", "outcome"),
+             [(host, _health("ok" if outcome in ("ok", "changed") else "down"), outcome)
+              for host, outcome in run["hosts"].items()])
 
 
 def _print_bgp(bgp: dict) -> None:

@@ -20,6 +20,18 @@ def _drift(plan) -> Counter[str]:
     return Counter(c.host for c in changes)
 
 
+def _real_servers(lab: str) -> dict[str, Any] | None:
+    """What this machine knows of the lab's real servers (the ansible
+    provider's status), if it was provisioned from here."""
+    from lab.paths import lab_dir
+
+    if not (lab_dir(lab) / "ansible").is_dir():
+        return None
+    from lab.providers import select
+
+    return select("ansible").status(lab)
+
+
 def _health(namespace: str, drift: int) -> str:
     if not namespace_exists(namespace):
         return "missing"
@@ -30,8 +42,11 @@ def lab_status(lab: str) -> dict[str, Any]:
     plan = embedded.saved_plan(lab)
     if plan is None:
         leftovers = marked_namespaces(mark_for(lab))
-        return {"lab": lab, "state": "partial (run lab down)" if leftovers else "down",
-                "servers": [], "fabric": [], "tenants": [], "endpoints": [], "leftover_namespaces": leftovers}
+        remote = _real_servers(lab)
+        state = ("partial (run lab down)" if leftovers
+                 else f"{remote['state']} on real servers (ansible)" if remote else "down")
+        return {"lab": lab, "state": state, "servers": [], "fabric": [], "tenants": [], "endpoints": [],
+                "leftover_namespaces": leftovers, **({"ansible": remote} if remote else {})}
     drift = _drift(plan)
     by_namespace = {h.namespace: h for h in plan.hosts}
 

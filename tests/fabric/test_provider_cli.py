@@ -128,3 +128,23 @@ def test_down_by_name_cleans_the_hosts_of_the_plan_up_provisioned(tmp_path, monk
     assert result.exit_code == 0, result.output
     assert ran[-1] == ("down.yml", False)
     assert select("ansible", None, inventory).saved_plan("demo") == build_plan(load_topology(DEFAULT))
+
+
+def test_status_of_a_lab_on_real_servers_shows_the_last_run_per_host():
+    """`lab status --lab NAME` of a lab provisioned from here with Ansible:
+    not "down", but what this machine knows (the last run, per host)."""
+    from lab.paths import lab_dir
+    from lab.providers.ansible import last_run
+    from lab.providers.ansible.results import HostResult, RunResult
+
+    hosts = {"hv1": HostResult("hv1", ok=9, changed=2), "tor": HostResult("tor", ok=4, unreachable=1)}
+    last_run.save(lab_dir("realrack") / "ansible", "up", RunResult("site.yml", 2, "failed", "/x", hosts), False)
+    runner = CliRunner()
+    seen = runner.invoke(app, ["status", "--lab", "realrack", "--format", "json"])
+    assert seen.exit_code == 0, seen.output
+    data = json.loads(seen.stdout)
+    assert data["state"] == "provisioned on real servers (ansible)"
+    assert data["ansible"]["last_run"]["hosts"] == {"hv1": "changed", "tor": "unreachable"}
+    table = runner.invoke(app, ["status", "--lab", "realrack"], terminal_width=160).output
+    assert "real servers (ansible): last run up (site.yml) ended" in table and "failed" in table
+    assert "unreachable" in table and "hv1" in table
