@@ -27,9 +27,9 @@ def _real_servers(lab: str) -> dict[str, Any] | None:
 
     if not (lab_dir(lab) / "ansible").is_dir():
         return None
-    from lab.providers import select
+    from lab.providers.ansible.provider import AnsibleProvider
 
-    return select("ansible").status(lab)
+    return AnsibleProvider(None, None).status(lab)
 
 
 def _health(namespace: str, drift: int) -> str:
