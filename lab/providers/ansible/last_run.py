@@ -1,7 +1,8 @@
-"""What this machine knows of a lab on real servers: the outcome of the last
-provision or deprovision run from here, per host, kept as a small JSON file
-in the run's state directory (the runner's artifacts rotate and mix in other
-runs: preflight pings, log collection)."""
+"""What this machine knows of a lab on real servers, kept as small JSON files
+in the run's state directory: the outcome of the last provision or
+deprovision run from here, per host (the runner's artifacts rotate and mix
+in other runs: preflight pings, log collection), and the plan the last
+provision run started to apply (what `down --lab` cleans)."""
 
 from __future__ import annotations
 
