@@ -178,6 +178,21 @@ def test_vip_and_backends_change_at_run_time_without_reloading_the_program(lab, 
     assert max(add_vip, remove_be, add_be, remove_vip) < 5.0
 
 
+def test_the_tors_table_answers_for_a_vip_it_does_not_route(lab):
+    """A withdrawn VIP is "not routed", not an error: a FIB lookup of it raised
+    ENETUNREACH in a check that waited for the ToR while BGP withdrew the VIP."""
+    from lab.verify.lb import routing, traffic
+    from lab.verify.lb.common import wait_healthy
+
+    with with_controller(LAB, "mux1") as ctl:
+        spec, tor_ns = ctl.spec.lb("web"), ctl.spec.tor_namespace
+    with traffic.echo_backends(spec.backends):
+        wait_healthy(LAB, "mux1", spec)  # announced: the ToR routes 192.0.2.10
+        assert routing._kernel_has(tor_ns, "192.0.2.10")
+    assert not routing._kernel_has(tor_ns, "192.0.2.99")
+    assert routing.tor_nexthops(LAB, tor_ns, "192.0.2.99") == set()
+
+
 @pytest.mark.parametrize(("kind", "check"), [
     ("xdp-detached", lambda: checks.check_dsr(LAB, "mux1", connections=5, budget_s=15)),
     ("encap-broken", lambda: checks.check_dsr(LAB, "mux1", connections=5, budget_s=15)),

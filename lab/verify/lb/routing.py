@@ -8,17 +8,22 @@ installed route), and the kernel is asked only that the route is there.
 
 from __future__ import annotations
 
+import socket
+
 from lab.lb import bgp, frr, loader
 from lab.plan.lb_model import MuxSpec
 
 
 def _kernel_has(namespace: str, vip: str) -> bool:
+    """Does the main table hold `vip`/32? A dump, not a lookup: `get_routes(dst=)`
+    asks the FIB to resolve the address and raises ENETUNREACH while BGP has
+    withdrawn it (the ToR has no default route)."""
     try:
         with loader.netlink(namespace) as ipr:
-            routes = ipr.get_routes(family=2, dst=vip, dst_len=32, table=254)
+            routes = ipr.get_routes(family=socket.AF_INET, table=254)  # main
     except OSError:
         return False
-    return any(r.get_attr("RTA_DST") == vip for r in routes)
+    return any(r["dst_len"] == 32 and r.get_attr("RTA_DST") == vip for r in routes)
 
 
 def _tor_host(tor_namespace: str) -> str:
