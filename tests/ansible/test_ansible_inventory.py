@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -64,13 +65,17 @@ def test_host_problems_name_extra_and_missing_hosts():
     assert any("'mux1' has no host in the inventory" in p for p in problems)
 
 
-def test_inventory_hosts_not_in_topology_stop_the_run_before_any_change(tmp_path):
+def test_inventory_hosts_not_in_topology_stop_the_run_before_any_change(tmp_path, monkeypatch):
     inventory = _inventory(tmp_path, {"tor": {}, "hv1": {}, "hv9": {}})
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where runner's own directories would go
     with pytest.raises(ProvisionError) as err:
         provision(build_plan(topology()), inventory, tmp_path / "state")
     text = str(err.value)
     assert "'hv9' is not a server" in text and "'mux1' has no host" in text
     assert _no_run_happened(tmp_path / "state")
+    assert list(scratch.iterdir()) == []  # reading the inventory leaves no directory behind
 
 
 def test_vault_encrypted_inventory_without_password_is_refused(tmp_path):

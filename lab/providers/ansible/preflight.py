@@ -8,6 +8,7 @@ returns problems as sentences, so a user sees all of them at once.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import ansible_runner
@@ -51,9 +52,11 @@ def read_inventory_hosts(inventories: list[Path], vault_password_file: Path | No
                          envvars: dict[str, str]) -> tuple[set[str], list[str]]:
     """Host names Ansible sees in the inventories, or the error it gave."""
     vault = str(vault_password_file) if vault_password_file else None
-    out, err = ansible_runner.get_inventory(
-        action="list", inventories=[str(i) for i in inventories], response_format="json",
-        vault_password_file=vault, envvars=envvars, quiet=True)
+    # ansible-runner would make (and keep) a /tmp/.ansible-runner-* directory per call
+    with tempfile.TemporaryDirectory(prefix="stacklab-inventory-") as private_dir:
+        out, err = ansible_runner.get_inventory(
+            action="list", inventories=[str(i) for i in inventories], response_format="json",
+            vault_password_file=vault, envvars=envvars, quiet=True, private_data_dir=private_dir)
     if not isinstance(out, dict):
         text = " ".join(str(err or out).split())
         return set(), [f"ansible-inventory could not read {', '.join(map(str, inventories))}: {text}"]
