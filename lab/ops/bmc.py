@@ -51,9 +51,16 @@ def log_path(lab: str) -> Path:
     return bmc_dir(lab) / "emulator.log"
 
 
+def state_dir(lab: str) -> Path:
+    """The emulator's own state (LEDs, virtual media): sushy-tools would keep it
+    in /tmp/sushy-emulator, shared by every lab and left behind by `down`."""
+    return bmc_dir(lab) / "state"
+
+
 def desired_config(plan: Plan) -> dict:
     assert plan.lifecycle_host is not None
     return {"lab": plan.lab, "mark": plan.mark, "uri": URI, "auth_file": str(htpasswd_path(plan.lab)),
+            "state_dir": str(state_dir(plan.lab)),
             "namespace": plan.lifecycle_host.namespace, "plan": plan.model_dump(mode="json")}
 
 

@@ -71,6 +71,7 @@ def configure(config: dict) -> Context:
     emulator.app.configure(extra_config={
         "SUSHY_EMULATOR_LIBVIRT_URI": config["uri"],
         "SUSHY_EMULATOR_AUTH_FILE": config["auth_file"],
+        "SUSHY_EMULATOR_STATE_DIR": config["state_dir"],
         "SUSHY_EMULATOR_FEATURE_SET": "full",
     })
     app = emulator.app

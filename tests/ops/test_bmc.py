@@ -107,6 +107,8 @@ def test_each_server_has_its_own_bmc_serving_only_itself_and_its_vms(strangers):
                      f"/Systems/{other}/VirtualMedia/Cd"):
             assert redfish_get(server, path).status_code == 404, (server, path)
     assert redfish_get("hv1", f"/Systems/{vm_uuid}/VirtualMedia").status_code == 200
+    # the emulator's state is this lab's (under its directory, gone with `down`), not /tmp's
+    assert (bmc.state_dir(LAB) / "vmedia.sqlite").exists()
 
 
 def _links_up(namespace: str) -> dict[str, bool]:
