@@ -80,7 +80,8 @@ def bmc_in_tor(targets: NetnsLab, tmp_path_factory):
     auth.write_text(htpasswd.entries([("stacklab-admin", SECRET)]))
     config = work / "emulator.json"
     config.write_text(json.dumps({"lab": plan.lab, "mark": plan.mark, "uri": "qemu:///system",
-                                  "auth_file": str(auth), "namespace": targets.namespaces["tor"],
+                                  "auth_file": str(auth), "state_dir": str(work / "state"),
+                                  "namespace": targets.namespaces["tor"],
                                   "plan": plan.model_dump(mode="json")}))
     log = (work / "emulator.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "lab.ops.bmc_server", str(config), plan.mark],
