@@ -56,7 +56,6 @@ class Run:
     rc: int | None = None
     seconds: float = 0.0
     summary: str = ""
-    order: int = 0
 
 
 class Load:
@@ -176,7 +175,7 @@ class Plan:
 
     def _new(self, label: str, pytest_args: list[str]) -> Run:
         safe = label.replace("/", "_").replace(" ", "_")
-        run = Run(label, pytest_args, self.logs / f"{len(self.runs) + 1:02d}-{safe}.log", order=len(self.runs))
+        run = Run(label, pytest_args, self.logs / f"{len(self.runs) + 1:02d}-{safe}.log")
         self.runs.append(run)
         return run
 
