@@ -8,7 +8,7 @@ guest costs on the day; a fixed split left one lane waiting on the other.
 
   lane 1: the load subset (under stress-ng, if one is given), then the queue
   lane 2: the Ansible Debian-VM tests (one TCG guest: one emulated CPU for
-          ~10 minutes, booted beside the load subset), then the queue
+          ~10 minutes, ~15 under the load; booted beside the load subset), then the queue
   lane 3+: the queue, once the load subset is done (the load is meant to
           press on the subset, not on more tests than two lanes)
 
